@@ -1,0 +1,387 @@
+import { Aspects, RemovalPolicy, Stack, Token, Validations } from 'aws-cdk-lib';
+import * as ec2 from 'aws-cdk-lib/aws-ec2';
+import * as kms from 'aws-cdk-lib/aws-kms';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import { Construct } from 'constructs';
+import { DEFAULTS } from './private/defaults';
+import { StagingValidationError } from './private/errors';
+import { acknowledgeStagingLogGroup, GUARD } from './private/posture';
+import { parseIpv4Cidr, validateExclusive, validateIntegerRange } from './private/validation';
+
+/**
+ * The kinds of egress a {@link NatStrategy} gives the private subnets.
+ */
+export enum NatStrategyKind {
+  /** One NAT gateway in every AZ: no cross-AZ egress, highest cost. */
+  GATEWAY_PER_AZ = 'GATEWAY_PER_AZ',
+  /** One NAT gateway shared by every AZ: the staging default. */
+  SINGLE_GATEWAY = 'SINGLE_GATEWAY',
+  /** One small NAT instance shared by every AZ: cheapest egress, you patch it. */
+  INSTANCE = 'INSTANCE',
+  /** No NAT at all: services run in public subnets with public IPs. */
+  NONE = 'NONE',
+}
+
+/**
+ * Options for {@link NatStrategy.instance}.
+ */
+export interface NatInstanceOptions {
+  /**
+   * Instance type of the NAT instance.
+   *
+   * Its architecture picks the Amazon Linux 2023 image (arm64 for Graviton types).
+   *
+   * @default - t4g.nano (Graviton, the smallest size)
+   */
+  readonly instanceType?: ec2.InstanceType;
+}
+
+/**
+ * How the private subnets of a {@link StagingNetwork} reach the internet.
+ *
+ * Staging rarely needs a NAT gateway per AZ: one gateway (the default) costs half of two and
+ * an AZ outage in staging is an inconvenience, not an incident.
+ */
+export class NatStrategy {
+  /** One NAT gateway in each AZ (the production layout). */
+  public static gatewayPerAz(): NatStrategy {
+    return new NatStrategy(NatStrategyKind.GATEWAY_PER_AZ);
+  }
+
+  /** One NAT gateway for the whole VPC (default). */
+  public static singleGateway(): NatStrategy {
+    return new NatStrategy(NatStrategyKind.SINGLE_GATEWAY);
+  }
+
+  /**
+   * One NAT instance for the whole VPC: a small Graviton instance that requires IMDSv2,
+   * has an encrypted root volume and admits traffic only from the VPC.
+   */
+  public static instance(options: NatInstanceOptions = {}): NatStrategy {
+    return new NatStrategy(NatStrategyKind.INSTANCE, options.instanceType ?? new ec2.InstanceType(DEFAULTS.natInstanceType));
+  }
+
+  /**
+   * No NAT: the private subnets are isolated, and services run in the public subnets with
+   * public IPs (still admitting traffic only from the load balancer).
+   */
+  public static none(): NatStrategy {
+    return new NatStrategy(NatStrategyKind.NONE);
+  }
+
+  /**
+   * @param kind which strategy this is
+   * @param instanceType the NAT instance type, for {@link NatStrategyKind.INSTANCE}
+   */
+  private constructor(
+    /** Which strategy this is. */
+    public readonly kind: NatStrategyKind,
+    /** The NAT instance type, set for {@link NatStrategyKind.INSTANCE} only. */
+    public readonly instanceType?: ec2.InstanceType,
+  ) {}
+}
+
+/**
+ * Properties of a {@link StagingNetwork}.
+ */
+export interface StagingNetworkProps {
+  /**
+   * An existing VPC to use instead of creating one.
+   *
+   * It must span at least 2 AZs and, unless `natStrategy` is `NatStrategy.none()`, have private
+   * subnets with egress. Nothing is created in it except what you ask for (`interfaceEndpoints`,
+   * `flowLogs`).
+   *
+   * @default - a new VPC
+   */
+  readonly vpc?: ec2.IVpc;
+
+  /**
+   * IPv4 CIDR block of the new VPC, a /16 to a /20.
+   *
+   * Each AZ gets a public subnet of prefix + 8 (a /24 below a /16) and a private subnet of
+   * prefix + 3 (a /19 below a /16: room for thousands of Fargate tasks).
+   *
+   * @default '10.0.0.0/16'
+   */
+  readonly cidr?: string;
+
+  /**
+   * Number of AZs the new VPC spans, at least 2.
+   *
+   * @default 2
+   */
+  readonly maxAzs?: number;
+
+  /**
+   * How the private subnets reach the internet.
+   *
+   * With an existing `vpc`, describes it: `NatStrategy.none()` places services in its public
+   * subnets, any other strategy in its private subnets.
+   *
+   * @default NatStrategy.singleGateway()
+   */
+  readonly natStrategy?: NatStrategy;
+
+  /**
+   * Send VPC flow logs (all traffic) to a CloudWatch log group.
+   *
+   * @default - true for a new VPC; false for an existing one, which usually has its own
+   */
+  readonly flowLogs?: boolean;
+
+  /**
+   * How long flow log records are kept.
+   *
+   * @default logs.RetentionDays.TWO_WEEKS
+   */
+  readonly flowLogRetention?: logs.RetentionDays;
+
+  /**
+   * Customer-managed KMS key to encrypt the flow log group with.
+   *
+   * Its key policy must let the CloudWatch Logs service principal of the region use it.
+   *
+   * @default - encrypted by CloudWatch Logs with a service-owned key
+   */
+  readonly flowLogEncryptionKey?: kms.IKey;
+
+  /**
+   * Create interface endpoints for ECR (api and dkr), CloudWatch Logs, Secrets Manager and SSM in
+   * the service subnets, so that pulling images, writing logs and reading secrets never leaves
+   * the VPC.
+   *
+   * Each endpoint costs about USD 7 a month per AZ: leave off unless you need private egress.
+   *
+   * @default false
+   */
+  readonly interfaceEndpoints?: boolean;
+
+  /**
+   * Delete the flow log group with the stack instead of retaining it.
+   *
+   * @default false
+   */
+  readonly ephemeral?: boolean;
+}
+
+/**
+ * The network of a staging environment (walkthrough steps 1-2): a VPC over 2+ AZs with a public
+ * and a private subnet per AZ, an internet gateway, one route table per subnet, the chosen NAT
+ * strategy, flow logs and a free S3 gateway endpoint.
+ *
+ * Public subnets do not give instances public IPs on launch: only what asks for one gets one.
+ */
+export class StagingNetwork extends Construct {
+  /** The VPC, created or imported. */
+  public readonly vpc: ec2.IVpc;
+
+  /** The NAT strategy in force. */
+  public readonly natStrategy: NatStrategy;
+
+  /** The subnets Fargate services must run in: private with egress, or public under `NatStrategy.none()`. */
+  public readonly serviceSubnets: ec2.SubnetSelection;
+
+  /** Whether Fargate tasks need a public IP (true only under `NatStrategy.none()`). */
+  public readonly assignPublicIp: boolean;
+
+  /** Number of NAT gateways created (0 for an imported VPC, a NAT instance or no NAT). */
+  public readonly natGatewayCount: number;
+
+  /** The flow log group, when flow logs are on. */
+  public readonly flowLogGroup?: logs.ILogGroup;
+
+  /** The NAT instance provider, under `NatStrategy.instance()` with a new VPC. */
+  public readonly natInstanceProvider?: ec2.NatInstanceProviderV2;
+
+  /** The VPC CIDR as a literal where known (so that rules and checkers can read it), else a reference. */
+  private readonly vpcCidr: string;
+
+  constructor(scope: Construct, id: string, props: StagingNetworkProps = {}) {
+    super(scope, id);
+
+    validateExclusive(this, 'vpc', props.vpc, 'cidr', props.cidr, 'set the CIDR on the VPC you bring, or drop `vpc` to create one');
+    validateExclusive(this, 'vpc', props.vpc, 'maxAzs', props.maxAzs, 'the VPC you bring already decides its AZs; drop `maxAzs`');
+    validateIntegerRange(this, 'maxAzs', props.maxAzs, 2, 6, 'a staging VPC needs at least 2 AZs (walkthrough: 2+) and a region has at most 6');
+
+    this.natStrategy = props.natStrategy ?? NatStrategy.singleGateway();
+    const hasNat = this.natStrategy.kind !== NatStrategyKind.NONE;
+    this.assignPublicIp = !hasNat;
+    this.serviceSubnets = { subnetType: hasNat ? ec2.SubnetType.PRIVATE_WITH_EGRESS : ec2.SubnetType.PUBLIC };
+
+    if (props.vpc) {
+      this.vpc = props.vpc;
+      this.natGatewayCount = 0;
+      this.vpcCidr = props.vpc.vpcCidrBlock;
+      this.validateImportedVpc(props.vpc, hasNat);
+    } else {
+      const { vpc, natGatewayCount, natInstanceProvider } = this.createVpc(props, hasNat);
+      this.vpc = vpc;
+      this.natGatewayCount = natGatewayCount;
+      this.natInstanceProvider = natInstanceProvider;
+      this.vpcCidr = props.cidr ?? DEFAULTS.vpcCidr;
+      // Free, and keeps image layers (ECR stores them in S3) and S3 traffic off the NAT.
+      vpc.addGatewayEndpoint('S3Endpoint', { service: ec2.GatewayVpcEndpointAwsService.S3 });
+    }
+
+    if (props.flowLogs ?? !props.vpc) {
+      const retention = props.flowLogRetention ?? DEFAULTS.flowLogRetention;
+      const logGroup = new logs.LogGroup(this, 'FlowLogGroup', {
+        retention,
+        encryptionKey: props.flowLogEncryptionKey,
+        removalPolicy: props.ephemeral ? RemovalPolicy.DESTROY : RemovalPolicy.RETAIN,
+      });
+      acknowledgeStagingLogGroup(logGroup, retention, props.flowLogEncryptionKey !== undefined, 'flowLogEncryptionKey', 'flowLogRetention');
+      new ec2.FlowLog(this, 'FlowLog', {
+        resourceType: ec2.FlowLogResourceType.fromVpc(this.vpc),
+        destination: ec2.FlowLogDestination.toCloudWatchLogs(logGroup),
+        trafficType: ec2.FlowLogTrafficType.ALL,
+      });
+      this.flowLogGroup = logGroup;
+    }
+
+    if (props.interfaceEndpoints) {
+      const services: Array<[string, ec2.InterfaceVpcEndpointAwsService]> = [
+        ['EcrApi', ec2.InterfaceVpcEndpointAwsService.ECR],
+        ['EcrDocker', ec2.InterfaceVpcEndpointAwsService.ECR_DOCKER],
+        ['Logs', ec2.InterfaceVpcEndpointAwsService.CLOUDWATCH_LOGS],
+        ['SecretsManager', ec2.InterfaceVpcEndpointAwsService.SECRETS_MANAGER],
+        ['Ssm', ec2.InterfaceVpcEndpointAwsService.SSM],
+      ];
+      for (const [name, service] of services) {
+        const endpoint = new ec2.InterfaceVpcEndpoint(this, `${name}Endpoint`, {
+          vpc: this.vpc,
+          service,
+          subnets: this.serviceSubnets,
+          privateDnsEnabled: true,
+          open: false,
+        });
+        endpoint.connections.allowFrom(ec2.Peer.ipv4(this.vpcCidr), ec2.Port.tcp(443), 'HTTPS from the VPC');
+      }
+    }
+  }
+
+  private createVpc(props: StagingNetworkProps, hasNat: boolean) {
+    const cidr = props.cidr ?? DEFAULTS.vpcCidr;
+    let prefix = 16;
+    if (!Token.isUnresolved(cidr)) {
+      const parsed = parseIpv4Cidr(cidr);
+      if (!parsed) {
+        throw new StagingValidationError(this, `cidr must be an IPv4 CIDR block such as '10.0.0.0/16' with no host bits set (got '${cidr}')`);
+      }
+      if (parsed.prefix < DEFAULTS.minVpcPrefix || parsed.prefix > DEFAULTS.maxVpcPrefix) {
+        throw new StagingValidationError(this,
+          `cidr must be a /${DEFAULTS.minVpcPrefix} to a /${DEFAULTS.maxVpcPrefix} (got '${cidr}'); AWS allows /16 at most, and public subnets of prefix + ${DEFAULTS.publicSubnetPrefixOffset} need a /20 or larger`);
+      }
+      prefix = parsed.prefix;
+    }
+    const maxAzs = props.maxAzs ?? DEFAULTS.maxAzs;
+
+    let natGateways = 0;
+    let natGatewayProvider: ec2.NatProvider | undefined;
+    let natInstanceProvider: ec2.NatInstanceProviderV2 | undefined;
+    switch (this.natStrategy.kind) {
+      case NatStrategyKind.GATEWAY_PER_AZ:
+        natGateways = maxAzs;
+        break;
+      case NatStrategyKind.SINGLE_GATEWAY:
+        natGateways = 1;
+        break;
+      case NatStrategyKind.INSTANCE:
+        natInstanceProvider = ec2.NatProvider.instanceV2({
+          instanceType: this.natStrategy.instanceType!,
+          // Public subnets do not map public IPs on launch: the NAT instance asks for one itself.
+          associatePublicIpAddress: true,
+          // Burst credits are enough for staging egress and never bill extra.
+          creditSpecification: ec2.CpuCredits.STANDARD,
+          // Admits nothing by default; the VPC is allowed in below.
+          defaultAllowedTraffic: ec2.NatTrafficDirection.OUTBOUND_ONLY,
+        });
+        natGatewayProvider = natInstanceProvider;
+        natGateways = 1;
+        break;
+      case NatStrategyKind.NONE:
+        natGateways = 0;
+        break;
+    }
+
+    const vpc = new ec2.Vpc(this, 'Vpc', {
+      ipAddresses: ec2.IpAddresses.cidr(cidr),
+      maxAzs,
+      natGateways,
+      natGatewayProvider,
+      restrictDefaultSecurityGroup: true,
+      subnetConfiguration: [
+        {
+          name: 'Public',
+          subnetType: ec2.SubnetType.PUBLIC,
+          cidrMask: prefix + DEFAULTS.publicSubnetPrefixOffset,
+          mapPublicIpOnLaunch: false,
+        },
+        {
+          name: 'Private',
+          subnetType: hasNat ? ec2.SubnetType.PRIVATE_WITH_EGRESS : ec2.SubnetType.PRIVATE_ISOLATED,
+          cidrMask: prefix + DEFAULTS.privateSubnetPrefixOffset,
+        },
+      ],
+    });
+
+    // Default SG: CDK strips its rules at deploy time through a one-shot provider function.
+    const provider = Stack.of(this).node.tryFindChild('Custom::VpcRestrictDefaultSGCustomResourceProvider');
+    if (provider) {
+      Validations.of(provider).acknowledge({
+        id: `${GUARD}::lambda_inside_vpc_check`,
+        reason: 'This is the AWS CDK function that removes every rule of the VPC\'s default security group during deployment. It calls only the EC2 API, runs once per change and holds no data, so it runs outside the VPC.',
+      });
+    }
+
+    if (natInstanceProvider) {
+      natInstanceProvider.connections.allowFrom(ec2.Peer.ipv4(cidr), ec2.Port.allTraffic(), 'Egress of the VPC through the NAT instance');
+      for (const instance of natInstanceProvider.gatewayInstances) {
+        instance.instance.blockDeviceMappings = [{ deviceName: '/dev/xvda', ebs: { encrypted: true, volumeType: 'gp3', deleteOnTermination: true } }];
+        Aspects.of(instance).add(new ec2.InstanceRequireImdsv2Aspect());
+        acknowledgeNatInstance(instance);
+      }
+    }
+
+    // CDK caps NAT gateways at the AZs it really got (2 for an environment-agnostic stack).
+    const natGatewayCount = this.natStrategy.kind === NatStrategyKind.INSTANCE ? 0 : Math.min(natGateways, vpc.availabilityZones.length);
+    return { vpc, natGatewayCount, natInstanceProvider };
+  }
+
+  private validateImportedVpc(vpc: ec2.IVpc, hasNat: boolean): void {
+    const azs = vpc.availabilityZones;
+    if (!Token.isUnresolved(azs) && azs.length > 0 && azs.length < 2) {
+      throw new StagingValidationError(this, `vpc must span at least 2 AZs (got ${azs.length}: ${azs.join(', ')}); bring a VPC with subnets in 2 or more AZs`);
+    }
+    if (hasNat && vpc.privateSubnets.length === 0) {
+      throw new StagingValidationError(this,
+        `vpc has no private subnets with egress (got ${vpc.publicSubnets.length} public, ${vpc.isolatedSubnets.length} isolated), which natStrategy ${this.natStrategy.kind} needs for the services; add private subnets with a NAT, or pass natStrategy: NatStrategy.none() to run services in the public subnets`);
+    }
+    if (!hasNat && vpc.publicSubnets.length === 0) {
+      throw new StagingValidationError(this, 'vpc has no public subnets, which natStrategy NONE needs for the services; add public subnets, or pass a NAT strategy to run services in private subnets');
+    }
+  }
+}
+
+/** The findings a NAT instance raises by being a NAT instance, each with the reason it stays. */
+function acknowledgeNatInstance(instance: ec2.Instance): void {
+  const monitoring = 'Basic 5-minute metrics are enough for a staging NAT instance; detailed monitoring would cost more than the t4g.nano itself. Use NatStrategy.singleGateway() for a managed NAT.';
+  Validations.of(instance).acknowledge(
+    { id: 'AwsSolutions-EC28', reason: monitoring },
+    { id: `${GUARD}::ec2_instance_detailed_monitoring_enabled_check`, reason: monitoring },
+    { id: `${GUARD}::ec2_launch_template_monitoring_enabled_check`, reason: monitoring },
+    {
+      id: 'AwsSolutions-EC29',
+      reason: 'The NAT instance is disposable: CloudFormation replaces it when its image or type changes, which termination protection would block. It holds no data.',
+    },
+    {
+      id: `${GUARD}::ec2_instance_no_public_ip_check`,
+      reason: 'A NAT instance forwards the private subnets\' egress to the internet and needs a public IP to do so; its security group admits traffic from the VPC CIDR only.',
+    },
+    {
+      id: `${GUARD}::ec2_instance_nitro_encryption_in_transit_check`,
+      reason: 'The NAT instance forwards traffic to the internet, where instance-to-instance Nitro encryption does not apply; the Graviton types that support it cost 10x a t4g.nano. Application traffic carries its own TLS.',
+    },
+  );
+}
