@@ -5,7 +5,8 @@
  * `examples/python/app.py` is the same app in Python and must synthesize the same template.
  */
 import { App, Stack } from 'aws-cdk-lib';
-import { NatStrategy, StagingNetwork } from '../src';
+import * as route53 from 'aws-cdk-lib/aws-route53';
+import { EcsStagingEnvironment, NatStrategy } from '../src';
 
 /** Name of the example's stack, shared with the Python app and the benchmark. */
 export const EXAMPLE_STACK_NAME = 'CdkEcsStagingExample';
@@ -14,12 +15,30 @@ export const EXAMPLE_STACK_NAME = 'CdkEcsStagingExample';
 export function buildExampleApp(outdir?: string): App {
   const app = new App({ outdir, analyticsReporting: false });
   const stack = new Stack(app, EXAMPLE_STACK_NAME, {
-    description: 'cdk-ecs-staging example: a staging network on 2 AZs with one NAT gateway',
+    env: { region: 'us-east-1' },
+    description: 'cdk-ecs-staging example: a staging environment with one HTTPS service',
   });
 
-  new StagingNetwork(stack, 'Network', {
-    maxAzs: 2,
-    natStrategy: NatStrategy.singleGateway(),
+  // Point these at a public hosted zone you own.
+  const hostedZone = route53.HostedZone.fromHostedZoneAttributes(stack, 'Zone', {
+    hostedZoneId: 'Z0123456789ABCDEFGHIJ',
+    zoneName: 'example.com',
+  });
+
+  const env = new EcsStagingEnvironment(stack, 'Staging', {
+    environmentName: 'staging',
+    domain: { domainName: 'staging.example.com', hostedZone },
+    network: { maxAzs: 2, natStrategy: NatStrategy.singleGateway() },
+  });
+
+  env.addService('web', {
+    containerPort: 80,
+    cpu: 512,
+    memoryLimitMiB: 1024,
+    desiredCount: 2,
+    healthCheckPath: '/health',
+    environment: { LOG_LEVEL: 'info' },
+    autoScaling: { minCapacity: 2, maxCapacity: 4, targetCpuPercent: 60 },
   });
 
   return app;

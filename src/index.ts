@@ -1,1 +1,4 @@
+export * from './staging-environment';
 export * from './networking';
+export * from './edge';
+export * from './service';

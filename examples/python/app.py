@@ -12,7 +12,14 @@ import sys
 
 import aws_cdk as cdk
 
-from cdk_ecs_staging import NatStrategy, StagingNetwork
+from aws_cdk import aws_route53 as route53
+from cdk_ecs_staging import (
+    EcsStagingEnvironment,
+    NatStrategy,
+    StagingAutoScalingOptions,
+    StagingDomainOptions,
+    StagingNetworkProps,
+)
 
 # Name of the example's stack, shared with the TypeScript app and the benchmark.
 EXAMPLE_STACK_NAME = "CdkEcsStagingExample"
@@ -24,14 +31,35 @@ def build_example_app(outdir: str = "cdk.out") -> cdk.App:
     stack = cdk.Stack(
         app,
         EXAMPLE_STACK_NAME,
-        description="cdk-ecs-staging example: a staging network on 2 AZs with one NAT gateway",
+        env=cdk.Environment(region="us-east-1"),
+        description="cdk-ecs-staging example: a staging environment with one HTTPS service",
     )
 
-    StagingNetwork(
+    # Point these at a public hosted zone you own.
+    hosted_zone = route53.HostedZone.from_hosted_zone_attributes(
         stack,
-        "Network",
-        max_azs=2,
-        nat_strategy=NatStrategy.single_gateway(),
+        "Zone",
+        hosted_zone_id="Z0123456789ABCDEFGHIJ",
+        zone_name="example.com",
+    )
+
+    env = EcsStagingEnvironment(
+        stack,
+        "Staging",
+        environment_name="staging",
+        domain=StagingDomainOptions(domain_name="staging.example.com", hosted_zone=hosted_zone),
+        network=StagingNetworkProps(max_azs=2, nat_strategy=NatStrategy.single_gateway()),
+    )
+
+    env.add_service(
+        "web",
+        container_port=80,
+        cpu=512,
+        memory_limit_mib=1024,
+        desired_count=2,
+        health_check_path="/health",
+        environment={"LOG_LEVEL": "info"},
+        auto_scaling=StagingAutoScalingOptions(min_capacity=2, max_capacity=4, target_cpu_percent=60),
     )
 
     return app

@@ -1,3 +1,4 @@
+import { Duration } from 'aws-cdk-lib';
 import * as logs from 'aws-cdk-lib/aws-logs';
 
 /** Every default of the library, in one place. A changed value here is a visible decision. */
@@ -13,7 +14,55 @@ export const DEFAULTS = {
   /** Public subnets are /24 below a /16 VPC (prefix + 8); private subnets are prefix + 3 (/19 below a /16). */
   publicSubnetPrefixOffset: 8,
   privateSubnetPrefixOffset: 3,
+  /** ALB access logs are for debugging a staging edge: a month is enough. */
+  accessLogsExpirationDays: 30,
   /** The VPC prefix lengths the subnet layout fits in. */
   minVpcPrefix: 16,
   maxVpcPrefix: 20,
+  /** Walkthrough step 10: 512 CPU units / 1024 MiB, the smallest size most web apps start in. */
+  cpu: 512,
+  memoryLimitMiB: 1024,
+  /** Walkthrough step 8: port 80. */
+  containerPort: 80,
+  /** Walkthrough step 11: 1-2 tasks; 1 is the cheapest (with a warning). */
+  desiredCount: 1,
+  /** Walkthrough step 8: HTTP health check on /health. */
+  healthCheckPath: '/health',
+  /** Enough for most apps to start before the first health check counts. */
+  healthCheckGracePeriod: Duration.seconds(60),
+  /** Staging needs fast rollouts, not long drains (ALB default: 300 s). */
+  deregistrationDelay: Duration.seconds(30),
+  /** Walkthrough step 11: scale on CPU >= 60 %. */
+  targetCpuPercent: 60,
+  /** Images kept per repository: enough to roll back a few weeks of staging deploys. */
+  maxImageCount: 20,
+  /** Walkthrough step 7: 14-30 days for staging. */
+  serviceLogRetention: logs.RetentionDays.ONE_MONTH,
+  /**
+   * Runs until the pipeline pushes the app: a tiny static Go server that answers 200 on every path
+   * (so on any health check path) on the port in WHOAMI_PORT_NUMBER, as a non-root-capable binary
+   * that needs no writable filesystem.
+   */
+  placeholderImage: 'traefik/whoami:v1.10',
+  /** Environment names are short: they prefix parameter paths and resource names. */
+  maxEnvironmentNameLength: 16,
 } as const;
+
+function steps(from: number, to: number, step: number): number[] {
+  const result = [];
+  for (let value = from; value <= to; value += step) {
+    result.push(value);
+  }
+  return result;
+}
+
+/** Fargate's valid task memory (MiB) for each CPU value (Linux). */
+export const FARGATE_MEMORY_BY_CPU: { readonly [cpu: number]: number[] } = {
+  256: [512, 1024, 2048],
+  512: steps(1024, 4096, 1024),
+  1024: steps(2048, 8192, 1024),
+  2048: steps(4096, 16384, 1024),
+  4096: steps(8192, 30720, 1024),
+  8192: steps(16384, 61440, 4096),
+  16384: steps(32768, 122880, 8192),
+};

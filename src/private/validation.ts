@@ -43,3 +43,11 @@ export function parseIpv4Cidr(cidr: string): ParsedCidr | undefined {
   }
   return { address: octets.join('.'), prefix };
 }
+
+/** Fails unless `name` is a DNS-safe service name of at most 24 characters. */
+export function validateServiceName(scope: IConstruct, name: string): void {
+  if (!/^[a-z][a-z0-9-]{0,23}$/.test(name) || name.endsWith('-')) {
+    throw new StagingValidationError(scope,
+      `service name must be 1-24 lowercase letters, digits and hyphens, start with a letter and not end with a hyphen (got '${name}'); it is used in DNS-safe and target-group names`);
+  }
+}

@@ -1,0 +1,374 @@
+import { Annotations, Duration, RemovalPolicy, Stack, Token, Validations } from 'aws-cdk-lib';
+import * as acm from 'aws-cdk-lib/aws-certificatemanager';
+import * as ec2 from 'aws-cdk-lib/aws-ec2';
+import * as elbv2 from 'aws-cdk-lib/aws-elasticloadbalancingv2';
+import * as route53 from 'aws-cdk-lib/aws-route53';
+import * as targets from 'aws-cdk-lib/aws-route53-targets';
+import * as s3 from 'aws-cdk-lib/aws-s3';
+import { Construct } from 'constructs';
+import { DEFAULTS } from './private/defaults';
+import { StagingValidationError } from './private/errors';
+import { GUARD } from './private/posture';
+import { parseIpv4Cidr, validateIntegerRange } from './private/validation';
+
+/**
+ * The domain a staging environment serves HTTPS on.
+ */
+export interface StagingDomainOptions {
+  /**
+   * Fully qualified domain name, e.g. `staging.example.com`.
+   *
+   * Must be the hosted zone's name or a name below it.
+   */
+  readonly domainName: string;
+
+  /**
+   * Public hosted zone that holds `domainName`: the certificate is validated in it and an alias
+   * record points `domainName` at the load balancer.
+   *
+   * @default - no DNS record; `certificate` is then required and you point the name yourself
+   */
+  readonly hostedZone?: route53.IHostedZone;
+
+  /**
+   * A certificate you bring, covering `domainName`.
+   *
+   * @default - a new ACM certificate for `domainName`, DNS-validated in `hostedZone`
+   */
+  readonly certificate?: acm.ICertificate;
+}
+
+/**
+ * Properties of a {@link StagingEdge}.
+ */
+export interface StagingEdgeProps {
+  /** The VPC whose public subnets hold the load balancer. */
+  readonly vpc: ec2.IVpc;
+
+  /**
+   * Serve HTTPS on this domain (port 443, port 80 redirects).
+   *
+   * @default - HTTP on port 80 only, with a synth warning
+   */
+  readonly domain?: StagingDomainOptions;
+
+  /**
+   * IPv4 CIDR blocks allowed to reach the load balancer, to close staging to the public.
+   *
+   * @default - anywhere (0.0.0.0/0)
+   */
+  readonly allowedCidrs?: string[];
+
+  /**
+   * TLS policy of the HTTPS listener.
+   *
+   * @default elbv2.SslPolicy.RECOMMENDED_TLS (TLS 1.2 and 1.3 only)
+   */
+  readonly sslPolicy?: elbv2.SslPolicy;
+
+  /**
+   * Idle timeout of the load balancer's connections.
+   *
+   * @default Duration.seconds(60)
+   */
+  readonly idleTimeout?: Duration;
+
+  /**
+   * Protect the load balancer from deletion.
+   *
+   * @default false
+   */
+  readonly deletionProtection?: boolean;
+
+  /**
+   * Days the access logs are kept in their S3 bucket.
+   *
+   * @default 30
+   */
+  readonly accessLogsExpirationDays?: number;
+
+  /**
+   * Delete the access log bucket (and the logs in it) with the stack.
+   *
+   * @default false
+   */
+  readonly ephemeral?: boolean;
+}
+
+/**
+ * How a service is routed by the edge.
+ */
+export interface StagingRouteOptions {
+  /** Host headers the rule matches. @default - any host */
+  readonly hostHeaders?: string[];
+  /** Path patterns the rule matches. @default - any path */
+  readonly pathPatterns?: string[];
+  /** Rule priority (1-49999). @default - computed from the order services are added */
+  readonly priority?: number;
+}
+
+/** Priority of the catch-all rule of the service that leaves host headers and paths out. */
+const CATCH_ALL_PRIORITY = 50000;
+
+/**
+ * The edge of a staging environment (walkthrough steps 3 and 8): an internet-facing ALB across
+ * the public subnets, its security group, HTTPS with a DNS-validated certificate and an 80 → 443
+ * redirect when a domain is given, a Route 53 alias, and access logs in S3.
+ *
+ * The listener's default action is a fixed 404: services attach by listener rules.
+ */
+export class StagingEdge extends Construct {
+  /** The load balancer. */
+  public readonly loadBalancer: elbv2.ApplicationLoadBalancer;
+
+  /** The load balancer's security group: 80/443 in, egress only to the services. */
+  public readonly securityGroup: ec2.SecurityGroup;
+
+  /** The port 80 listener: redirects to HTTPS with a domain, serves the services without. */
+  public readonly httpListener: elbv2.ApplicationListener;
+
+  /** The port 443 listener, with a domain. */
+  public readonly httpsListener?: elbv2.ApplicationListener;
+
+  /** The listener services attach to: HTTPS with a domain, HTTP without. */
+  public readonly listener: elbv2.ApplicationListener;
+
+  /** The certificate of the HTTPS listener, with a domain. */
+  public readonly certificate?: acm.ICertificate;
+
+  /** The bucket that receives the access logs. */
+  public readonly accessLogsBucket: s3.Bucket;
+
+  /** The URL the environment answers on: `https://<domain>` or `http://<ALB DNS name>`. */
+  public readonly url: string;
+
+  private readonly routes: Array<{ service: string; key: string; priority: number }> = [];
+  private catchAllService?: string;
+
+  constructor(scope: Construct, id: string, props: StagingEdgeProps) {
+    super(scope, id);
+
+    const expirationDays = props.accessLogsExpirationDays ?? DEFAULTS.accessLogsExpirationDays;
+    validateIntegerRange(this, 'accessLogsExpirationDays', expirationDays, 1, 3650, 'keep access logs 1 to 3650 days');
+    validateIntegerRange(this, 'idleTimeout (seconds)', props.idleTimeout?.toSeconds(), 1, 4000, 'the ALB accepts 1 to 4000 seconds');
+    for (const cidr of props.allowedCidrs ?? []) {
+      if (!Token.isUnresolved(cidr) && !isIpv4Cidr(cidr)) {
+        throw new StagingValidationError(this, `allowedCidrs must hold IPv4 CIDR blocks such as '203.0.113.0/24' (got '${cidr}')`);
+      }
+    }
+    if (props.allowedCidrs && props.allowedCidrs.length === 0) {
+      throw new StagingValidationError(this, 'allowedCidrs must not be empty (got []); leave it out to admit anywhere, or list the CIDR blocks to admit');
+    }
+    // One spelling of the name everywhere: ACM rejects a trailing dot.
+    const domain = props.domain && { ...props.domain, domainName: props.domain.domainName.replace(/\.$/, '') };
+    if (domain) {
+      validateDomain(this, domain);
+    }
+    if (Token.isUnresolved(Stack.of(this).region)) {
+      throw new StagingValidationError(this,
+        'the stack has no region (got an environment-agnostic stack), which the access-log bucket policy needs to admit the region\'s load-balancer log delivery; set env: { region: \'...\' } (and account) on the stack');
+    }
+
+    this.securityGroup = new ec2.SecurityGroup(this, 'SecurityGroup', {
+      vpc: props.vpc,
+      description: 'Staging load balancer: HTTP/HTTPS in, egress to the services only',
+      allowAllOutbound: false,
+    });
+    const peers = props.allowedCidrs ? props.allowedCidrs.map((c) => ec2.Peer.ipv4(c)) : [ec2.Peer.anyIpv4()];
+    const ports = domain ? [80, 443] : [80];
+    for (const peer of peers) {
+      for (const port of ports) {
+        this.securityGroup.addIngressRule(peer, ec2.Port.tcp(port), `HTTP${port === 443 ? 'S' : ''} from ${props.allowedCidrs ? 'the allow-list' : 'anywhere'}`);
+      }
+    }
+
+    this.loadBalancer = new elbv2.ApplicationLoadBalancer(this, 'LoadBalancer', {
+      vpc: props.vpc,
+      internetFacing: true,
+      vpcSubnets: { subnetType: ec2.SubnetType.PUBLIC },
+      securityGroup: this.securityGroup,
+      dropInvalidHeaderFields: true,
+      desyncMitigationMode: elbv2.DesyncMitigationMode.DEFENSIVE,
+      idleTimeout: props.idleTimeout ?? Duration.seconds(60),
+      deletionProtection: props.deletionProtection ?? false,
+      http2Enabled: true,
+    });
+
+    this.accessLogsBucket = new s3.Bucket(this, 'AccessLogs', {
+      encryption: s3.BucketEncryption.S3_MANAGED,
+      blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
+      enforceSSL: true,
+      objectOwnership: s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+      lifecycleRules: [{ id: 'expire-access-logs', expiration: Duration.days(expirationDays), abortIncompleteMultipartUploadAfter: Duration.days(1) }],
+      removalPolicy: props.ephemeral ? RemovalPolicy.DESTROY : RemovalPolicy.RETAIN,
+      autoDeleteObjects: props.ephemeral ? true : undefined,
+    });
+    this.loadBalancer.logAccessLogs(this.accessLogsBucket, 'alb');
+    acknowledgeAccessLogsBucket(this.accessLogsBucket);
+    acknowledgePublicLoadBalancer(this.loadBalancer, this.securityGroup, props.deletionProtection ?? false);
+
+    const notFound = elbv2.ListenerAction.fixedResponse(404, { contentType: 'text/plain', messageBody: 'Not found' });
+    if (domain) {
+      this.certificate = domain.certificate ?? new acm.Certificate(this, 'Certificate', {
+        domainName: domain.domainName,
+        validation: acm.CertificateValidation.fromDns(domain.hostedZone),
+      });
+      this.httpsListener = this.loadBalancer.addListener('HttpsListener', {
+        port: 443,
+        protocol: elbv2.ApplicationProtocol.HTTPS,
+        certificates: [this.certificate],
+        sslPolicy: props.sslPolicy ?? elbv2.SslPolicy.RECOMMENDED_TLS,
+        defaultAction: notFound,
+        open: false,
+      });
+      this.httpListener = this.loadBalancer.addListener('HttpListener', {
+        port: 80,
+        protocol: elbv2.ApplicationProtocol.HTTP,
+        defaultAction: elbv2.ListenerAction.redirect({ protocol: 'HTTPS', port: '443', permanent: true }),
+        open: false,
+      });
+      this.listener = this.httpsListener;
+      if (domain.hostedZone) {
+        new route53.ARecord(this, 'AliasRecord', {
+          zone: domain.hostedZone,
+          recordName: domain.domainName,
+          target: route53.RecordTarget.fromAlias(new targets.LoadBalancerTarget(this.loadBalancer)),
+        });
+      }
+      this.url = `https://${domain.domainName}`;
+    } else {
+      this.httpListener = this.loadBalancer.addListener('HttpListener', {
+        port: 80,
+        protocol: elbv2.ApplicationProtocol.HTTP,
+        defaultAction: notFound,
+        open: false,
+      });
+      this.listener = this.httpListener;
+      this.url = `http://${this.loadBalancer.loadBalancerDnsName}`;
+      Validations.of(this.httpListener).acknowledge({
+        id: `${GUARD}::alb_http_to_https_redirection_check`,
+        reason: 'Without a domain there is no certificate to serve HTTPS with, so port 80 serves the services. Set `domain` to get HTTPS and an 80 -> 443 redirect.',
+      });
+      Annotations.of(this).addWarningV2('cdk-ecs-staging:http-only',
+        'No domain: the environment serves plain HTTP on port 80. Set `domain` (domainName + hostedZone, or a certificate) to serve HTTPS with an 80 -> 443 redirect.');
+    }
+  }
+
+  /**
+   * Reserves the listener-rule priority of a service's route and rejects collisions.
+   *
+   * A route without host headers and paths is the catch-all (one per edge) and gets the lowest
+   * precedence. Otherwise the given priority is used, or the next free multiple of 10.
+   *
+   * @param service the service's name, for messages
+   * @param route how the service is routed
+   * @returns the rule priority to use
+   */
+  public reserveRoute(service: string, route: StagingRouteOptions): number {
+    const hosts = route.hostHeaders ?? [];
+    const paths = route.pathPatterns ?? [];
+    if (hosts.length === 0 && paths.length === 0) {
+      if (route.priority !== undefined) {
+        throw new StagingValidationError(this, `priority of service '${service}' is set (got ${route.priority}) but it has no hostHeaders or pathPatterns; give it a route, or drop priority to make it the catch-all`);
+      }
+      if (this.catchAllService !== undefined) {
+        throw new StagingValidationError(this,
+          `services '${this.catchAllService}' and '${service}' both leave hostHeaders and pathPatterns out (got two catch-all services); give one of them hostHeaders or pathPatterns`);
+      }
+      this.catchAllService = service;
+      return CATCH_ALL_PRIORITY;
+    }
+    validateIntegerRange(this, `priority of service '${service}'`, route.priority, 1, CATCH_ALL_PRIORITY - 1, 'ALB rule priorities run 1-49999');
+
+    const key = `${[...hosts].sort().join(',')}|${[...paths].sort().join(',')}`;
+    const sameRoute = this.routes.find((r) => r.key === key);
+    if (sameRoute) {
+      throw new StagingValidationError(this,
+        `services '${sameRoute.service}' and '${service}' have the same route (hosts [${hosts.join(', ')}], paths [${paths.join(', ')}]); change the hostHeaders or pathPatterns of one of them`);
+    }
+    let priority = route.priority;
+    if (priority === undefined) {
+      priority = 10;
+      while (this.routes.some((r) => r.priority === priority)) {
+        priority += 10;
+      }
+    }
+    const samePriority = this.routes.find((r) => r.priority === priority);
+    if (samePriority) {
+      throw new StagingValidationError(this, `priority ${priority} of service '${service}' is already used by service '${samePriority.service}'; choose another priority`);
+    }
+    this.routes.push({ service, key, priority });
+    return priority;
+  }
+}
+
+/** An IPv4 CIDR block with octets 0-255 and a prefix 0-32 (host bits allowed: a single address is `/32`). */
+function isIpv4Cidr(cidr: string): boolean {
+  const [address, prefix] = cidr.split('/');
+  if (prefix === undefined || !/^\d{1,2}$/.test(prefix)) {
+    return false;
+  }
+  return parseIpv4Cidr(`${address}/32`) !== undefined && Number(prefix) <= 32;
+}
+
+function validateDomain(scope: Construct, domain: StagingDomainOptions): void {
+  if (!domain.hostedZone && !domain.certificate) {
+    throw new StagingValidationError(scope,
+      `domain '${domain.domainName}' needs a hostedZone (to validate a new certificate and add the DNS record) or a certificate (got neither); pass one of them`);
+  }
+  const zoneName = domain.hostedZone?.zoneName;
+  if (zoneName === undefined || Token.isUnresolved(zoneName) || Token.isUnresolved(domain.domainName)) {
+    return;
+  }
+  const name = domain.domainName.replace(/\.$/, '').toLowerCase();
+  const zone = zoneName.replace(/\.$/, '').toLowerCase();
+  if (name !== zone && !name.endsWith(`.${zone}`)) {
+    throw new StagingValidationError(scope, `domain.domainName must be in the hosted zone '${zone}' (got '${domain.domainName}'); use a name that ends in '.${zone}', or pass the zone that holds it`);
+  }
+}
+
+function acknowledgeAccessLogsBucket(bucket: s3.Bucket): void {
+  Validations.of(bucket).acknowledge(
+    {
+      id: 'AwsSolutions-S1',
+      reason: 'This bucket is itself the destination of the load balancer\'s access logs; logging access to it would loop and double the cost.',
+    },
+    {
+      id: `${GUARD}::s3_bucket_logging_enabled_check`,
+      reason: 'This bucket is itself the destination of the load balancer\'s access logs; logging access to it would loop and double the cost.',
+    },
+    {
+      id: `${GUARD}::s3_bucket_versioning_enabled_check`,
+      reason: 'Access logs are written once and expire on their own; versions would keep what the lifecycle rule is meant to delete.',
+    },
+    {
+      id: `${GUARD}::s3_bucket_default_encryption_kms_check`,
+      reason: 'The bucket is encrypted with SSE-S3 because ALB access logs cannot be delivered to a bucket encrypted with a KMS key.',
+    },
+    {
+      id: `${GUARD}::s3_bucket_object_lock_enabled_check`,
+      reason: 'The access logs expire on their own after the configured days; object lock would keep what the lifecycle rule is meant to delete.',
+    },
+    {
+      id: `${GUARD}::s3_event_notifications_enabled_check`,
+      reason: 'Nothing consumes access-log objects as they arrive; add a notification through edge.accessLogsBucket if you ship them elsewhere.',
+    },
+  );
+}
+
+function acknowledgePublicLoadBalancer(
+  loadBalancer: elbv2.ApplicationLoadBalancer,
+  securityGroup: ec2.SecurityGroup,
+  deletionProtection: boolean,
+): void {
+  Validations.of(securityGroup).acknowledge({
+    id: 'AwsSolutions-EC23',
+    reason: 'A public staging load balancer admits HTTP/HTTPS from anywhere by design (80 only redirects to 443 when a domain is set). Pass allowedCidrs to close the environment to the public.',
+  });
+  if (!deletionProtection) {
+    Validations.of(loadBalancer).acknowledge({
+      id: `${GUARD}::elbv2_deletion_protection_enabled_check`,
+      reason: 'Staging is torn down and rebuilt at will and the load balancer holds no data. Set deletionProtection: true to protect it.',
+    });
+  }
+}

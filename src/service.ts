@@ -1,0 +1,426 @@
+import { Annotations, Duration, RemovalPolicy, Size, Token, Validations } from 'aws-cdk-lib';
+import * as ec2 from 'aws-cdk-lib/aws-ec2';
+import * as ecr from 'aws-cdk-lib/aws-ecr';
+import * as ecs from 'aws-cdk-lib/aws-ecs';
+import * as elbv2 from 'aws-cdk-lib/aws-elasticloadbalancingv2';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import * as ssm from 'aws-cdk-lib/aws-ssm';
+import { Construct } from 'constructs';
+import { StagingEdge, StagingRouteOptions } from './edge';
+import { DEFAULTS, FARGATE_MEMORY_BY_CPU } from './private/defaults';
+import { StagingValidationError } from './private/errors';
+import { acknowledgeStagingLogGroup, GUARD } from './private/posture';
+import { validateIntegerRange, validateServiceName } from './private/validation';
+
+/**
+ * Target tracking autoscaling of a service.
+ */
+export interface StagingAutoScalingOptions {
+  /** Fewest tasks. @default 1 */
+  readonly minCapacity?: number;
+  /** Most tasks. */
+  readonly maxCapacity: number;
+  /** Average CPU the service is scaled to hold (walkthrough: scale on CPU >= 60 %). @default 60 */
+  readonly targetCpuPercent?: number;
+  /** Average memory the service is scaled to hold. @default - no memory scaling */
+  readonly targetMemoryPercent?: number;
+  /** Requests per target per minute the service is scaled to hold. @default - no request scaling */
+  readonly targetRequestsPerTarget?: number;
+}
+
+/**
+ * What one app needs to run as a service of a staging environment.
+ */
+export interface StagingServiceOptions extends StagingRouteOptions {
+  /**
+   * The container image.
+   *
+   * @default - the service's own ECR repository, through the `/<environment>/<service>/image-uri`
+   * parameter, which holds a placeholder that answers the health check until the pipeline pushes
+   * the app and writes the parameter
+   */
+  readonly image?: ecs.ContainerImage;
+
+  /** Port the container listens on (1-65535). @default 80 */
+  readonly containerPort?: number;
+
+  /** Task CPU units: 256, 512, 1024, 2048, 4096, 8192 or 16384. @default 512 */
+  readonly cpu?: number;
+
+  /** Task memory, a valid Fargate pair with `cpu`. @default 1024 */
+  readonly memoryLimitMiB?: number;
+
+  /** CPU architecture of the task. @default ecs.CpuArchitecture.X86_64 */
+  readonly cpuArchitecture?: ecs.CpuArchitecture;
+
+  /**
+   * Tasks to run. The walkthrough's range is 1-2; 1 has no redundancy (a synth warning says so).
+   * With `autoScaling`, the template leaves the count to the scaler so a deploy never resets it.
+   *
+   * @default 1
+   */
+  readonly desiredCount?: number;
+
+  /** Path the load balancer probes for health; must start with `/`. @default '/health' */
+  readonly healthCheckPath?: string;
+
+  /** Time new tasks get before health checks count. @default Duration.seconds(60) */
+  readonly healthCheckGracePeriod?: Duration;
+
+  /** Time a deregistering target keeps its connections. @default Duration.seconds(30) */
+  readonly deregistrationDelay?: Duration;
+
+  /** Plain, non-secret environment variables. @default - none */
+  readonly environment?: { [key: string]: string };
+
+  /**
+   * Mount the container's root filesystem read-only, with a writable `/tmp` volume.
+   *
+   * @default true
+   */
+  readonly readonlyRootFilesystem?: boolean;
+
+  /**
+   * User (and group) the container runs as, e.g. `1000` or `1000:1000`. Set it to run as non-root.
+   *
+   * @default - the image's user
+   */
+  readonly user?: string;
+
+  /** Container health check, in addition to the load balancer's. @default - the load balancer's only */
+  readonly containerHealthCheck?: ecs.HealthCheck;
+
+  /** Allow `aws ecs execute-command` into the tasks. @default false */
+  readonly enableExecuteCommand?: boolean;
+
+  /** Run the tasks on Fargate Spot (up to 70 % cheaper, may be interrupted). @default false */
+  readonly spot?: boolean;
+
+  /** Autoscaling on CPU (and optionally memory and requests). @default - a fixed `desiredCount` */
+  readonly autoScaling?: StagingAutoScalingOptions;
+
+  /**
+   * Make the ECR repository's tags immutable: every push gets a new tag (the pipeline tags images
+   * with the commit), so a tag always names the same image.
+   *
+   * @default true
+   */
+  readonly imageTagImmutable?: boolean;
+
+  /** Images the ECR repository keeps. @default 20 */
+  readonly maxImageCount?: number;
+
+  /** Retention of the service's log group (walkthrough: 14-30 days). @default logs.RetentionDays.ONE_MONTH */
+  readonly logRetention?: logs.RetentionDays;
+}
+
+/**
+ * Properties of a {@link StagingService}.
+ */
+export interface StagingServiceProps extends StagingServiceOptions {
+  /** Name of the service: lowercase letters, digits and hyphens, starting with a letter, at most 24 characters. */
+  readonly serviceName: string;
+  /** Name of the environment, used in physical names (`/<environmentName>/<service>/...`). */
+  readonly environmentName: string;
+  /** The cluster the service runs in. */
+  readonly cluster: ecs.ICluster;
+  /** The edge the service is routed by. */
+  readonly edge: StagingEdge;
+  /** Subnets the tasks run in. */
+  readonly subnets: ec2.SubnetSelection;
+  /** Give the tasks public IPs (only without NAT). @default false */
+  readonly assignPublicIp?: boolean;
+  /** Delete the repository and log group with the stack. @default false */
+  readonly ephemeral?: boolean;
+}
+
+/**
+ * One app of a staging environment (walkthrough steps 4, 5, 7, 10 and 11): its ECR repository,
+ * log group, execution and task roles, task definition, Fargate service, target group, listener
+ * rule and autoscaling.
+ */
+export class StagingService extends Construct {
+  /** The service's name. */
+  public readonly serviceName: string;
+  /** The ECR repository the pipeline pushes the app to. */
+  public readonly repository: ecr.Repository;
+  /** The log group of the container. */
+  public readonly logGroup: logs.LogGroup;
+  /** Role the app assumes at run time: empty, grant it what the app needs. */
+  public readonly taskRole: iam.Role;
+  /** Role ECS uses to pull the image and write logs. */
+  public readonly executionRole: iam.Role;
+  /** The task definition. */
+  public readonly taskDefinition: ecs.FargateTaskDefinition;
+  /** The app container. */
+  public readonly container: ecs.ContainerDefinition;
+  /** The Fargate service. */
+  public readonly fargateService: ecs.FargateService;
+  /** The service's security group: admits the load balancer only. */
+  public readonly securityGroup: ec2.SecurityGroup;
+  /** The target group behind the listener rule. */
+  public readonly targetGroup: elbv2.ApplicationTargetGroup;
+  /** The parameter that holds the image URI, when the service runs from its own repository. */
+  public readonly imageParameter?: ssm.StringParameter;
+  /** The scalable task count, with `autoScaling`. */
+  public readonly scalableTaskCount?: ecs.ScalableTaskCount;
+
+  constructor(scope: Construct, id: string, props: StagingServiceProps) {
+    super(scope, id);
+    validateServiceProps(this, props);
+    this.serviceName = props.serviceName;
+
+    const containerPort = props.containerPort ?? DEFAULTS.containerPort;
+    const removalPolicy = props.ephemeral ? RemovalPolicy.DESTROY : RemovalPolicy.RETAIN;
+    const parameterPath = `/${props.environmentName}/${props.serviceName}`;
+
+    this.repository = new ecr.Repository(this, 'Repository', {
+      imageScanOnPush: true,
+      imageTagMutability: (props.imageTagImmutable ?? true) ? ecr.TagMutability.IMMUTABLE : ecr.TagMutability.MUTABLE,
+      lifecycleRules: [
+        { description: 'Expire untagged images after 7 days', tagStatus: ecr.TagStatus.UNTAGGED, maxImageAge: Duration.days(7), rulePriority: 1 },
+        { description: 'Keep the last images', tagStatus: ecr.TagStatus.ANY, maxImageCount: props.maxImageCount ?? DEFAULTS.maxImageCount, rulePriority: 2 },
+      ],
+      removalPolicy,
+      emptyOnDelete: props.ephemeral ? true : undefined,
+    });
+
+    const logRetention = props.logRetention ?? DEFAULTS.serviceLogRetention;
+    this.logGroup = new logs.LogGroup(this, 'LogGroup', { retention: logRetention, removalPolicy });
+    acknowledgeStagingLogGroup(this.logGroup, logRetention, false, 'an encrypted log group of your own (escape hatch: web.logGroup)', 'logRetention');
+
+    this.executionRole = new iam.Role(this, 'ExecutionRole', {
+      assumedBy: new iam.ServicePrincipal('ecs-tasks.amazonaws.com'),
+      description: `Pulls the image and writes the logs of ${parameterPath}`,
+    });
+    this.taskRole = new iam.Role(this, 'TaskRole', {
+      assumedBy: new iam.ServicePrincipal('ecs-tasks.amazonaws.com'),
+      description: `Run-time permissions of ${parameterPath} (empty by default)`,
+    });
+
+    const readonlyRootFilesystem = props.readonlyRootFilesystem ?? true;
+    this.taskDefinition = new ecs.FargateTaskDefinition(this, 'TaskDefinition', {
+      cpu: props.cpu ?? DEFAULTS.cpu,
+      memoryLimitMiB: props.memoryLimitMiB ?? DEFAULTS.memoryLimitMiB,
+      runtimePlatform: {
+        cpuArchitecture: props.cpuArchitecture ?? ecs.CpuArchitecture.X86_64,
+        operatingSystemFamily: ecs.OperatingSystemFamily.LINUX,
+      },
+      executionRole: this.executionRole,
+      taskRole: this.taskRole,
+      volumes: readonlyRootFilesystem ? [{ name: 'tmp' }] : undefined,
+    });
+
+    let image = props.image;
+    const environment: { [key: string]: string } = { ...props.environment };
+    if (!image) {
+      // The parameter starts as the placeholder; the pipeline writes the pushed image's URI. A later
+      // `cdk deploy` does not touch its value, and re-resolves it whenever the task definition changes.
+      this.imageParameter = new ssm.StringParameter(this, 'ImageParameter', {
+        parameterName: `${parameterPath}/image-uri`,
+        stringValue: DEFAULTS.placeholderImage,
+        description: `Image URI of ${parameterPath}: written by the delivery pipeline after each push to its ECR repository`,
+      });
+      // Built on the parameter's Ref, so CloudFormation resolves it when it creates the task definition,
+      // after the parameter exists (a literal reference would be resolved before the parameter is created).
+      image = ecs.ContainerImage.fromRegistry(`{{resolve:ssm:${this.imageParameter.parameterName}}}`);
+      this.repository.grantPull(this.executionRole);
+      // The placeholder listens on the container port and answers 200 on every path.
+      environment.WHOAMI_PORT_NUMBER = environment.WHOAMI_PORT_NUMBER ?? String(containerPort);
+    }
+
+    this.container = this.taskDefinition.addContainer('App', {
+      containerName: 'app',
+      image,
+      essential: true,
+      portMappings: [{ containerPort, protocol: ecs.Protocol.TCP, name: 'http' }],
+      environment,
+      memoryLimitMiB: props.memoryLimitMiB ?? DEFAULTS.memoryLimitMiB,
+      readonlyRootFilesystem,
+      user: props.user,
+      healthCheck: props.containerHealthCheck,
+      logging: ecs.LogDrivers.awsLogs({
+        logGroup: this.logGroup,
+        streamPrefix: props.serviceName,
+        mode: ecs.AwsLogDriverMode.NON_BLOCKING,
+        maxBufferSize: Size.mebibytes(25),
+      }),
+    });
+    if (this.imageParameter) {
+      this.taskDefinition.node.addDependency(this.imageParameter);
+    }
+    if (readonlyRootFilesystem) {
+      this.container.addMountPoints({ containerPath: '/tmp', sourceVolume: 'tmp', readOnly: false });
+    }
+
+    this.securityGroup = new ec2.SecurityGroup(this, 'SecurityGroup', {
+      vpc: props.cluster.vpc,
+      description: `Tasks of ${parameterPath}: admits the load balancer only`,
+      allowAllOutbound: true,
+    });
+
+    const desiredCount = props.desiredCount ?? DEFAULTS.desiredCount;
+    this.fargateService = new ecs.FargateService(this, 'Service', {
+      cluster: props.cluster,
+      taskDefinition: this.taskDefinition,
+      desiredCount: props.autoScaling ? undefined : desiredCount,
+      vpcSubnets: props.subnets,
+      assignPublicIp: props.assignPublicIp ?? false,
+      securityGroups: [this.securityGroup],
+      minHealthyPercent: 100,
+      maxHealthyPercent: 200,
+      circuitBreaker: { enable: true, rollback: true },
+      healthCheckGracePeriod: props.healthCheckGracePeriod ?? DEFAULTS.healthCheckGracePeriod,
+      enableExecuteCommand: props.enableExecuteCommand ?? false,
+      propagateTags: ecs.PropagatedTagSource.SERVICE,
+      capacityProviderStrategies: props.spot ? [{ capacityProvider: 'FARGATE_SPOT', weight: 1 }] : undefined,
+    });
+    if (props.spot) {
+      // FARGATE_SPOT must be associated with the cluster before the service asks for it (and stay until it is gone).
+      this.fargateService.node.addDependency(props.cluster);
+    }
+    if (props.autoScaling) {
+      // No DesiredCount in the template: CloudFormation then never resets what the scaler chose.
+      (this.fargateService.node.defaultChild as ecs.CfnService).addPropertyDeletionOverride('DesiredCount');
+    } else if (desiredCount === 1) {
+      Annotations.of(this).addWarningV2('cdk-ecs-staging:single-task',
+        `Service '${props.serviceName}' runs 1 task: no redundancy, and a task replacement briefly leaves it with none healthy. Set desiredCount: 2 for the walkthrough's redundant staging.`);
+    }
+
+    this.targetGroup = new elbv2.ApplicationTargetGroup(this, 'TargetGroup', {
+      vpc: props.cluster.vpc,
+      port: containerPort,
+      protocol: elbv2.ApplicationProtocol.HTTP,
+      targetType: elbv2.TargetType.IP,
+      deregistrationDelay: props.deregistrationDelay ?? DEFAULTS.deregistrationDelay,
+      healthCheck: {
+        path: props.healthCheckPath ?? DEFAULTS.healthCheckPath,
+        interval: Duration.seconds(10),
+        timeout: Duration.seconds(5),
+        healthyThresholdCount: 2,
+        unhealthyThresholdCount: 3,
+        healthyHttpCodes: '200-299',
+      },
+      targets: [this.fargateService.loadBalancerTarget({ containerName: 'app', containerPort })],
+    });
+    this.fargateService.connections.allowFrom(props.edge.securityGroup, ec2.Port.tcp(containerPort), 'From the load balancer');
+
+    const priority = props.edge.reserveRoute(props.serviceName, props);
+    const conditions = [];
+    if (props.hostHeaders?.length) conditions.push(elbv2.ListenerCondition.hostHeaders(props.hostHeaders));
+    if (props.pathPatterns?.length) conditions.push(elbv2.ListenerCondition.pathPatterns(props.pathPatterns));
+    if (conditions.length === 0) conditions.push(elbv2.ListenerCondition.pathPatterns(['/*']));
+    new elbv2.ApplicationListenerRule(this, 'ListenerRule', {
+      listener: props.edge.listener,
+      priority,
+      conditions,
+      action: elbv2.ListenerAction.forward([this.targetGroup]),
+    });
+    // The service must not register targets before the rule exists.
+    this.fargateService.node.addDependency(this.node.findChild('ListenerRule'));
+
+    if (props.autoScaling) {
+      const scaling = this.fargateService.autoScaleTaskCount({
+        minCapacity: props.autoScaling.minCapacity ?? 1,
+        maxCapacity: props.autoScaling.maxCapacity,
+      });
+      scaling.scaleOnCpuUtilization('Cpu', { targetUtilizationPercent: props.autoScaling.targetCpuPercent ?? DEFAULTS.targetCpuPercent });
+      if (props.autoScaling.targetMemoryPercent !== undefined) {
+        scaling.scaleOnMemoryUtilization('Memory', { targetUtilizationPercent: props.autoScaling.targetMemoryPercent });
+      }
+      if (props.autoScaling.targetRequestsPerTarget !== undefined) {
+        scaling.scaleOnRequestCount('Requests', { requestsPerTarget: props.autoScaling.targetRequestsPerTarget, targetGroup: this.targetGroup });
+      }
+      this.scalableTaskCount = scaling;
+    }
+
+    acknowledgeService(this, props, Object.keys(environment).length > 0);
+  }
+}
+
+function validateServiceProps(scope: Construct, props: StagingServiceProps): void {
+  validateServiceName(scope, props.serviceName);
+  validateIntegerRange(scope, 'containerPort', props.containerPort, 1, 65535, 'use the port the container listens on');
+  validateIntegerRange(scope, 'desiredCount', props.desiredCount, 1, 100, 'run 1-2 tasks in staging (walkthrough)');
+  validateIntegerRange(scope, 'maxImageCount', props.maxImageCount, 1, 1000, 'keep 1 to 1000 images');
+
+  const cpu = props.cpu ?? DEFAULTS.cpu;
+  const memory = props.memoryLimitMiB ?? DEFAULTS.memoryLimitMiB;
+  if (!Token.isUnresolved(cpu) && !Token.isUnresolved(memory)) {
+    const valid = FARGATE_MEMORY_BY_CPU[cpu];
+    if (!valid) {
+      throw new StagingValidationError(scope, `cpu must be one of ${Object.keys(FARGATE_MEMORY_BY_CPU).join(', ')} (got ${cpu}); Fargate has no other task sizes`);
+    }
+    if (!valid.includes(memory)) {
+      throw new StagingValidationError(scope,
+        `memoryLimitMiB must be a valid Fargate pair with cpu ${cpu} (got ${memory}); with cpu ${cpu} use ${valid[0]} to ${valid[valid.length - 1]} (${valid.length > 6 ? `in steps of ${valid[1] - valid[0]}` : valid.join(', ')})`);
+    }
+  }
+
+  if (props.spot && props.cpuArchitecture === ecs.CpuArchitecture.ARM64) {
+    throw new StagingValidationError(scope, 'spot and cpuArchitecture ARM64 cannot be used together (got both); Fargate Spot runs X86_64 tasks only: drop spot or use X86_64');
+  }
+
+  const path = props.healthCheckPath;
+  if (path !== undefined && !Token.isUnresolved(path) && (!path.startsWith('/') || path.length > 1024)) {
+    throw new StagingValidationError(scope, `healthCheckPath must start with '/' (got '${path}'); for example '/health'`);
+  }
+
+  for (const key of Object.keys(props.environment ?? {})) {
+    if (/(SECRET|PASSWORD|TOKEN|PRIVATE_KEY|API_KEY)/i.test(key)) {
+      throw new StagingValidationError(scope, `environment.${key} looks like a secret (got a plain value); secrets do not belong in plain environment variables, keep it in Secrets Manager and inject it as a container secret`);
+    }
+  }
+
+  const scaling = props.autoScaling;
+  if (scaling) {
+    const min = scaling.minCapacity ?? 1;
+    validateIntegerRange(scope, 'autoScaling.minCapacity', min, 1, 1000, 'keep at least 1 task');
+    validateIntegerRange(scope, 'autoScaling.maxCapacity', scaling.maxCapacity, 1, 1000, 'cap the tasks at 1 to 1000');
+    if (!Token.isUnresolved(min) && !Token.isUnresolved(scaling.maxCapacity) && min > scaling.maxCapacity) {
+      throw new StagingValidationError(scope, `autoScaling.minCapacity (${min}) must not exceed autoScaling.maxCapacity (${scaling.maxCapacity}); raise maxCapacity or lower minCapacity`);
+    }
+    const desired = props.desiredCount;
+    if (desired !== undefined && !Token.isUnresolved(desired) && (desired < min || desired > scaling.maxCapacity)) {
+      throw new StagingValidationError(scope, `desiredCount (${desired}) must be between autoScaling.minCapacity (${min}) and autoScaling.maxCapacity (${scaling.maxCapacity}); with autoScaling, leave desiredCount out and set minCapacity`);
+    }
+    validateIntegerRange(scope, 'autoScaling.targetCpuPercent', scaling.targetCpuPercent, 10, 95, 'target 10-95 % (walkthrough: 60)');
+    validateIntegerRange(scope, 'autoScaling.targetMemoryPercent', scaling.targetMemoryPercent, 10, 95, 'target 10-95 %');
+    validateIntegerRange(scope, 'autoScaling.targetRequestsPerTarget', scaling.targetRequestsPerTarget, 1, 1_000_000, 'use requests per target per minute');
+  }
+}
+
+function acknowledgeService(service: StagingService, props: StagingServiceProps, hasEnvironment: boolean): void {
+  const policy = service.executionRole.node.tryFindChild('DefaultPolicy');
+  if (policy) {
+    Validations.of(policy).acknowledge({
+      id: 'AwsSolutions-IAM5[Resource::*]',
+      reason: 'ecr:GetAuthorizationToken has no resource-level permissions and must be granted on *; every other statement of the execution role names its repository or log group.',
+    });
+  }
+  if (hasEnvironment) {
+    Validations.of(service.taskDefinition).acknowledge({
+      id: 'AwsSolutions-ECS2',
+      reason: '`environment` holds plain, non-secret configuration by contract (names that look like secrets are rejected at synth); secrets are injected from Secrets Manager, never as environment variables.',
+    });
+  }
+  if (props.user === undefined) {
+    Validations.of(service.taskDefinition).acknowledge({
+      id: `${GUARD}::ecs_task_definition_nonroot_user_check`,
+      reason: 'The container runs as the user its image declares, because many app images need theirs. Set `user` (e.g. \'1000\') to run as a named non-root user.',
+    });
+  }
+  if (props.assignPublicIp) {
+    Validations.of(service.fargateService).acknowledge({
+      id: `${GUARD}::ecs_service_assign_public_ip_disabled_check`,
+      reason: 'NatStrategy.none() was chosen: without a NAT the tasks need public IPs to pull images and write logs. Their security group still admits the load balancer only. Pick a NAT strategy to run them without public IPs.',
+    });
+  }
+  if (props.imageTagImmutable === false) {
+    Validations.of(service.repository).acknowledge({
+      id: `${GUARD}::ecr_private_tag_immutability_enabled_check`,
+      reason: 'imageTagImmutable: false was asked for, so that a moving tag (e.g. `staging`) can be pushed again.',
+    });
+  }
+}

@@ -1,0 +1,191 @@
+import { CfnOutput, Duration, Tags, Token } from 'aws-cdk-lib';
+import * as ecs from 'aws-cdk-lib/aws-ecs';
+import { Construct } from 'constructs';
+import { StagingDomainOptions, StagingEdge } from './edge';
+import { StagingNetwork, StagingNetworkProps } from './networking';
+import { DEFAULTS } from './private/defaults';
+import { StagingValidationError } from './private/errors';
+import { validateServiceName } from './private/validation';
+import { StagingService, StagingServiceOptions } from './service';
+
+/**
+ * Options of the environment's ECS cluster.
+ */
+export interface StagingClusterOptions {
+  /**
+   * Turn on Container Insights (task- and service-level CPU, memory, network metrics).
+   *
+   * @default true
+   */
+  readonly containerInsights?: boolean;
+}
+
+/**
+ * Options of the environment's load balancer.
+ */
+export interface StagingEdgeOptions {
+  /** IPv4 CIDR blocks allowed to reach the load balancer. @default - anywhere */
+  readonly allowedCidrs?: string[];
+  /** Protect the load balancer from deletion. @default false */
+  readonly deletionProtection?: boolean;
+  /** Idle timeout of the load balancer's connections. @default Duration.seconds(60) */
+  readonly idleTimeout?: Duration;
+  /** Days the access logs are kept. @default 30 */
+  readonly accessLogsExpirationDays?: number;
+}
+
+/**
+ * Properties of an {@link EcsStagingEnvironment}.
+ */
+export interface EcsStagingEnvironmentProps {
+  /**
+   * Name of the environment: lowercase letters, digits and hyphens, at most 16 characters. Tags
+   * every resource and prefixes physical names (`/<environmentName>/<service>/...`).
+   *
+   * @default 'staging'
+   */
+  readonly environmentName?: string;
+
+  /**
+   * Serve HTTPS on this domain.
+   *
+   * @default - HTTP on the load balancer's DNS name only (a synth warning says so)
+   */
+  readonly domain?: StagingDomainOptions;
+
+  /**
+   * The network: options of a new one, or `{ vpc }` to use an existing VPC.
+   *
+   * @default - a new VPC over 2 AZs with one NAT gateway
+   */
+  readonly network?: StagingNetworkProps;
+
+  /** Options of the ECS cluster. @default - Container Insights on */
+  readonly cluster?: StagingClusterOptions;
+
+  /** Options of the load balancer. @default - open to anywhere, no deletion protection */
+  readonly edge?: StagingEdgeOptions;
+
+  /**
+   * Delete the stateful resources (ECR repositories, log groups, access logs) with the stack.
+   *
+   * Without it they are retained, so that deleting a stack never loses images or logs.
+   *
+   * @default false
+   */
+  readonly ephemeral?: boolean;
+
+  /**
+   * Emit the values the validation checklist looks up as stack outputs: URL, ALB DNS name,
+   * cluster name, and per service its name, ECR repository URI, log group, task and execution
+   * role ARNs.
+   *
+   * @default true
+   */
+  readonly emitOutputs?: boolean;
+}
+
+/**
+ * A production-like staging environment on ECS Fargate: network, cluster, edge and services,
+ * staging-grade by default (one NAT gateway, HTTPS with redirect, fast and safe rollouts,
+ * retained state, posture-clean).
+ */
+export class EcsStagingEnvironment extends Construct {
+  /** The environment's name. */
+  public readonly environmentName: string;
+  /** The network. */
+  public readonly network: StagingNetwork;
+  /** The ECS cluster (Fargate and Fargate Spot). */
+  public readonly cluster: ecs.Cluster;
+  /** The load balancer and its listeners. */
+  public readonly edge: StagingEdge;
+
+  private readonly _services: StagingService[] = [];
+  private readonly ephemeral: boolean;
+  private readonly emitOutputs: boolean;
+
+  constructor(scope: Construct, id: string, props: EcsStagingEnvironmentProps = {}) {
+    super(scope, id);
+
+    this.environmentName = props.environmentName ?? 'staging';
+    const name = this.environmentName;
+    if (!Token.isUnresolved(name) && (!/^[a-z][a-z0-9-]*$/.test(name) || name.length > DEFAULTS.maxEnvironmentNameLength || name.endsWith('-'))) {
+      throw new StagingValidationError(this,
+        `environmentName must be 1-${DEFAULTS.maxEnvironmentNameLength} lowercase letters, digits and hyphens, start with a letter and not end with a hyphen (got '${name}'); for example 'staging'`);
+    }
+    this.ephemeral = props.ephemeral ?? false;
+    this.emitOutputs = props.emitOutputs ?? true;
+    if (props.network?.ephemeral !== undefined && props.network.ephemeral !== this.ephemeral) {
+      throw new StagingValidationError(this, `network.ephemeral (${props.network.ephemeral}) differs from ephemeral (${this.ephemeral}); set ephemeral on the environment only`);
+    }
+
+    Tags.of(this).add('environment', name);
+    Tags.of(this).add('managed-by', 'cdk-ecs-staging');
+
+    this.network = new StagingNetwork(this, 'Network', { ...props.network, ephemeral: this.ephemeral });
+
+    this.cluster = new ecs.Cluster(this, 'Cluster', {
+      vpc: this.network.vpc,
+      enableFargateCapacityProviders: true,
+      containerInsightsV2: (props.cluster?.containerInsights ?? true) ? ecs.ContainerInsights.ENABLED : ecs.ContainerInsights.DISABLED,
+    });
+
+    this.edge = new StagingEdge(this, 'Edge', {
+      vpc: this.network.vpc,
+      domain: props.domain,
+      ephemeral: this.ephemeral,
+      ...props.edge,
+    });
+
+    if (this.emitOutputs) {
+      new CfnOutput(this, 'Url', { value: this.edge.url, description: `URL of the ${name} environment` });
+      new CfnOutput(this, 'LoadBalancerDnsName', { value: this.edge.loadBalancer.loadBalancerDnsName, description: 'DNS name of the load balancer' });
+      new CfnOutput(this, 'ClusterName', { value: this.cluster.clusterName, description: 'ECS cluster name' });
+      new CfnOutput(this, 'VpcId', { value: this.network.vpc.vpcId, description: 'VPC ID' });
+    }
+  }
+
+  /** The services added so far, in order. */
+  public get services(): StagingService[] {
+    return [...this._services];
+  }
+
+  /**
+   * Adds an app as a Fargate service of the environment.
+   *
+   * @param name the service's name: lowercase letters, digits and hyphens, at most 24 characters;
+   *             also its construct ID, so renaming it replaces the service and its repository
+   * @param options what the app needs
+   */
+  public addService(name: string, options: StagingServiceOptions = {}): StagingService {
+    validateServiceName(this, name);
+    if (this._services.some((s) => s.serviceName === name)) {
+      throw new StagingValidationError(this, `service '${name}' is added twice (got a duplicate name); give each service a unique name`);
+    }
+    const service = new StagingService(this, name, {
+      ...options,
+      serviceName: name,
+      environmentName: this.environmentName,
+      cluster: this.cluster,
+      edge: this.edge,
+      subnets: this.network.serviceSubnets,
+      assignPublicIp: this.network.assignPublicIp,
+      ephemeral: this.ephemeral,
+    });
+    this._services.push(service);
+
+    if (this.emitOutputs) {
+      const outputs: Array<[string, string, string]> = [
+        ['ServiceName', service.fargateService.serviceName, 'ECS service name'],
+        ['RepositoryUri', service.repository.repositoryUri, 'ECR repository URI'],
+        ['LogGroupName', service.logGroup.logGroupName, 'CloudWatch log group'],
+        ['TaskRoleArn', service.taskRole.roleArn, 'Task role ARN'],
+        ['ExecutionRoleArn', service.executionRole.roleArn, 'Task execution role ARN'],
+      ];
+      for (const [id, value, description] of outputs) {
+        new CfnOutput(service, id, { value, description: `${description} of service '${name}'` });
+      }
+    }
+    return service;
+  }
+}

@@ -1,0 +1,476 @@
+import { App, Duration, Stack } from 'aws-cdk-lib';
+import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
+import * as acm from 'aws-cdk-lib/aws-certificatemanager';
+import * as ec2 from 'aws-cdk-lib/aws-ec2';
+import * as elbv2 from 'aws-cdk-lib/aws-elasticloadbalancingv2';
+import * as route53 from 'aws-cdk-lib/aws-route53';
+import { EcsStagingEnvironment, StagingEdge, StagingEdgeProps } from '../src';
+import { testStack } from './harness/apps';
+
+const ZONE_ID = 'Z0123456789ABCDEFGHIJ';
+const CERTIFICATE_ARN = 'arn:aws:acm:us-east-1:123456789012:certificate/11111111-2222-3333-4444-555555555555';
+const HTTP_ONLY_WARNING = 'No domain: the environment serves plain HTTP on port 80. Set `domain` (domainName + hostedZone, or a certificate) '
+  + 'to serve HTTPS with an 80 -> 443 redirect. [ack: cdk-ecs-staging:http-only]';
+/** The egress rule CDK puts on a security group that may send nothing. */
+const NO_EGRESS = [{ CidrIp: '255.255.255.255/32', Description: 'Disallow all traffic', FromPort: 252, IpProtocol: 'icmp', ToPort: 86 }];
+const NOT_FOUND = { Type: 'fixed-response', FixedResponseConfig: { StatusCode: '404', ContentType: 'text/plain', MessageBody: 'Not found' } };
+
+function zone(stack: Stack): route53.IHostedZone {
+  return route53.HostedZone.fromHostedZoneAttributes(stack, 'Zone', { hostedZoneId: ZONE_ID, zoneName: 'example.com' });
+}
+
+/** A VPC with public subnets only: all an edge needs. */
+function publicVpc(stack: Stack): ec2.Vpc {
+  return new ec2.Vpc(stack, 'Vpc', { maxAzs: 2, natGateways: 0, subnetConfiguration: [{ name: 'Public', subnetType: ec2.SubnetType.PUBLIC }] });
+}
+
+/** Synthesizes one edge in a fresh env-specific stack; `props` may use the stack (for a zone or a certificate). */
+function synthEdge(props: (stack: Stack) => Omit<StagingEdgeProps, 'vpc'> = () => ({})) {
+  const stack = testStack();
+  const vpc = publicVpc(stack);
+  const edge = new StagingEdge(stack, 'Edge', { vpc, ...props(stack) });
+  return { stack, vpc, edge, template: Template.fromStack(stack) };
+}
+
+/** The attributes of the (one) load balancer, key -> value. */
+function attributesOf(template: Template): Record<string, unknown> {
+  const [lb] = Object.values(template.findResources('AWS::ElasticLoadBalancingV2::LoadBalancer'));
+  return Object.fromEntries(lb.Properties.LoadBalancerAttributes.map((a: { Key: string; Value: unknown }) => [a.Key, a.Value]));
+}
+
+/** The ingress rules of the edge's security group, without their descriptions. */
+function ingressOf(template: Template): Array<Record<string, unknown>> {
+  const [group] = Object.values(template.findResources('AWS::EC2::SecurityGroup', { Properties: { GroupDescription: Match.stringLikeRegexp('^Staging load balancer') } }));
+  return group.Properties.SecurityGroupIngress.map(({ Description: _, ...rule }: Record<string, unknown>) => rule);
+}
+
+describe('StagingEdge', () => {
+  describe('without a domain (HTTP only)', () => {
+    let stack: Stack;
+    let vpc: ec2.Vpc;
+    let edge: StagingEdge;
+    let template: Template;
+    beforeAll(() => {
+      ({ stack, vpc, edge, template } = synthEdge());
+    });
+
+    test('applies the documented defaults', () => {
+      // THEN: an internet-facing ALB in the public subnets, HTTP on 80 only, 60 s idle timeout, no deletion protection, logs kept 30 days
+      template.hasResourceProperties('AWS::ElasticLoadBalancingV2::LoadBalancer', {
+        Type: 'application',
+        Scheme: 'internet-facing',
+        Subnets: stack.resolve(vpc.publicSubnets.map((s) => s.subnetId)),
+        SecurityGroups: [stack.resolve(edge.securityGroup.securityGroupId)],
+      });
+      expect(attributesOf(template)).toMatchObject({
+        'idle_timeout.timeout_seconds': '60',
+        'deletion_protection.enabled': 'false',
+        'routing.http2.enabled': 'true',
+      });
+      template.resourceCountIs('AWS::ElasticLoadBalancingV2::LoadBalancer', 1);
+      template.resourceCountIs('AWS::ElasticLoadBalancingV2::Listener', 1);
+      template.resourceCountIs('AWS::ElasticLoadBalancingV2::ListenerRule', 0);
+      template.resourceCountIs('AWS::CertificateManager::Certificate', 0);
+      template.resourceCountIs('AWS::Route53::RecordSet', 0);
+      template.hasResourceProperties('AWS::S3::Bucket', { LifecycleConfiguration: { Rules: [Match.objectLike({ ExpirationInDays: 30 })] } });
+      template.hasResource('AWS::S3::Bucket', { DeletionPolicy: 'Retain', UpdateReplacePolicy: 'Retain' });
+      template.resourceCountIs('Custom::S3AutoDeleteObjects', 0);
+      expect(edge.httpsListener).toBeUndefined();
+      expect(edge.certificate).toBeUndefined();
+      expect(edge.listener).toBe(edge.httpListener);
+      expect(stack.resolve(edge.url)).toEqual({ 'Fn::Join': ['', ['http://', stack.resolve(edge.loadBalancer.loadBalancerDnsName)]] });
+    });
+
+    test('serves port 80 with a fixed 404 as the default action', () => {
+      template.hasResourceProperties('AWS::ElasticLoadBalancingV2::Listener', {
+        LoadBalancerArn: stack.resolve(edge.loadBalancer.loadBalancerArn),
+        Port: 80,
+        Protocol: 'HTTP',
+        DefaultActions: [NOT_FOUND],
+      });
+    });
+
+    test('warns at synth that it serves plain HTTP', () => {
+      Annotations.fromStack(stack).hasWarning('/Test/Edge', HTTP_ONLY_WARNING);
+    });
+
+    test('admits port 80 from anywhere and nothing else', () => {
+      expect(ingressOf(template)).toEqual([{ CidrIp: '0.0.0.0/0', FromPort: 80, ToPort: 80, IpProtocol: 'tcp' }]);
+    });
+
+    test('sends nothing anywhere while no service is attached', () => {
+      template.hasResourceProperties('AWS::EC2::SecurityGroup', { GroupDescription: Match.stringLikeRegexp('^Staging load balancer'), SecurityGroupEgress: NO_EGRESS });
+      template.resourceCountIs('AWS::EC2::SecurityGroupEgress', 0);
+    });
+
+    test('drops invalid headers and mitigates desync attacks', () => {
+      expect(attributesOf(template)).toMatchObject({
+        'routing.http.drop_invalid_header_fields.enabled': 'true',
+        'routing.http.desync_mitigation_mode': 'defensive',
+      });
+    });
+
+    test('writes its access logs to the bucket under the alb/ prefix', () => {
+      expect(attributesOf(template)).toMatchObject({
+        'access_logs.s3.enabled': 'true',
+        'access_logs.s3.bucket': stack.resolve(edge.accessLogsBucket.bucketName),
+        'access_logs.s3.prefix': 'alb',
+      });
+    });
+
+    test('keeps the access logs in a private, encrypted, TLS-only bucket that expires them', () => {
+      template.resourceCountIs('AWS::S3::Bucket', 1);
+      template.hasResourceProperties('AWS::S3::Bucket', {
+        BucketEncryption: { ServerSideEncryptionConfiguration: [{ ServerSideEncryptionByDefault: { SSEAlgorithm: 'AES256' } }] },
+        PublicAccessBlockConfiguration: { BlockPublicAcls: true, BlockPublicPolicy: true, IgnorePublicAcls: true, RestrictPublicBuckets: true },
+        OwnershipControls: { Rules: [{ ObjectOwnership: 'BucketOwnerEnforced' }] },
+        LifecycleConfiguration: {
+          Rules: [{ Id: 'expire-access-logs', Status: 'Enabled', ExpirationInDays: 30, AbortIncompleteMultipartUpload: { DaysAfterInitiation: 1 } }],
+        },
+      });
+      template.hasResourceProperties('AWS::S3::BucketPolicy', {
+        Bucket: stack.resolve(edge.accessLogsBucket.bucketName),
+        PolicyDocument: {
+          Statement: Match.arrayWith([Match.objectLike({
+            Effect: 'Deny',
+            Action: 's3:*',
+            Principal: { AWS: '*' },
+            Condition: { Bool: { 'aws:SecureTransport': 'false' } },
+          })]),
+        },
+      });
+    });
+  });
+
+  describe('with a service attached', () => {
+    let stack: Stack;
+    let env: EcsStagingEnvironment;
+    let template: Template;
+    beforeAll(() => {
+      // GIVEN
+      stack = testStack();
+      env = new EcsStagingEnvironment(stack, 'Staging');
+      // WHEN
+      env.addService('web', { containerPort: 8080 });
+      template = Template.fromStack(stack);
+    });
+
+    test('sends traffic only to the service security group on the container port', () => {
+      const [web] = env.services;
+      template.resourceCountIs('AWS::EC2::SecurityGroupEgress', 1);
+      template.hasResourceProperties('AWS::EC2::SecurityGroupEgress', {
+        GroupId: stack.resolve(env.edge.securityGroup.securityGroupId),
+        DestinationSecurityGroupId: stack.resolve(web.securityGroup.securityGroupId),
+        IpProtocol: 'tcp',
+        FromPort: 8080,
+        ToPort: 8080,
+      });
+      // The placeholder goes: CloudFormation drops the default egress as soon as a rule is added.
+      template.hasResourceProperties('AWS::EC2::SecurityGroup', {
+        GroupDescription: Match.stringLikeRegexp('^Staging load balancer'),
+        SecurityGroupEgress: Match.absent(),
+      });
+    });
+  });
+
+  describe('with a domain and a hosted zone (HTTPS)', () => {
+    let stack: Stack;
+    let edge: StagingEdge;
+    let template: Template;
+    beforeAll(() => {
+      ({ stack, edge, template } = synthEdge((s) => ({ domain: { domainName: 'staging.example.com', hostedZone: zone(s) } })));
+    });
+
+    test('requests a certificate for the domain, DNS-validated in the zone', () => {
+      template.resourceCountIs('AWS::CertificateManager::Certificate', 1);
+      template.hasResourceProperties('AWS::CertificateManager::Certificate', {
+        DomainName: 'staging.example.com',
+        ValidationMethod: 'DNS',
+        DomainValidationOptions: [{ DomainName: 'staging.example.com', HostedZoneId: ZONE_ID }],
+      });
+      expect(edge.certificate).toBeDefined();
+    });
+
+    test('serves HTTPS on 443 with TLS 1.2/1.3 and a fixed 404 as the default action', () => {
+      template.resourceCountIs('AWS::ElasticLoadBalancingV2::Listener', 2);
+      template.hasResourceProperties('AWS::ElasticLoadBalancingV2::Listener', {
+        Port: 443,
+        Protocol: 'HTTPS',
+        SslPolicy: 'ELBSecurityPolicy-TLS13-1-2-2021-06',
+        Certificates: [{ CertificateArn: stack.resolve(edge.certificate!.certificateArn) }],
+        DefaultActions: [NOT_FOUND],
+      });
+      expect(edge.listener).toBe(edge.httpsListener);
+      expect(edge.url).toBe('https://staging.example.com');
+    });
+
+    test('redirects port 80 permanently to HTTPS on 443', () => {
+      template.hasResourceProperties('AWS::ElasticLoadBalancingV2::Listener', {
+        Port: 80,
+        Protocol: 'HTTP',
+        DefaultActions: [{ Type: 'redirect', RedirectConfig: { Protocol: 'HTTPS', Port: '443', StatusCode: 'HTTP_301' } }],
+      });
+    });
+
+    test('points the domain at the load balancer with an alias record', () => {
+      template.resourceCountIs('AWS::Route53::RecordSet', 1);
+      template.hasResourceProperties('AWS::Route53::RecordSet', {
+        HostedZoneId: ZONE_ID,
+        Name: 'staging.example.com.',
+        Type: 'A',
+        AliasTarget: {
+          DNSName: { 'Fn::Join': ['', ['dualstack.', stack.resolve(edge.loadBalancer.loadBalancerDnsName)]] },
+          HostedZoneId: stack.resolve(edge.loadBalancer.loadBalancerCanonicalHostedZoneId),
+        },
+      });
+    });
+
+    test('admits ports 80 and 443 from anywhere', () => {
+      expect(ingressOf(template)).toEqual([
+        { CidrIp: '0.0.0.0/0', FromPort: 80, ToPort: 80, IpProtocol: 'tcp' },
+        { CidrIp: '0.0.0.0/0', FromPort: 443, ToPort: 443, IpProtocol: 'tcp' },
+      ]);
+    });
+
+    test('does not warn about plain HTTP', () => {
+      Annotations.fromStack(stack).hasNoWarning('*', Match.stringLikeRegexp('cdk-ecs-staging:http-only'));
+    });
+  });
+
+  test('serves a domain with a brought certificate and no hosted zone: no new certificate, no record', () => {
+    // GIVEN / WHEN
+    const { stack, edge, template } = synthEdge((s) => ({
+      domain: { domainName: 'staging.example.org', certificate: acm.Certificate.fromCertificateArn(s, 'Certificate', CERTIFICATE_ARN) },
+    }));
+    // THEN
+    template.resourceCountIs('AWS::CertificateManager::Certificate', 0);
+    template.resourceCountIs('AWS::Route53::RecordSet', 0);
+    template.hasResourceProperties('AWS::ElasticLoadBalancingV2::Listener', { Port: 443, Certificates: [{ CertificateArn: CERTIFICATE_ARN }] });
+    template.hasResourceProperties('AWS::ElasticLoadBalancingV2::Listener', { Port: 80, DefaultActions: [Match.objectLike({ Type: 'redirect' })] });
+    expect(edge.url).toBe('https://staging.example.org');
+    Annotations.fromStack(stack).hasNoWarning('*', Match.stringLikeRegexp('cdk-ecs-staging:http-only'));
+  });
+
+  test('uses a brought certificate and still adds the record when a hosted zone is given too', () => {
+    const { template } = synthEdge((s) => ({
+      domain: { domainName: 'staging.example.com', hostedZone: zone(s), certificate: acm.Certificate.fromCertificateArn(s, 'Certificate', CERTIFICATE_ARN) },
+    }));
+    template.resourceCountIs('AWS::CertificateManager::Certificate', 0);
+    template.resourceCountIs('AWS::Route53::RecordSet', 1);
+  });
+
+  test('serves the zone apex', () => {
+    const { template } = synthEdge((s) => ({ domain: { domainName: 'example.com', hostedZone: zone(s) } }));
+    template.hasResourceProperties('AWS::Route53::RecordSet', { Name: 'example.com.', Type: 'A' });
+  });
+
+  test('uses the domain name without its trailing dot', () => {
+    const { edge, template } = synthEdge((s) => ({ domain: { domainName: 'staging.example.com.', hostedZone: zone(s) } }));
+    template.hasResourceProperties('AWS::CertificateManager::Certificate', { DomainName: 'staging.example.com' });
+    expect(edge.url).toBe('https://staging.example.com');
+  });
+
+  test('takes another TLS policy', () => {
+    const { template } = synthEdge((s) => ({ domain: { domainName: 'staging.example.com', hostedZone: zone(s) }, sslPolicy: elbv2.SslPolicy.TLS13_13 }));
+    template.hasResourceProperties('AWS::ElasticLoadBalancingV2::Listener', { Port: 443, SslPolicy: 'ELBSecurityPolicy-TLS13-1-3-2021-06' });
+  });
+
+  test('admits only the allowed CIDR blocks, on every port it serves', () => {
+    // GIVEN / WHEN
+    const { template } = synthEdge((s) => ({
+      domain: { domainName: 'staging.example.com', hostedZone: zone(s) },
+      allowedCidrs: ['203.0.113.0/24', '198.51.100.7/32'],
+    }));
+    // THEN
+    expect(ingressOf(template)).toEqual([
+      { CidrIp: '203.0.113.0/24', FromPort: 80, ToPort: 80, IpProtocol: 'tcp' },
+      { CidrIp: '203.0.113.0/24', FromPort: 443, ToPort: 443, IpProtocol: 'tcp' },
+      { CidrIp: '198.51.100.7/32', FromPort: 80, ToPort: 80, IpProtocol: 'tcp' },
+      { CidrIp: '198.51.100.7/32', FromPort: 443, ToPort: 443, IpProtocol: 'tcp' },
+    ]);
+  });
+
+  test('takes the idle timeout, deletion protection and access-log expiration', () => {
+    const { template } = synthEdge(() => ({ idleTimeout: Duration.minutes(5), deletionProtection: true, accessLogsExpirationDays: 90 }));
+    expect(attributesOf(template)).toMatchObject({ 'idle_timeout.timeout_seconds': '300', 'deletion_protection.enabled': 'true' });
+    template.hasResourceProperties('AWS::S3::Bucket', { LifecycleConfiguration: { Rules: [Match.objectLike({ ExpirationInDays: 90 })] } });
+  });
+
+  test('deletes the access logs bucket and the logs in it with the stack when ephemeral', () => {
+    const { template } = synthEdge(() => ({ ephemeral: true }));
+    template.hasResource('AWS::S3::Bucket', { DeletionPolicy: 'Delete', UpdateReplacePolicy: 'Delete' });
+    template.resourceCountIs('Custom::S3AutoDeleteObjects', 1);
+  });
+
+  describe('listener rules', () => {
+    let stack: Stack;
+    let env: EcsStagingEnvironment;
+    let template: Template;
+    beforeAll(() => {
+      // GIVEN: an HTTPS environment
+      stack = testStack();
+      env = new EcsStagingEnvironment(stack, 'Staging', { domain: { domainName: 'staging.example.com', hostedZone: zone(stack) } });
+      // WHEN: services routed by host, by path, with an explicit priority, and a catch-all, in that order
+      env.addService('api', { hostHeaders: ['api.staging.example.com'] });
+      env.addService('docs', { pathPatterns: ['/docs', '/docs/*'] });
+      env.addService('admin', { hostHeaders: ['admin.staging.example.com'], pathPatterns: ['/admin/*'], priority: 5 });
+      env.addService('web');
+      template = Template.fromStack(stack);
+    });
+
+    function expectRule(service: string, priority: number, conditions: unknown[]) {
+      const target = env.services.find((s) => s.serviceName === service)!;
+      template.hasResourceProperties('AWS::ElasticLoadBalancingV2::ListenerRule', {
+        ListenerArn: stack.resolve(env.edge.httpsListener!.listenerArn),
+        Priority: priority,
+        Conditions: conditions,
+        Actions: [{ Type: 'forward', TargetGroupArn: stack.resolve(target.targetGroup.targetGroupArn) }],
+      });
+    }
+
+    test('gives host- and path-routed services priorities 10, 20 in the order they are added', () => {
+      expectRule('api', 10, [{ Field: 'host-header', HostHeaderConfig: { Values: ['api.staging.example.com'] } }]);
+      expectRule('docs', 20, [{ Field: 'path-pattern', PathPatternConfig: { Values: ['/docs', '/docs/*'] } }]);
+    });
+
+    test('honours an explicit priority and matches both hosts and paths', () => {
+      expectRule('admin', 5, [
+        { Field: 'host-header', HostHeaderConfig: { Values: ['admin.staging.example.com'] } },
+        { Field: 'path-pattern', PathPatternConfig: { Values: ['/admin/*'] } },
+      ]);
+    });
+
+    test('gives the service without a route the last priority, 50000, matching every path', () => {
+      expectRule('web', 50000, [{ Field: 'path-pattern', PathPatternConfig: { Values: ['/*'] } }]);
+      template.resourceCountIs('AWS::ElasticLoadBalancingV2::ListenerRule', 4);
+    });
+
+    test('attaches no rule to the redirecting port 80 listener', () => {
+      const listeners = Object.values(template.findResources('AWS::ElasticLoadBalancingV2::ListenerRule')).map((r) => r.Properties.ListenerArn);
+      expect(new Set(listeners.map((l) => JSON.stringify(l)))).toEqual(new Set([JSON.stringify(stack.resolve(env.edge.httpsListener!.listenerArn))]));
+    });
+  });
+
+  test('attaches the rules to the port 80 listener without a domain', () => {
+    const stack = testStack();
+    const env = new EcsStagingEnvironment(stack, 'Staging');
+    env.addService('web');
+    Template.fromStack(stack).hasResourceProperties('AWS::ElasticLoadBalancingV2::ListenerRule', {
+      ListenerArn: stack.resolve(env.edge.httpListener.listenerArn),
+      Priority: 50000,
+    });
+  });
+
+  test('computes the next free multiple of 10 around explicit priorities', () => {
+    // GIVEN
+    const { edge } = synthEdge();
+    // WHEN / THEN
+    expect(edge.reserveRoute('a', { hostHeaders: ['a.example.com'], priority: 10 })).toBe(10);
+    expect(edge.reserveRoute('b', { hostHeaders: ['b.example.com'] })).toBe(20);
+    expect(edge.reserveRoute('c', { hostHeaders: ['c.example.com'], priority: 30 })).toBe(30);
+    expect(edge.reserveRoute('d', { pathPatterns: ['/d/*'] })).toBe(40);
+    expect(edge.reserveRoute('e', { pathPatterns: ['/e/*'], priority: 15 })).toBe(15);
+    expect(edge.reserveRoute('f', {})).toBe(50000);
+    expect(edge.reserveRoute('g', { hostHeaders: [], pathPatterns: ['/g/*'] })).toBe(50);
+  });
+
+  describe('fails at synth on bad input', () => {
+    function environment(): EcsStagingEnvironment {
+      return new EcsStagingEnvironment(testStack(), 'Staging');
+    }
+
+    test('fails when two services leave hostHeaders and pathPatterns out', () => {
+      const env = environment();
+      env.addService('web');
+      expect(() => env.addService('api')).toThrow(
+        "Test/Staging/Edge: services 'web' and 'api' both leave hostHeaders and pathPatterns out (got two catch-all services); give one of them hostHeaders or pathPatterns");
+    });
+
+    test('fails when two services have the same route, in any order', () => {
+      const env = environment();
+      env.addService('api', { hostHeaders: ['a.example.com', 'b.example.com'], pathPatterns: ['/v1/*'] });
+      expect(() => env.addService('api2', { hostHeaders: ['b.example.com', 'a.example.com'], pathPatterns: ['/v1/*'] })).toThrow(
+        "Test/Staging/Edge: services 'api' and 'api2' have the same route (hosts [b.example.com, a.example.com], paths [/v1/*]); change the hostHeaders or pathPatterns of one of them");
+    });
+
+    test('fails when two services ask for the same priority', () => {
+      const env = environment();
+      env.addService('api', { hostHeaders: ['api.example.com'], priority: 7 });
+      expect(() => env.addService('docs', { pathPatterns: ['/docs/*'], priority: 7 })).toThrow(
+        "Test/Staging/Edge: priority 7 of service 'docs' is already used by service 'api'; choose another priority");
+    });
+
+    test('fails when an explicit priority takes a computed one', () => {
+      const env = environment();
+      env.addService('api', { hostHeaders: ['api.example.com'] });
+      expect(() => env.addService('docs', { pathPatterns: ['/docs/*'], priority: 10 })).toThrow(
+        "Test/Staging/Edge: priority 10 of service 'docs' is already used by service 'api'; choose another priority");
+    });
+
+    test('fails when the catch-all service has a priority', () => {
+      expect(() => environment().addService('web', { priority: 5 })).toThrow(
+        "Test/Staging/Edge: priority of service 'web' is set (got 5) but it has no hostHeaders or pathPatterns; give it a route, or drop priority to make it the catch-all");
+    });
+
+    test.each([0, 50000, 2.5, -1])('fails when priority is %p', (priority) => {
+      expect(() => environment().addService('api', { hostHeaders: ['api.example.com'], priority })).toThrow(
+        `Test/Staging/Edge: priority of service 'api' must be an integer from 1 to 49999 (got ${priority}); ALB rule priorities run 1-49999`);
+    });
+
+    test('fails when the domain is outside the hosted zone', () => {
+      const stack = testStack();
+      expect(() => new StagingEdge(stack, 'Edge', { vpc: publicVpc(stack), domain: { domainName: 'staging.other.com', hostedZone: zone(stack) } })).toThrow(
+        "Test/Edge: domain.domainName must be in the hosted zone 'example.com' (got 'staging.other.com'); use a name that ends in '.example.com', or pass the zone that holds it");
+    });
+
+    test('fails when the domain only ends like the zone', () => {
+      const stack = testStack();
+      expect(() => new StagingEdge(stack, 'Edge', { vpc: publicVpc(stack), domain: { domainName: 'staging.notexample.com', hostedZone: zone(stack) } }))
+        .toThrow("Test/Edge: domain.domainName must be in the hosted zone 'example.com' (got 'staging.notexample.com')");
+    });
+
+    test('fails when the domain has neither a hosted zone nor a certificate', () => {
+      const stack = testStack();
+      expect(() => new StagingEdge(stack, 'Edge', { vpc: publicVpc(stack), domain: { domainName: 'staging.example.com' } })).toThrow(
+        "Test/Edge: domain 'staging.example.com' needs a hostedZone (to validate a new certificate and add the DNS record) or a certificate (got neither); pass one of them");
+    });
+
+    test.each(['banana', '10.0.0/16', '10.0.0.0', '203.0.113.0/24 '])('fails when an allowedCidrs entry is %p', (cidr) => {
+      const stack = testStack();
+      expect(() => new StagingEdge(stack, 'Edge', { vpc: publicVpc(stack), allowedCidrs: ['198.51.100.0/24', cidr] })).toThrow(
+        `Test/Edge: allowedCidrs must hold IPv4 CIDR blocks such as '203.0.113.0/24' (got '${cidr}')`);
+    });
+
+    // over 32 pass synth and fail at deploy (EC2 rejects the ingress rule). Validate with parseIpv4Cidr from private/validation, as
+    // StagingNetwork does (allowing host bits or not, but at least octets 0-255 and prefix 0-32).
+    test.each(['10.0.0.0/40', '300.0.0.0/8'])('fails when an allowedCidrs entry is out of range: %p', (cidr) => {
+      const stack = testStack();
+      expect(() => new StagingEdge(stack, 'Edge', { vpc: publicVpc(stack), allowedCidrs: [cidr] })).toThrow(
+        `Test/Edge: allowedCidrs must hold IPv4 CIDR blocks such as '203.0.113.0/24' (got '${cidr}')`);
+    });
+
+    test('fails when allowedCidrs is empty', () => {
+      const stack = testStack();
+      expect(() => new StagingEdge(stack, 'Edge', { vpc: publicVpc(stack), allowedCidrs: [] })).toThrow(
+        'Test/Edge: allowedCidrs must not be empty (got []); leave it out to admit anywhere, or list the CIDR blocks to admit');
+    });
+
+    test.each([0, 3651, 1.5])('fails when accessLogsExpirationDays is %p', (accessLogsExpirationDays) => {
+      const stack = testStack();
+      expect(() => new StagingEdge(stack, 'Edge', { vpc: publicVpc(stack), accessLogsExpirationDays })).toThrow(
+        `Test/Edge: accessLogsExpirationDays must be an integer from 1 to 3650 (got ${accessLogsExpirationDays}); keep access logs 1 to 3650 days`);
+    });
+
+    test('fails when idleTimeout is over 4000 seconds', () => {
+      const stack = testStack();
+      expect(() => new StagingEdge(stack, 'Edge', { vpc: publicVpc(stack), idleTimeout: Duration.seconds(4001) })).toThrow(
+        'Test/Edge: idleTimeout (seconds) must be an integer from 1 to 4000 (got 4001); the ALB accepts 1 to 4000 seconds');
+    });
+
+    test('fails when the stack has no region', () => {
+      const stack = new Stack(new App(), 'Agnostic');
+      expect(() => new StagingEdge(stack, 'Edge', { vpc: publicVpc(stack) })).toThrow(
+        /^Agnostic\/Edge: the stack has no region \(got an environment-agnostic stack\)/);
+    });
+  });
+});

@@ -1,0 +1,541 @@
+import { CfnElement, Duration, Stack } from 'aws-cdk-lib';
+import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
+import * as ecs from 'aws-cdk-lib/aws-ecs';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import { EcsStagingEnvironment, EcsStagingEnvironmentProps, NatStrategy, StagingService, StagingServiceOptions } from '../src';
+import { testStack } from './harness/apps';
+
+const NGINX = 'public.ecr.aws/nginx/nginx:1.27';
+const SINGLE_TASK_WARNING = "Service 'web' runs 1 task: no redundancy, and a task replacement briefly leaves it with none healthy. "
+  + "Set desiredCount: 2 for the walkthrough's redundant staging. [ack: cdk-ecs-staging:single-task]";
+
+/** Synthesizes an environment with one service 'web' in a fresh env-specific stack. */
+function synthService(options: StagingServiceOptions = {}, envProps: EcsStagingEnvironmentProps = {}) {
+  const stack = testStack();
+  const env = new EcsStagingEnvironment(stack, 'Staging', envProps);
+  const web = env.addService('web', options);
+  return { stack, env, web, template: Template.fromStack(stack) };
+}
+
+/** The app container's definition. */
+function containerOf(template: Template): Record<string, any> {
+  const [taskDefinition] = Object.values(template.findResources('AWS::ECS::TaskDefinition'));
+  return taskDefinition.Properties.ContainerDefinitions[0];
+}
+
+/** The statements of every policy attached to `role`. */
+function statementsOf(stack: Stack, template: Template, role: iam.IRole): Array<Record<string, any>> {
+  const roleRef = JSON.stringify(stack.resolve(role.roleName));
+  return Object.values(template.findResources('AWS::IAM::Policy'))
+    .filter((p) => p.Properties.Roles.some((r: unknown) => JSON.stringify(r) === roleRef))
+    .flatMap((p) => p.Properties.PolicyDocument.Statement);
+}
+
+function logicalId(stack: Stack, construct: { node: { defaultChild?: unknown } }): string {
+  return stack.getLogicalId(construct.node.defaultChild as CfnElement);
+}
+
+describe('StagingService', () => {
+  describe('with the defaults', () => {
+    let stack: Stack;
+    let env: EcsStagingEnvironment;
+    let web: StagingService;
+    let template: Template;
+    beforeAll(() => {
+      // GIVEN / WHEN
+      ({ stack, env, web, template } = synthService());
+    });
+
+    test('applies the documented defaults', () => {
+      // THEN: placeholder image through SSM, 512 CPU / 1024 MiB X86_64, port 80, read-only root, 1 task, /health, 30-day logs, 20 images kept
+      expect(web.serviceName).toBe('web');
+      expect(web.imageParameter).toBeDefined();
+      expect(web.scalableTaskCount).toBeUndefined();
+      template.resourceCountIs('AWS::ECR::Repository', 1);
+      template.hasResourceProperties('AWS::ECR::Repository', { ImageScanningConfiguration: { ScanOnPush: true }, ImageTagMutability: 'IMMUTABLE' });
+      template.hasResourceProperties('AWS::Logs::LogGroup', { RetentionInDays: 30, KmsKeyId: Match.absent() });
+      template.hasResourceProperties('AWS::ECS::TaskDefinition', {
+        Cpu: '512',
+        Memory: '1024',
+        RuntimePlatform: { CpuArchitecture: 'X86_64', OperatingSystemFamily: 'LINUX' },
+        RequiresCompatibilities: ['FARGATE'],
+        NetworkMode: 'awsvpc',
+      });
+      expect(containerOf(template)).toMatchObject({
+        Name: 'app',
+        Essential: true,
+        Image: { 'Fn::Join': ['', ['{{resolve:ssm:', { Ref: expect.stringMatching(/ImageParameter/) }, '}}']] },
+        Memory: 1024,
+        PortMappings: [{ ContainerPort: 80, Protocol: 'tcp', Name: 'http' }],
+        ReadonlyRootFilesystem: true,
+      });
+      expect(containerOf(template).User).toBeUndefined();
+      expect(containerOf(template).HealthCheck).toBeUndefined();
+      template.hasResourceProperties('AWS::ECS::Service', {
+        LaunchType: 'FARGATE',
+        DesiredCount: 1,
+        EnableExecuteCommand: false,
+        HealthCheckGracePeriodSeconds: 60,
+        PropagateTags: 'SERVICE',
+        CapacityProviderStrategy: Match.absent(),
+      });
+      template.hasResourceProperties('AWS::ElasticLoadBalancingV2::TargetGroup', {
+        HealthCheckPath: '/health',
+        Port: 80,
+        TargetGroupAttributes: Match.arrayWith([{ Key: 'deregistration_delay.timeout_seconds', Value: '30' }]),
+      });
+      template.resourceCountIs('AWS::ApplicationAutoScaling::ScalableTarget', 0);
+    });
+
+    test('keeps images in an ECR repository that scans on push, has immutable tags and expires old images', () => {
+      const [repository] = Object.values(template.findResources('AWS::ECR::Repository'));
+      expect(JSON.parse(repository.Properties.LifecyclePolicy.LifecyclePolicyText)).toEqual({
+        rules: [
+          {
+            rulePriority: 1,
+            description: 'Expire untagged images after 7 days',
+            selection: { tagStatus: 'untagged', countType: 'sinceImagePushed', countNumber: 7, countUnit: 'days' },
+            action: { type: 'expire' },
+          },
+          {
+            rulePriority: 2,
+            description: 'Keep the last images',
+            selection: { tagStatus: 'any', countType: 'imageCountMoreThan', countNumber: 20 },
+            action: { type: 'expire' },
+          },
+        ],
+      });
+    });
+
+    test('retains the repository and the log group when the stack is deleted', () => {
+      template.hasResource('AWS::ECR::Repository', { DeletionPolicy: 'Retain', UpdateReplacePolicy: 'Retain' });
+      template.hasResourceProperties('AWS::ECR::Repository', { EmptyOnDelete: Match.absent() });
+      const logGroupId = logicalId(stack, web.logGroup);
+      expect(template.toJSON().Resources[logGroupId]).toMatchObject({ DeletionPolicy: 'Retain', UpdateReplacePolicy: 'Retain' });
+    });
+
+    test('mounts the root filesystem read-only with a writable tmp volume at /tmp', () => {
+      template.hasResourceProperties('AWS::ECS::TaskDefinition', { Volumes: [{ Name: 'tmp' }] });
+      expect(containerOf(template)).toMatchObject({
+        ReadonlyRootFilesystem: true,
+        MountPoints: [{ ContainerPath: '/tmp', SourceVolume: 'tmp', ReadOnly: false }],
+      });
+    });
+
+    test('writes the logs to its log group through a non-blocking awslogs driver prefixed with the service name', () => {
+      expect(containerOf(template).LogConfiguration).toEqual({
+        LogDriver: 'awslogs',
+        Options: {
+          'awslogs-group': stack.resolve(web.logGroup.logGroupName),
+          'awslogs-stream-prefix': 'web',
+          'awslogs-region': 'us-east-1',
+          'mode': 'non-blocking',
+          'max-buffer-size': '26214400b',
+        },
+      });
+    });
+
+    test('runs the placeholder image through the /staging/web/image-uri parameter until the pipeline writes it', () => {
+      template.resourceCountIs('AWS::SSM::Parameter', 1);
+      template.hasResourceProperties('AWS::SSM::Parameter', { Name: '/staging/web/image-uri', Type: 'String', Value: 'traefik/whoami:v1.10' });
+      // Resolved through the parameter's Ref (its name), so only once the parameter exists.
+      expect(containerOf(template).Image).toEqual({ 'Fn::Join': ['', ['{{resolve:ssm:', { Ref: logicalId(stack, web.imageParameter!) }, '}}']] });
+      // The parameter exists before the task definition resolves it.
+      template.hasResource('AWS::ECS::TaskDefinition', { DependsOn: Match.arrayWith([logicalId(stack, web.imageParameter!)]) });
+      // The placeholder listens on the container port.
+      expect(containerOf(template).Environment).toEqual([{ Name: 'WHOAMI_PORT_NUMBER', Value: '80' }]);
+    });
+
+    test('rolls out with 100-200 % healthy tasks and a circuit breaker that rolls back', () => {
+      template.hasResourceProperties('AWS::ECS::Service', {
+        DeploymentConfiguration: Match.objectLike({
+          MinimumHealthyPercent: 100,
+          MaximumPercent: 200,
+          DeploymentCircuitBreaker: { Enable: true, Rollback: true },
+        }),
+        HealthCheckGracePeriodSeconds: 60,
+      });
+    });
+
+    test('runs one task and warns at synth that it has no redundancy', () => {
+      template.hasResourceProperties('AWS::ECS::Service', { DesiredCount: 1 });
+      Annotations.fromStack(stack).hasWarning('/Test/Staging/web', SINGLE_TASK_WARNING);
+    });
+
+    test('runs the tasks in the private subnets without public IPs', () => {
+      template.hasResourceProperties('AWS::ECS::Service', {
+        NetworkConfiguration: {
+          AwsvpcConfiguration: {
+            AssignPublicIp: 'DISABLED',
+            Subnets: stack.resolve(env.network.vpc.privateSubnets.map((s) => s.subnetId)),
+            SecurityGroups: [stack.resolve(web.securityGroup.securityGroupId)],
+          },
+        },
+      });
+    });
+
+    test('admits only the load balancer, on the container port', () => {
+      template.resourceCountIs('AWS::EC2::SecurityGroupIngress', 1);
+      template.hasResourceProperties('AWS::EC2::SecurityGroupIngress', {
+        GroupId: stack.resolve(web.securityGroup.securityGroupId),
+        SourceSecurityGroupId: stack.resolve(env.edge.securityGroup.securityGroupId),
+        IpProtocol: 'tcp',
+        FromPort: 80,
+        ToPort: 80,
+      });
+      template.hasResourceProperties('AWS::EC2::SecurityGroup', {
+        GroupDescription: 'Tasks of /staging/web: admits the load balancer only',
+        SecurityGroupIngress: Match.absent(),
+      });
+    });
+
+    test('registers the tasks by IP in a target group that probes /health', () => {
+      template.hasResourceProperties('AWS::ElasticLoadBalancingV2::TargetGroup', {
+        Protocol: 'HTTP',
+        Port: 80,
+        TargetType: 'ip',
+        HealthCheckPath: '/health',
+        HealthCheckIntervalSeconds: 10,
+        HealthCheckTimeoutSeconds: 5,
+        HealthyThresholdCount: 2,
+        UnhealthyThresholdCount: 3,
+        Matcher: { HttpCode: '200-299' },
+        TargetGroupAttributes: Match.arrayWith([{ Key: 'deregistration_delay.timeout_seconds', Value: '30' }]),
+      });
+      template.hasResourceProperties('AWS::ECS::Service', {
+        LoadBalancers: [{ ContainerName: 'app', ContainerPort: 80, TargetGroupArn: stack.resolve(web.targetGroup.targetGroupArn) }],
+      });
+    });
+
+    test('creates the service after its listener rule', () => {
+      template.hasResource('AWS::ECS::Service', { DependsOn: Match.arrayWith([logicalId(stack, web.node.findChild('ListenerRule'))]) });
+    });
+
+    test('grants the execution role its log group and its repository, and * only for ecr:GetAuthorizationToken', () => {
+      const statements = statementsOf(stack, template, web.executionRole);
+      expect(statements.filter((s) => s.Resource === '*')).toEqual([{ Effect: 'Allow', Action: 'ecr:GetAuthorizationToken', Resource: '*' }]);
+      expect(statements).toContainEqual({
+        Effect: 'Allow',
+        Action: ['logs:CreateLogStream', 'logs:PutLogEvents'],
+        Resource: stack.resolve(web.logGroup.logGroupArn),
+      });
+      expect(statements).toContainEqual({
+        Effect: 'Allow',
+        Action: ['ecr:BatchCheckLayerAvailability', 'ecr:GetDownloadUrlForLayer', 'ecr:BatchGetImage'],
+        Resource: stack.resolve(web.repository.repositoryArn),
+      });
+      expect(statements).toHaveLength(3);
+    });
+
+    test('leaves the task role without any permission', () => {
+      expect(statementsOf(stack, template, web.taskRole)).toEqual([]);
+      const role = template.toJSON().Resources[logicalId(stack, web.taskRole)];
+      expect(role.Properties.Policies).toBeUndefined();
+      expect(role.Properties.ManagedPolicyArns).toBeUndefined();
+      expect(role.Properties.AssumeRolePolicyDocument.Statement).toEqual([
+        { Action: 'sts:AssumeRole', Effect: 'Allow', Principal: { Service: 'ecs-tasks.amazonaws.com' } },
+      ]);
+    });
+  });
+
+  test('runs a given image directly, without the parameter or repository grants', () => {
+    // GIVEN / WHEN
+    const { stack, web, template } = synthService({ image: ecs.ContainerImage.fromRegistry(NGINX) });
+    // THEN
+    expect(containerOf(template).Image).toBe(NGINX);
+    expect(containerOf(template).Environment).toBeUndefined();
+    template.resourceCountIs('AWS::SSM::Parameter', 0);
+    expect(web.imageParameter).toBeUndefined();
+    const actions = statementsOf(stack, template, web.executionRole).flatMap((s) => [s.Action].flat());
+    expect(actions).not.toContain('ecr:BatchGetImage');
+  });
+
+  test('pulls an image of its own repository with the repository grants', () => {
+    const stack = testStack();
+    const env = new EcsStagingEnvironment(stack, 'Staging');
+    const other = env.addService('other', { pathPatterns: ['/other/*'] });
+    const web = env.addService('web', { image: ecs.ContainerImage.fromEcrRepository(other.repository, 'v1') });
+    const template = Template.fromStack(stack);
+    expect(statementsOf(stack, template, web.executionRole)).toContainEqual(expect.objectContaining({
+      Action: ['ecr:BatchCheckLayerAvailability', 'ecr:GetDownloadUrlForLayer', 'ecr:BatchGetImage'],
+      Resource: stack.resolve(other.repository.repositoryArn),
+    }));
+  });
+
+  test('keeps environment variables and tells the placeholder the container port', () => {
+    // GIVEN / WHEN
+    const { stack, env, web, template } = synthService({ containerPort: 8080, environment: { LOG_LEVEL: 'debug' } });
+    // THEN
+    expect(containerOf(template).Environment).toEqual([
+      { Name: 'LOG_LEVEL', Value: 'debug' },
+      { Name: 'WHOAMI_PORT_NUMBER', Value: '8080' },
+    ]);
+    expect(containerOf(template).PortMappings).toEqual([{ ContainerPort: 8080, Protocol: 'tcp', Name: 'http' }]);
+    template.hasResourceProperties('AWS::ElasticLoadBalancingV2::TargetGroup', { Port: 8080 });
+    template.hasResourceProperties('AWS::ECS::Service', { LoadBalancers: [Match.objectLike({ ContainerPort: 8080 })] });
+    template.hasResourceProperties('AWS::EC2::SecurityGroupIngress', {
+      SourceSecurityGroupId: stack.resolve(env.edge.securityGroup.securityGroupId),
+      GroupId: stack.resolve(web.securityGroup.securityGroupId),
+      FromPort: 8080,
+      ToPort: 8080,
+    });
+  });
+
+  test('runs on ARM64', () => {
+    const { template } = synthService({ cpuArchitecture: ecs.CpuArchitecture.ARM64 });
+    template.hasResourceProperties('AWS::ECS::TaskDefinition', { RuntimePlatform: { CpuArchitecture: 'ARM64', OperatingSystemFamily: 'LINUX' } });
+  });
+
+  test('takes another valid Fargate size', () => {
+    const { template } = synthService({ cpu: 1024, memoryLimitMiB: 3072 });
+    template.hasResourceProperties('AWS::ECS::TaskDefinition', { Cpu: '1024', Memory: '3072' });
+    expect(containerOf(template).Memory).toBe(3072);
+  });
+
+  test('mounts no volume with a writable root filesystem', () => {
+    const { template } = synthService({ readonlyRootFilesystem: false });
+    template.hasResourceProperties('AWS::ECS::TaskDefinition', { Volumes: Match.absent() });
+    expect(containerOf(template).ReadonlyRootFilesystem).toBe(false);
+    expect(containerOf(template).MountPoints).toBeUndefined();
+  });
+
+  test('runs as the given user', () => {
+    const { template } = synthService({ user: '1000:1000' });
+    expect(containerOf(template).User).toBe('1000:1000');
+  });
+
+  test('adds a container health check', () => {
+    const { template } = synthService({ containerHealthCheck: { command: ['CMD-SHELL', 'wget -q -O- localhost/health || exit 1'] } });
+    expect(containerOf(template).HealthCheck).toMatchObject({ Command: ['CMD-SHELL', 'wget -q -O- localhost/health || exit 1'] });
+  });
+
+  test('allows ECS Exec and gives the task role the channels it needs', () => {
+    const { stack, web, template } = synthService({ enableExecuteCommand: true });
+    template.hasResourceProperties('AWS::ECS::Service', { EnableExecuteCommand: true });
+    const actions = statementsOf(stack, template, web.taskRole).flatMap((s) => [s.Action].flat());
+    expect(actions).toEqual(expect.arrayContaining(['ssmmessages:CreateControlChannel', 'ssmmessages:OpenDataChannel']));
+  });
+
+  test('runs on Fargate Spot', () => {
+    const { template } = synthService({ spot: true });
+    template.hasResourceProperties('AWS::ECS::Service', {
+      CapacityProviderStrategy: [{ CapacityProvider: 'FARGATE_SPOT', Weight: 1 }],
+      LaunchType: Match.absent(),
+    });
+    // The capacity providers are associated with the cluster before the service uses one.
+    const [association] = Object.keys(template.findResources('AWS::ECS::ClusterCapacityProviderAssociations'));
+    template.hasResource('AWS::ECS::Service', { DependsOn: Match.arrayWith([association]) });
+  });
+
+  test('takes the health check path, grace period, deregistration delay and two tasks without a warning', () => {
+    // GIVEN / WHEN
+    const { stack, template } = synthService({
+      healthCheckPath: '/healthz',
+      healthCheckGracePeriod: Duration.seconds(120),
+      deregistrationDelay: Duration.seconds(5),
+      desiredCount: 2,
+    });
+    // THEN
+    template.hasResourceProperties('AWS::ECS::Service', { DesiredCount: 2, HealthCheckGracePeriodSeconds: 120 });
+    template.hasResourceProperties('AWS::ElasticLoadBalancingV2::TargetGroup', {
+      HealthCheckPath: '/healthz',
+      TargetGroupAttributes: Match.arrayWith([{ Key: 'deregistration_delay.timeout_seconds', Value: '5' }]),
+    });
+    Annotations.fromStack(stack).hasNoWarning('*', Match.stringLikeRegexp('cdk-ecs-staging:single-task'));
+  });
+
+  test('takes mutable tags, another image count and another log retention', () => {
+    const { template } = synthService({ imageTagImmutable: false, maxImageCount: 5, logRetention: logs.RetentionDays.TWO_WEEKS });
+    template.hasResourceProperties('AWS::ECR::Repository', { ImageTagMutability: 'MUTABLE' });
+    const [repository] = Object.values(template.findResources('AWS::ECR::Repository'));
+    expect(JSON.parse(repository.Properties.LifecyclePolicy.LifecyclePolicyText).rules[1].selection.countNumber).toBe(5);
+    template.hasResourceProperties('AWS::Logs::LogGroup', { RetentionInDays: 14, KmsKeyId: Match.absent() });
+  });
+
+  test('names the image parameter after the environment', () => {
+    const { template } = synthService({}, { environmentName: 'qa-2' });
+    template.hasResourceProperties('AWS::SSM::Parameter', { Name: '/qa-2/web/image-uri' });
+    expect(JSON.stringify(containerOf(template).Image)).toMatch(/\{\{resolve:ssm:.*ImageParameter/);
+  });
+
+  test('gives the tasks public IPs in the public subnets under NatStrategy.none()', () => {
+    // GIVEN / WHEN
+    const { stack, env, template } = synthService({}, { network: { natStrategy: NatStrategy.none() } });
+    // THEN
+    template.hasResourceProperties('AWS::ECS::Service', {
+      NetworkConfiguration: {
+        AwsvpcConfiguration: Match.objectLike({
+          AssignPublicIp: 'ENABLED',
+          Subnets: stack.resolve(env.network.vpc.publicSubnets.map((s) => s.subnetId)),
+        }),
+      },
+    });
+  });
+
+  test('deletes the repository with its images and the log group when ephemeral', () => {
+    const { stack, web, template } = synthService({}, { ephemeral: true });
+    template.hasResource('AWS::ECR::Repository', { DeletionPolicy: 'Delete', UpdateReplacePolicy: 'Delete', Properties: Match.objectLike({ EmptyOnDelete: true }) });
+    expect(template.toJSON().Resources[logicalId(stack, web.logGroup)]).toMatchObject({ DeletionPolicy: 'Delete', UpdateReplacePolicy: 'Delete' });
+  });
+
+  describe('with autoScaling', () => {
+    let stack: Stack;
+    let web: StagingService;
+    let template: Template;
+    beforeAll(() => {
+      ({ stack, web, template } = synthService({
+        autoScaling: { minCapacity: 2, maxCapacity: 6, targetMemoryPercent: 70, targetRequestsPerTarget: 500 },
+      }));
+    });
+
+    test('scales the desired count between minCapacity and maxCapacity', () => {
+      template.resourceCountIs('AWS::ApplicationAutoScaling::ScalableTarget', 1);
+      template.hasResourceProperties('AWS::ApplicationAutoScaling::ScalableTarget', {
+        MinCapacity: 2,
+        MaxCapacity: 6,
+        ScalableDimension: 'ecs:service:DesiredCount',
+        ServiceNamespace: 'ecs',
+      });
+      expect(web.scalableTaskCount).toBeDefined();
+    });
+
+    test('tracks 60 % CPU, and the memory and requests asked for', () => {
+      template.resourceCountIs('AWS::ApplicationAutoScaling::ScalingPolicy', 3);
+      const tracking = (metric: string, value: number, extra: Record<string, unknown> = {}) => ({
+        PolicyType: 'TargetTrackingScaling',
+        TargetTrackingScalingPolicyConfiguration: Match.objectLike({
+          PredefinedMetricSpecification: { PredefinedMetricType: metric, ...extra },
+          TargetValue: value,
+        }),
+      });
+      template.hasResourceProperties('AWS::ApplicationAutoScaling::ScalingPolicy', tracking('ECSServiceAverageCPUUtilization', 60));
+      template.hasResourceProperties('AWS::ApplicationAutoScaling::ScalingPolicy', tracking('ECSServiceAverageMemoryUtilization', 70));
+      template.hasResourceProperties('AWS::ApplicationAutoScaling::ScalingPolicy',
+        tracking('ALBRequestCountPerTarget', 500, { ResourceLabel: Match.anyValue() }));
+    });
+
+    test('leaves the desired count to the scaler, without a warning', () => {
+      template.hasResourceProperties('AWS::ECS::Service', { DesiredCount: Match.absent() });
+      Annotations.fromStack(stack).hasNoWarning('*', Match.stringLikeRegexp('cdk-ecs-staging:single-task'));
+    });
+  });
+
+  test('scales on CPU only, from 1 task, by default', () => {
+    const { template } = synthService({ autoScaling: { maxCapacity: 3, targetCpuPercent: 75 } });
+    template.hasResourceProperties('AWS::ApplicationAutoScaling::ScalableTarget', { MinCapacity: 1, MaxCapacity: 3 });
+    template.resourceCountIs('AWS::ApplicationAutoScaling::ScalingPolicy', 1);
+    template.hasResourceProperties('AWS::ApplicationAutoScaling::ScalingPolicy', {
+      TargetTrackingScalingPolicyConfiguration: Match.objectLike({ TargetValue: 75 }),
+    });
+    template.hasResourceProperties('AWS::ECS::Service', { DesiredCount: Match.absent() });
+  });
+
+  describe('fails at synth on bad input', () => {
+    function addWeb(options: StagingServiceOptions) {
+      return () => new EcsStagingEnvironment(testStack(), 'Staging').addService('web', options);
+    }
+
+    test.each(['Web', '1web', 'web-', 'abcdefghijklmnopqrstuvwxy', 'web_app'])('fails when the service name is %p', (name) => {
+      const env = new EcsStagingEnvironment(testStack(), 'Staging');
+      expect(() => env.addService(name)).toThrow(
+        `service name must be 1-24 lowercase letters, digits and hyphens, start with a letter and not end with a hyphen (got '${name}'); `
+        + 'it is used in DNS-safe and target-group names');
+    });
+
+    // validateServiceProps runs, so the user gets no prop, value or fix. Validate the name in addService before `new StagingService`.
+    test('fails when the service name is empty', () => {
+      const env = new EcsStagingEnvironment(testStack(), 'Staging');
+      expect(() => env.addService('')).toThrow(
+        "service name must be 1-24 lowercase letters, digits and hyphens, start with a letter and not end with a hyphen (got ''); "
+        + 'it is used in DNS-safe and target-group names');
+    });
+
+    test('rejects the name on the environment, before any construct is made', () => {
+      const env = new EcsStagingEnvironment(testStack(), 'Staging');
+      expect(() => env.addService('Web')).toThrow(/^Test\/Staging: service name must be .*\(got 'Web'\)/);
+      expect(env.node.tryFindChild('Web')).toBeUndefined();
+    });
+
+    test('accepts a 24-character name', () => {
+      const env = new EcsStagingEnvironment(testStack(), 'Staging');
+      expect(env.addService('abcdefghijklmnopqrstuvwx').serviceName).toHaveLength(24);
+    });
+
+    test.each([0, 70000, 80.5])('fails when containerPort is %p', (containerPort) => {
+      expect(addWeb({ containerPort })).toThrow(
+        `Test/Staging/web: containerPort must be an integer from 1 to 65535 (got ${containerPort}); use the port the container listens on`);
+    });
+
+    test('fails when cpu is not a Fargate size', () => {
+      expect(addWeb({ cpu: 300 })).toThrow(
+        'Test/Staging/web: cpu must be one of 256, 512, 1024, 2048, 4096, 8192, 16384 (got 300); Fargate has no other task sizes');
+    });
+
+    test('fails when memoryLimitMiB does not pair with cpu', () => {
+      expect(addWeb({ cpu: 1024, memoryLimitMiB: 512 })).toThrow(
+        'Test/Staging/web: memoryLimitMiB must be a valid Fargate pair with cpu 1024 (got 512); with cpu 1024 use 2048 to 8192 (in steps of 1024)');
+      expect(addWeb({ cpu: 256, memoryLimitMiB: 4096 })).toThrow(
+        'Test/Staging/web: memoryLimitMiB must be a valid Fargate pair with cpu 256 (got 4096); with cpu 256 use 512 to 2048 (512, 1024, 2048)');
+      expect(addWeb({ memoryLimitMiB: 512 })).toThrow(
+        'Test/Staging/web: memoryLimitMiB must be a valid Fargate pair with cpu 512 (got 512); with cpu 512 use 1024 to 4096 (1024, 2048, 3072, 4096)');
+    });
+
+    test('fails when desiredCount is 0', () => {
+      expect(addWeb({ desiredCount: 0 })).toThrow(
+        'Test/Staging/web: desiredCount must be an integer from 1 to 100 (got 0); run 1-2 tasks in staging (walkthrough)');
+    });
+
+    test('fails when healthCheckPath does not start with /', () => {
+      expect(addWeb({ healthCheckPath: 'health' })).toThrow(
+        "Test/Staging/web: healthCheckPath must start with '/' (got 'health'); for example '/health'");
+    });
+
+    test.each(['DB_PASSWORD', 'api_key', 'GITHUB_TOKEN', 'JWT_SECRET'])('fails when environment has %p', (key) => {
+      expect(addWeb({ environment: { LOG_LEVEL: 'debug', [key]: 'hunter2' } })).toThrow(
+        `Test/Staging/web: environment.${key} looks like a secret (got a plain value); secrets do not belong in plain environment variables, `
+        + 'keep it in Secrets Manager and inject it as a container secret');
+    });
+
+    test('fails when autoScaling.minCapacity exceeds maxCapacity', () => {
+      expect(addWeb({ autoScaling: { minCapacity: 3, maxCapacity: 2 } })).toThrow(
+        'Test/Staging/web: autoScaling.minCapacity (3) must not exceed autoScaling.maxCapacity (2); raise maxCapacity or lower minCapacity');
+    });
+
+    test.each([1, 5])('fails when desiredCount %p is outside autoScaling 2..4', (desiredCount) => {
+      expect(addWeb({ desiredCount, autoScaling: { minCapacity: 2, maxCapacity: 4 } })).toThrow(
+        `Test/Staging/web: desiredCount (${desiredCount}) must be between autoScaling.minCapacity (2) and autoScaling.maxCapacity (4); `
+        + 'with autoScaling, leave desiredCount out and set minCapacity');
+    });
+
+    test.each([5, 96])('fails when autoScaling.targetCpuPercent is %p', (targetCpuPercent) => {
+      expect(addWeb({ autoScaling: { maxCapacity: 2, targetCpuPercent } })).toThrow(
+        `Test/Staging/web: autoScaling.targetCpuPercent must be an integer from 10 to 95 (got ${targetCpuPercent}); target 10-95 % (walkthrough: 60)`);
+    });
+
+    test('fails when autoScaling.maxCapacity is 0', () => {
+      expect(addWeb({ autoScaling: { maxCapacity: 0 } })).toThrow(
+        'Test/Staging/web: autoScaling.maxCapacity must be an integer from 1 to 1000 (got 0); cap the tasks at 1 to 1000');
+    });
+
+    test('fails when a service name is added twice', () => {
+      const env = new EcsStagingEnvironment(testStack(), 'Staging');
+      env.addService('web');
+      expect(() => env.addService('web', { pathPatterns: ['/other/*'] })).toThrow(
+        "Test/Staging: service 'web' is added twice (got a duplicate name); give each service a unique name");
+    });
+
+    test('fails when environmentName is not lowercase letters, digits and hyphens', () => {
+      expect(() => new EcsStagingEnvironment(testStack(), 'Staging', { environmentName: 'Staging_1' })).toThrow(
+        "Test/Staging: environmentName must be 1-16 lowercase letters, digits and hyphens, start with a letter and not end with a hyphen (got 'Staging_1'); "
+        + "for example 'staging'");
+    });
+
+    // tasks only ("Linux tasks with the ARM64 architecture don't support the Fargate Spot capacity provider"), so the service never
+    // places a task and the circuit breaker fails the deploy. Reject the pair at synth, e.g. with validateExclusive-style wording.
+    test('fails when spot is combined with ARM64', () => {
+      expect(addWeb({ spot: true, cpuArchitecture: ecs.CpuArchitecture.ARM64 })).toThrow(
+        'Test/Staging/web: spot and cpuArchitecture ARM64 cannot be used together (got both); Fargate Spot runs X86_64 tasks only: drop spot or use X86_64');
+    });
+  });
+});

@@ -1,0 +1,180 @@
+import { App, Stack } from 'aws-cdk-lib';
+import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
+import * as ec2 from 'aws-cdk-lib/aws-ec2';
+import * as ecs from 'aws-cdk-lib/aws-ecs';
+import * as route53 from 'aws-cdk-lib/aws-route53';
+import { EcsStagingEnvironment, NatStrategy } from '../src';
+import { TEST_ENV, testApp, testStack } from './harness/apps';
+import { formatFindings, postureFindings } from './harness/posture';
+
+const NGINX = 'public.ecr.aws/nginx/nginx:1.27';
+
+function zone(stack: Stack): route53.IHostedZone {
+  return route53.HostedZone.fromHostedZoneAttributes(stack, 'Zone', { hostedZoneId: 'Z0123456789ABCDEFGHIJ', zoneName: 'example.com' });
+}
+
+describe('EcsStagingEnvironment', () => {
+  describe('with the defaults and one service', () => {
+    let stack: Stack;
+    let env: EcsStagingEnvironment;
+    let template: Template;
+    beforeAll(() => {
+      // GIVEN
+      stack = testStack();
+      // WHEN
+      env = new EcsStagingEnvironment(stack, 'Staging');
+      env.addService('web');
+      template = Template.fromStack(stack);
+    });
+
+    test('applies the documented defaults', () => {
+      expect(env.environmentName).toBe('staging');
+      template.resourceCountIs('AWS::EC2::NatGateway', 1);
+      template.resourceCountIs('AWS::ElasticLoadBalancingV2::Listener', 1);
+      template.resourceCountIs('AWS::ECS::Service', 1);
+      template.hasResourceProperties('AWS::ECS::Cluster', { ClusterSettings: [{ Name: 'containerInsights', Value: 'enabled' }] });
+      expect(env.services.map((s) => s.serviceName)).toEqual(['web']);
+      expect(env.edge.httpsListener).toBeUndefined();
+    });
+
+    test('offers Fargate and Fargate Spot capacity providers', () => {
+      template.hasResourceProperties('AWS::ECS::ClusterCapacityProviderAssociations', {
+        CapacityProviders: ['FARGATE', 'FARGATE_SPOT'],
+      });
+    });
+
+    test('tags every taggable resource with the environment and the library', () => {
+      for (const type of ['AWS::EC2::VPC', 'AWS::ECS::Cluster', 'AWS::ElasticLoadBalancingV2::LoadBalancer', 'AWS::ECR::Repository', 'AWS::Logs::LogGroup',
+        'AWS::ECS::Service', 'AWS::ECS::TaskDefinition', 'AWS::IAM::Role', 'AWS::S3::Bucket', 'AWS::EC2::SecurityGroup']) {
+        // Resources of the environment (CDK's stack-level custom-resource provider is not ours to tag).
+        const ours = Object.entries(template.findResources(type)).filter(([id]) => id.startsWith('Staging'));
+        expect(ours.length).toBeGreaterThan(0);
+        for (const [, resource] of ours) {
+          expect(resource.Properties.Tags).toEqual(expect.arrayContaining([
+            { Key: 'environment', Value: 'staging' },
+            { Key: 'managed-by', Value: 'cdk-ecs-staging' },
+          ]));
+        }
+      }
+    });
+
+    test('emits what the validation checklist looks up', () => {
+      const outputs = Object.values(template.toJSON().Outputs as Record<string, { Description: string }>).map((o) => o.Description);
+      expect(outputs).toEqual(expect.arrayContaining([
+        'URL of the staging environment',
+        'DNS name of the load balancer',
+        'ECS cluster name',
+        'VPC ID',
+        "ECS service name of service 'web'",
+        "ECR repository URI of service 'web'",
+        "CloudWatch log group of service 'web'",
+        "Task role ARN of service 'web'",
+        "Task execution role ARN of service 'web'",
+      ]));
+    });
+
+    test('keeps stateful resources on stack deletion', () => {
+      template.hasResource('AWS::ECR::Repository', { DeletionPolicy: 'Retain' });
+      template.hasResource('AWS::S3::Bucket', { DeletionPolicy: 'Retain' });
+      for (const logGroup of Object.values(template.findResources('AWS::Logs::LogGroup'))) {
+        expect(logGroup.DeletionPolicy).toBe('Retain');
+      }
+    });
+
+    test('warns that it serves plain HTTP and that one task has no redundancy', () => {
+      const annotations = Annotations.fromStack(stack);
+      annotations.hasWarning('/Test/Staging/Edge', Match.stringLikeRegexp('serves plain HTTP on port 80'));
+      annotations.hasWarning('/Test/Staging/web', Match.stringLikeRegexp("Service 'web' runs 1 task"));
+    });
+  });
+
+  test('turns Container Insights off, outputs off and deletes state when ephemeral', () => {
+    const stack = testStack();
+    const env = new EcsStagingEnvironment(stack, 'Staging', { cluster: { containerInsights: false }, emitOutputs: false, ephemeral: true });
+    env.addService('web');
+    const template = Template.fromStack(stack);
+    template.hasResourceProperties('AWS::ECS::Cluster', { ClusterSettings: [{ Name: 'containerInsights', Value: 'disabled' }] });
+    expect(template.toJSON().Outputs).toBeUndefined();
+    template.hasResource('AWS::ECR::Repository', { DeletionPolicy: 'Delete' });
+    for (const logGroup of Object.values(template.findResources('AWS::Logs::LogGroup'))) {
+      expect(logGroup.DeletionPolicy).toBe('Delete');
+    }
+  });
+
+  test('puts the network in one stack and the services in another without cycles', () => {
+    // GIVEN: a network stack and a services stack in one app
+    const app = testApp();
+    const networkStack = new Stack(app, 'Network', { env: TEST_ENV });
+    const vpc = new ec2.Vpc(networkStack, 'Vpc', { maxAzs: 2, natGateways: 1 });
+    const servicesStack = new Stack(app, 'Services', { env: TEST_ENV });
+    // WHEN
+    const env = new EcsStagingEnvironment(servicesStack, 'Staging', { network: { vpc } });
+    env.addService('web', { image: ecs.ContainerImage.fromRegistry(NGINX) });
+    // THEN
+    const assembly = app.synth();
+    expect(assembly.stacks.map((s) => s.stackName).sort()).toEqual(['Network', 'Services']);
+    expect(assembly.getStackByName('Services').dependencies.map((d) => d.id).filter((id) => !id.endsWith('.assets'))).toEqual(['Network']);
+    expect(assembly.getStackByName('Network').dependencies.map((d) => d.id).filter((id) => !id.endsWith('.assets'))).toEqual([]);
+    Template.fromStack(servicesStack).resourceCountIs('AWS::EC2::VPC', 0);
+  });
+
+  describe('fails at synth on bad input', () => {
+    test.each(['Staging', 'staging_1', '1staging', 'staging-', 'a-very-long-environment-name'])('fails when environmentName is %p', (environmentName) => {
+      expect(() => new EcsStagingEnvironment(testStack(), 'Staging', { environmentName })).toThrow(
+        `Test/Staging: environmentName must be 1-16 lowercase letters, digits and hyphens, start with a letter and not end with a hyphen (got '${environmentName}'); for example 'staging'`);
+    });
+
+    test('fails when a service is added twice', () => {
+      const env = new EcsStagingEnvironment(testStack(), 'Staging');
+      env.addService('web');
+      expect(() => env.addService('web')).toThrow("Test/Staging: service 'web' is added twice (got a duplicate name); give each service a unique name");
+    });
+
+    test('fails when network.ephemeral contradicts ephemeral', () => {
+      expect(() => new EcsStagingEnvironment(testStack(), 'Staging', { network: { ephemeral: true } }))
+        .toThrow('Test/Staging: network.ephemeral (true) differs from ephemeral (false); set ephemeral on the environment only');
+    });
+
+    test('fails when the stack has no region', () => {
+      expect(() => new EcsStagingEnvironment(new Stack(new App(), 'Agnostic'), 'Staging'))
+        .toThrow(/^Agnostic\/Staging\/Edge: the stack has no region \(got an environment-agnostic stack\).*set env: \{ region: '...' \}/);
+    });
+  });
+
+  describe('posture (cdk-nag AwsSolutions, Control Tower controls)', () => {
+    function expectClean(build: (stack: Stack) => void) {
+      const app = testApp();
+      build(new Stack(app, 'Posture', { env: TEST_ENV }));
+      expect(formatFindings(postureFindings(app))).toBe('');
+    }
+
+    test('is clean for HTTP only', () => {
+      expectClean((stack) => new EcsStagingEnvironment(stack, 'Staging').addService('web'));
+    });
+
+    test('is clean for HTTPS with two services routed by host and by path', () => {
+      expectClean((stack) => {
+        const env = new EcsStagingEnvironment(stack, 'Staging', { domain: { domainName: 'staging.example.com', hostedZone: zone(stack) } });
+        env.addService('web', { hostHeaders: ['staging.example.com'], autoScaling: { maxCapacity: 4 } });
+        env.addService('api', { image: ecs.ContainerImage.fromRegistry(NGINX), pathPatterns: ['/api/*'], desiredCount: 2, user: '101' });
+      });
+    });
+
+    test('is clean with NatStrategy.none()', () => {
+      expectClean((stack) => new EcsStagingEnvironment(stack, 'Staging', { network: { natStrategy: NatStrategy.none() } }).addService('web'));
+    });
+
+    test('is clean with an imported VPC', () => {
+      expectClean((stack) => {
+        const vpc = ec2.Vpc.fromVpcAttributes(stack, 'Existing', {
+          vpcId: 'vpc-0123456789abcdef0',
+          vpcCidrBlock: '10.50.0.0/16',
+          availabilityZones: ['us-east-1a', 'us-east-1b'],
+          publicSubnetIds: ['subnet-public0', 'subnet-public1'],
+          privateSubnetIds: ['subnet-private0', 'subnet-private1'],
+        });
+        new EcsStagingEnvironment(stack, 'Staging', { network: { vpc } }).addService('web');
+      });
+    });
+  });
+});
