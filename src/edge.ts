@@ -204,8 +204,15 @@ export class StagingEdge extends Construct {
       autoDeleteObjects: props.ephemeral ? true : undefined,
     });
     this.loadBalancer.logAccessLogs(this.accessLogsBucket, 'alb');
+    const autoDelete = Stack.of(this).node.tryFindChild('Custom::S3AutoDeleteObjectsCustomResourceProvider');
+    if (autoDelete) {
+      Validations.of(autoDelete).acknowledge({
+        id: `${GUARD}::lambda_inside_vpc_check`,
+        reason: 'ephemeral: this is the AWS CDK function that empties the access-log bucket when the stack is deleted. It calls only the S3 API and holds no data, so it runs outside the VPC.',
+      });
+    }
     acknowledgeAccessLogsBucket(this.accessLogsBucket);
-    acknowledgePublicLoadBalancer(this.loadBalancer, this.securityGroup, props.deletionProtection ?? false);
+    acknowledgePublicLoadBalancer(this.loadBalancer, this.securityGroup, props.deletionProtection ?? false, props.allowedCidrs === undefined);
 
     const notFound = elbv2.ListenerAction.fixedResponse(404, { contentType: 'text/plain', messageBody: 'Not found' });
     if (domain) {
@@ -279,6 +286,20 @@ export class StagingEdge extends Construct {
       return CATCH_ALL_PRIORITY;
     }
     validateIntegerRange(this, `priority of service '${service}'`, route.priority, 1, CATCH_ALL_PRIORITY - 1, 'ALB rule priorities run 1-49999');
+    if (hosts.length + paths.length > 5) {
+      throw new StagingValidationError(this,
+        `service '${service}' has ${hosts.length + paths.length} hostHeaders and pathPatterns (got more than 5); an ALB rule matches at most 5 values: split the routes over services or use wildcards`);
+    }
+    for (const value of [...hosts, ...paths]) {
+      if (!Token.isUnresolved(value) && (value.length === 0 || value.length > 128)) {
+        throw new StagingValidationError(this, `hostHeaders and pathPatterns of service '${service}' must be 1-128 characters (got '${value}'); shorten the pattern`);
+      }
+    }
+    for (const path of paths) {
+      if (!Token.isUnresolved(path) && !path.startsWith('/')) {
+        throw new StagingValidationError(this, `pathPatterns of service '${service}' must start with '/' (got '${path}'); for example '/${path}'`);
+      }
+    }
 
     const key = `${[...hosts].sort().join(',')}|${[...paths].sort().join(',')}`;
     const sameRoute = this.routes.find((r) => r.key === key);
@@ -360,11 +381,14 @@ function acknowledgePublicLoadBalancer(
   loadBalancer: elbv2.ApplicationLoadBalancer,
   securityGroup: ec2.SecurityGroup,
   deletionProtection: boolean,
+  openToAnywhere: boolean,
 ): void {
-  Validations.of(securityGroup).acknowledge({
-    id: 'AwsSolutions-EC23',
-    reason: 'A public staging load balancer admits HTTP/HTTPS from anywhere by design (80 only redirects to 443 when a domain is set). Pass allowedCidrs to close the environment to the public.',
-  });
+  if (openToAnywhere) {
+    Validations.of(securityGroup).acknowledge({
+      id: 'AwsSolutions-EC23',
+      reason: 'A public staging load balancer admits HTTP/HTTPS from anywhere by design (80 only redirects to 443 when a domain is set). Pass allowedCidrs to close the environment to the public.',
+    });
+  }
   if (!deletionProtection) {
     Validations.of(loadBalancer).acknowledge({
       id: `${GUARD}::elbv2_deletion_protection_enabled_check`,

@@ -367,7 +367,12 @@ function validateServiceProps(scope: Construct, props: StagingServiceProps): voi
     throw new StagingValidationError(scope, `healthCheckPath must start with '/' (got '${path}'); for example '/health'`);
   }
 
+  validateIntegerRange(scope, 'deregistrationDelay (seconds)', props.deregistrationDelay?.toSeconds(), 0, 3600, 'the ALB accepts 0 to 3600 seconds (staging default: 30)');
+
   for (const key of Object.keys(props.environment ?? {})) {
+    if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(key)) {
+      throw new StagingValidationError(scope, `environment keys must be letters, digits and underscores, not starting with a digit (got '${key}'); rename the variable, e.g. '${key.replace(/[^A-Za-z0-9_]/g, '_').replace(/^(\d)/, '_$1')}'`);
+    }
     if (/(SECRET|PASSWORD|TOKEN|PRIVATE_KEY|API_KEY)/i.test(key)) {
       throw new StagingValidationError(scope, `environment.${key} looks like a secret (got a plain value); secrets do not belong in plain environment variables, keep it in Secrets Manager and inject it as a container secret`);
     }
@@ -409,6 +414,21 @@ function acknowledgeService(service: StagingService, props: StagingServiceProps,
     Validations.of(service.taskDefinition).acknowledge({
       id: `${GUARD}::ecs_task_definition_nonroot_user_check`,
       reason: 'The container runs as the user its image declares, because many app images need theirs. Set `user` (e.g. \'1000\') to run as a named non-root user.',
+    });
+  }
+  if (props.enableExecuteCommand) {
+    const taskPolicy = service.taskRole.node.tryFindChild('DefaultPolicy');
+    if (taskPolicy) {
+      Validations.of(taskPolicy).acknowledge({
+        id: 'AwsSolutions-IAM5[Resource::*]',
+        reason: 'enableExecuteCommand: ECS Exec needs ssmmessages:Create/OpenControlChannel and Create/OpenDataChannel, which have no resource-level permissions. Grant anything else to the task role on named resources.',
+      });
+    }
+  }
+  if (props.readonlyRootFilesystem === false) {
+    Validations.of(service.taskDefinition).acknowledge({
+      id: `${GUARD}::ecs_containers_readonly_access_check`,
+      reason: 'readonlyRootFilesystem: false was asked for: the app writes outside /tmp. Prefer a writable volume for those paths and the read-only default.',
     });
   }
   if (props.assignPublicIp) {

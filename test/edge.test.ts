@@ -3,21 +3,15 @@ import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
 import * as acm from 'aws-cdk-lib/aws-certificatemanager';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as elbv2 from 'aws-cdk-lib/aws-elasticloadbalancingv2';
-import * as route53 from 'aws-cdk-lib/aws-route53';
 import { EcsStagingEnvironment, StagingEdge, StagingEdgeProps } from '../src';
-import { testStack } from './harness/apps';
+import { TEST_ZONE_ID, testStack, testZone } from './harness/apps';
 
-const ZONE_ID = 'Z0123456789ABCDEFGHIJ';
 const CERTIFICATE_ARN = 'arn:aws:acm:us-east-1:123456789012:certificate/11111111-2222-3333-4444-555555555555';
 const HTTP_ONLY_WARNING = 'No domain: the environment serves plain HTTP on port 80. Set `domain` (domainName + hostedZone, or a certificate) '
   + 'to serve HTTPS with an 80 -> 443 redirect. [ack: cdk-ecs-staging:http-only]';
 /** The egress rule CDK puts on a security group that may send nothing. */
 const NO_EGRESS = [{ CidrIp: '255.255.255.255/32', Description: 'Disallow all traffic', FromPort: 252, IpProtocol: 'icmp', ToPort: 86 }];
 const NOT_FOUND = { Type: 'fixed-response', FixedResponseConfig: { StatusCode: '404', ContentType: 'text/plain', MessageBody: 'Not found' } };
-
-function zone(stack: Stack): route53.IHostedZone {
-  return route53.HostedZone.fromHostedZoneAttributes(stack, 'Zone', { hostedZoneId: ZONE_ID, zoneName: 'example.com' });
-}
 
 /** A VPC with public subnets only: all an edge needs. */
 function publicVpc(stack: Stack): ec2.Vpc {
@@ -178,7 +172,7 @@ describe('StagingEdge', () => {
     let edge: StagingEdge;
     let template: Template;
     beforeAll(() => {
-      ({ stack, edge, template } = synthEdge((s) => ({ domain: { domainName: 'staging.example.com', hostedZone: zone(s) } })));
+      ({ stack, edge, template } = synthEdge((s) => ({ domain: { domainName: 'staging.example.com', hostedZone: testZone(s) } })));
     });
 
     test('requests a certificate for the domain, DNS-validated in the zone', () => {
@@ -186,7 +180,7 @@ describe('StagingEdge', () => {
       template.hasResourceProperties('AWS::CertificateManager::Certificate', {
         DomainName: 'staging.example.com',
         ValidationMethod: 'DNS',
-        DomainValidationOptions: [{ DomainName: 'staging.example.com', HostedZoneId: ZONE_ID }],
+        DomainValidationOptions: [{ DomainName: 'staging.example.com', HostedZoneId: TEST_ZONE_ID }],
       });
       expect(edge.certificate).toBeDefined();
     });
@@ -215,7 +209,7 @@ describe('StagingEdge', () => {
     test('points the domain at the load balancer with an alias record', () => {
       template.resourceCountIs('AWS::Route53::RecordSet', 1);
       template.hasResourceProperties('AWS::Route53::RecordSet', {
-        HostedZoneId: ZONE_ID,
+        HostedZoneId: TEST_ZONE_ID,
         Name: 'staging.example.com.',
         Type: 'A',
         AliasTarget: {
@@ -253,32 +247,32 @@ describe('StagingEdge', () => {
 
   test('uses a brought certificate and still adds the record when a hosted zone is given too', () => {
     const { template } = synthEdge((s) => ({
-      domain: { domainName: 'staging.example.com', hostedZone: zone(s), certificate: acm.Certificate.fromCertificateArn(s, 'Certificate', CERTIFICATE_ARN) },
+      domain: { domainName: 'staging.example.com', hostedZone: testZone(s), certificate: acm.Certificate.fromCertificateArn(s, 'Certificate', CERTIFICATE_ARN) },
     }));
     template.resourceCountIs('AWS::CertificateManager::Certificate', 0);
     template.resourceCountIs('AWS::Route53::RecordSet', 1);
   });
 
   test('serves the zone apex', () => {
-    const { template } = synthEdge((s) => ({ domain: { domainName: 'example.com', hostedZone: zone(s) } }));
+    const { template } = synthEdge((s) => ({ domain: { domainName: 'example.com', hostedZone: testZone(s) } }));
     template.hasResourceProperties('AWS::Route53::RecordSet', { Name: 'example.com.', Type: 'A' });
   });
 
   test('uses the domain name without its trailing dot', () => {
-    const { edge, template } = synthEdge((s) => ({ domain: { domainName: 'staging.example.com.', hostedZone: zone(s) } }));
+    const { edge, template } = synthEdge((s) => ({ domain: { domainName: 'staging.example.com.', hostedZone: testZone(s) } }));
     template.hasResourceProperties('AWS::CertificateManager::Certificate', { DomainName: 'staging.example.com' });
     expect(edge.url).toBe('https://staging.example.com');
   });
 
   test('takes another TLS policy', () => {
-    const { template } = synthEdge((s) => ({ domain: { domainName: 'staging.example.com', hostedZone: zone(s) }, sslPolicy: elbv2.SslPolicy.TLS13_13 }));
+    const { template } = synthEdge((s) => ({ domain: { domainName: 'staging.example.com', hostedZone: testZone(s) }, sslPolicy: elbv2.SslPolicy.TLS13_13 }));
     template.hasResourceProperties('AWS::ElasticLoadBalancingV2::Listener', { Port: 443, SslPolicy: 'ELBSecurityPolicy-TLS13-1-3-2021-06' });
   });
 
   test('admits only the allowed CIDR blocks, on every port it serves', () => {
     // GIVEN / WHEN
     const { template } = synthEdge((s) => ({
-      domain: { domainName: 'staging.example.com', hostedZone: zone(s) },
+      domain: { domainName: 'staging.example.com', hostedZone: testZone(s) },
       allowedCidrs: ['203.0.113.0/24', '198.51.100.7/32'],
     }));
     // THEN
@@ -309,7 +303,7 @@ describe('StagingEdge', () => {
     beforeAll(() => {
       // GIVEN: an HTTPS environment
       stack = testStack();
-      env = new EcsStagingEnvironment(stack, 'Staging', { domain: { domainName: 'staging.example.com', hostedZone: zone(stack) } });
+      env = new EcsStagingEnvironment(stack, 'Staging', { domain: { domainName: 'staging.example.com', hostedZone: testZone(stack) } });
       // WHEN: services routed by host, by path, with an explicit priority, and a catch-all, in that order
       env.addService('api', { hostHeaders: ['api.staging.example.com'] });
       env.addService('docs', { pathPatterns: ['/docs', '/docs/*'] });
@@ -393,6 +387,22 @@ describe('StagingEdge', () => {
         "Test/Staging/Edge: services 'api' and 'api2' have the same route (hosts [b.example.com, a.example.com], paths [/v1/*]); change the hostHeaders or pathPatterns of one of them");
     });
 
+    test('fails when a route has more than the 5 values an ALB rule matches', () => {
+      expect(() => environment().addService('api', { hostHeaders: ['a.example.com', 'b.example.com', 'c.example.com'], pathPatterns: ['/a/*', '/b/*', '/c/*'] }))
+        .toThrow("Test/Staging/Edge: service 'api' has 6 hostHeaders and pathPatterns (got more than 5); an ALB rule matches at most 5 values: split the routes over services or use wildcards");
+    });
+
+    test('fails when a path pattern does not start with /', () => {
+      expect(() => environment().addService('api', { pathPatterns: ['api/*'] }))
+        .toThrow("Test/Staging/Edge: pathPatterns of service 'api' must start with '/' (got 'api/*'); for example '/api/*'");
+    });
+
+    test('fails when a host header is longer than 128 characters', () => {
+      const host = `${'a'.repeat(120)}.example.com`;
+      expect(() => environment().addService('api', { hostHeaders: [host] }))
+        .toThrow(`Test/Staging/Edge: hostHeaders and pathPatterns of service 'api' must be 1-128 characters (got '${host}'); shorten the pattern`);
+    });
+
     test('fails when two services ask for the same priority', () => {
       const env = environment();
       env.addService('api', { hostHeaders: ['api.example.com'], priority: 7 });
@@ -419,13 +429,13 @@ describe('StagingEdge', () => {
 
     test('fails when the domain is outside the hosted zone', () => {
       const stack = testStack();
-      expect(() => new StagingEdge(stack, 'Edge', { vpc: publicVpc(stack), domain: { domainName: 'staging.other.com', hostedZone: zone(stack) } })).toThrow(
+      expect(() => new StagingEdge(stack, 'Edge', { vpc: publicVpc(stack), domain: { domainName: 'staging.other.com', hostedZone: testZone(stack) } })).toThrow(
         "Test/Edge: domain.domainName must be in the hosted zone 'example.com' (got 'staging.other.com'); use a name that ends in '.example.com', or pass the zone that holds it");
     });
 
     test('fails when the domain only ends like the zone', () => {
       const stack = testStack();
-      expect(() => new StagingEdge(stack, 'Edge', { vpc: publicVpc(stack), domain: { domainName: 'staging.notexample.com', hostedZone: zone(stack) } }))
+      expect(() => new StagingEdge(stack, 'Edge', { vpc: publicVpc(stack), domain: { domainName: 'staging.notexample.com', hostedZone: testZone(stack) } }))
         .toThrow("Test/Edge: domain.domainName must be in the hosted zone 'example.com' (got 'staging.notexample.com')");
     });
 

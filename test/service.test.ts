@@ -486,6 +486,20 @@ describe('StagingService', () => {
         'Test/Staging/web: desiredCount must be an integer from 1 to 100 (got 0); run 1-2 tasks in staging (walkthrough)');
     });
 
+    test('fails when deregistrationDelay exceeds what the ALB accepts', () => {
+      expect(addWeb({ deregistrationDelay: Duration.seconds(3601) })).toThrow(
+        'Test/Staging/web: deregistrationDelay (seconds) must be an integer from 0 to 3600 (got 3601); the ALB accepts 0 to 3600 seconds (staging default: 30)');
+    });
+
+    test.each([
+      ['LOG-LEVEL', 'LOG_LEVEL'],
+      ['1X', '_1X'],
+      ['', ''],
+    ])('fails when an environment key is %p', (key, fixed) => {
+      expect(addWeb({ environment: { [key]: 'x' } })).toThrow(
+        `Test/Staging/web: environment keys must be letters, digits and underscores, not starting with a digit (got '${key}'); rename the variable, e.g. '${fixed}'`);
+    });
+
     test('fails when healthCheckPath does not start with /', () => {
       expect(addWeb({ healthCheckPath: 'health' })).toThrow(
         "Test/Staging/web: healthCheckPath must start with '/' (got 'health'); for example '/health'");

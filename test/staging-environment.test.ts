@@ -2,16 +2,11 @@ import { App, Stack } from 'aws-cdk-lib';
 import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as ecs from 'aws-cdk-lib/aws-ecs';
-import * as route53 from 'aws-cdk-lib/aws-route53';
-import { EcsStagingEnvironment, NatStrategy } from '../src';
-import { TEST_ENV, testApp, testStack } from './harness/apps';
+import { EcsStagingEnvironment, NatStrategy, StagingNetwork } from '../src';
+import { TEST_ENV, testApp, testStack, testZone } from './harness/apps';
 import { formatFindings, postureFindings } from './harness/posture';
 
 const NGINX = 'public.ecr.aws/nginx/nginx:1.27';
-
-function zone(stack: Stack): route53.IHostedZone {
-  return route53.HostedZone.fromHostedZoneAttributes(stack, 'Zone', { hostedZoneId: 'Z0123456789ABCDEFGHIJ', zoneName: 'example.com' });
-}
 
 describe('EcsStagingEnvironment', () => {
   describe('with the defaults and one service', () => {
@@ -102,20 +97,27 @@ describe('EcsStagingEnvironment', () => {
   });
 
   test('puts the network in one stack and the services in another without cycles', () => {
-    // GIVEN: a network stack and a services stack in one app
+    // GIVEN: a StagingNetwork in a networking stack
     const app = testApp();
     const networkStack = new Stack(app, 'Network', { env: TEST_ENV });
-    const vpc = new ec2.Vpc(networkStack, 'Vpc', { maxAzs: 2, natGateways: 1 });
+    const network = new StagingNetwork(networkStack, 'Network');
     const servicesStack = new Stack(app, 'Services', { env: TEST_ENV });
-    // WHEN
-    const env = new EcsStagingEnvironment(servicesStack, 'Staging', { network: { vpc } });
-    env.addService('web', { image: ecs.ContainerImage.fromRegistry(NGINX) });
-    // THEN
+    // WHEN: the environment in a services stack uses its VPC
+    const env = new EcsStagingEnvironment(servicesStack, 'Staging', { network: { vpc: network.vpc } });
+    env.addService('web');
+    // THEN: two templates, services depending on the network only
     const assembly = app.synth();
+    const dependencies = (name: string) => assembly.getStackByName(name).dependencies.map((d) => d.id).filter((id) => !id.endsWith('.assets'));
     expect(assembly.stacks.map((s) => s.stackName).sort()).toEqual(['Network', 'Services']);
-    expect(assembly.getStackByName('Services').dependencies.map((d) => d.id).filter((id) => !id.endsWith('.assets'))).toEqual(['Network']);
-    expect(assembly.getStackByName('Network').dependencies.map((d) => d.id).filter((id) => !id.endsWith('.assets'))).toEqual([]);
-    Template.fromStack(servicesStack).resourceCountIs('AWS::EC2::VPC', 0);
+    expect(dependencies('Services')).toEqual(['Network']);
+    expect(dependencies('Network')).toEqual([]);
+    const services = Template.fromStack(servicesStack);
+    services.resourceCountIs('AWS::EC2::VPC', 0);
+    services.resourceCountIs('AWS::EC2::FlowLog', 0);
+    services.hasResourceProperties('AWS::ECS::Service', {
+      NetworkConfiguration: { AwsvpcConfiguration: Match.objectLike({ Subnets: Match.arrayWith([{ 'Fn::ImportValue': Match.stringLikeRegexp('PrivateSubnet1') }]) }) },
+    });
+    Template.fromStack(networkStack).resourceCountIs('AWS::EC2::FlowLog', 1);
   });
 
   describe('fails at synth on bad input', () => {
@@ -154,7 +156,7 @@ describe('EcsStagingEnvironment', () => {
 
     test('is clean for HTTPS with two services routed by host and by path', () => {
       expectClean((stack) => {
-        const env = new EcsStagingEnvironment(stack, 'Staging', { domain: { domainName: 'staging.example.com', hostedZone: zone(stack) } });
+        const env = new EcsStagingEnvironment(stack, 'Staging', { domain: { domainName: 'staging.example.com', hostedZone: testZone(stack) } });
         env.addService('web', { hostHeaders: ['staging.example.com'], autoScaling: { maxCapacity: 4 } });
         env.addService('api', { image: ecs.ContainerImage.fromRegistry(NGINX), pathPatterns: ['/api/*'], desiredCount: 2, user: '101' });
       });
@@ -162,6 +164,26 @@ describe('EcsStagingEnvironment', () => {
 
     test('is clean with NatStrategy.none()', () => {
       expectClean((stack) => new EcsStagingEnvironment(stack, 'Staging', { network: { natStrategy: NatStrategy.none() } }).addService('web'));
+    });
+
+    test('is clean with every option on', () => {
+      expectClean((stack) => {
+        const env = new EcsStagingEnvironment(stack, 'Staging', {
+          ephemeral: true,
+          network: { natStrategy: NatStrategy.instance(), interfaceEndpoints: true },
+          edge: { allowedCidrs: ['203.0.113.0/24'], deletionProtection: true },
+        });
+        env.addService('web', {
+          enableExecuteCommand: true,
+          spot: true,
+          imageTagImmutable: false,
+          readonlyRootFilesystem: false,
+          user: '1000',
+          containerHealthCheck: { command: ['CMD-SHELL', 'true'] },
+          autoScaling: { maxCapacity: 3, targetMemoryPercent: 70, targetRequestsPerTarget: 500 },
+        });
+        env.addService('arm', { cpuArchitecture: ecs.CpuArchitecture.ARM64, pathPatterns: ['/arm/*'], image: ecs.ContainerImage.fromRegistry(NGINX) });
+      });
     });
 
     test('is clean with an imported VPC', () => {
