@@ -4,6 +4,7 @@ import * as ecr from 'aws-cdk-lib/aws-ecr';
 import * as ecs from 'aws-cdk-lib/aws-ecs';
 import * as elbv2 from 'aws-cdk-lib/aws-elasticloadbalancingv2';
 import * as iam from 'aws-cdk-lib/aws-iam';
+import * as kms from 'aws-cdk-lib/aws-kms';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as ssm from 'aws-cdk-lib/aws-ssm';
 import { Construct } from 'constructs';
@@ -113,6 +114,14 @@ export interface StagingServiceOptions extends StagingRouteOptions {
 
   /** Retention of the service's log group (walkthrough: 14-30 days). @default logs.RetentionDays.ONE_MONTH */
   readonly logRetention?: logs.RetentionDays;
+
+  /**
+   * Customer-managed KMS key to encrypt the service's log group with. Its key policy must let the
+   * CloudWatch Logs service principal of the region use it.
+   *
+   * @default - encrypted by CloudWatch Logs with a service-owned key
+   */
+  readonly logEncryptionKey?: kms.IKey;
 }
 
 /**
@@ -187,8 +196,8 @@ export class StagingService extends Construct {
     });
 
     const logRetention = props.logRetention ?? DEFAULTS.serviceLogRetention;
-    this.logGroup = new logs.LogGroup(this, 'LogGroup', { retention: logRetention, removalPolicy });
-    acknowledgeStagingLogGroup(this.logGroup, logRetention, false, 'an encrypted log group of your own (escape hatch: web.logGroup)', 'logRetention');
+    this.logGroup = new logs.LogGroup(this, 'LogGroup', { retention: logRetention, encryptionKey: props.logEncryptionKey, removalPolicy });
+    acknowledgeStagingLogGroup(this.logGroup, logRetention, props.logEncryptionKey !== undefined, 'logEncryptionKey', 'logRetention');
 
     this.executionRole = new iam.Role(this, 'ExecutionRole', {
       assumedBy: new iam.ServicePrincipal('ecs-tasks.amazonaws.com'),

@@ -1,7 +1,8 @@
-import { CfnElement, Duration, Stack } from 'aws-cdk-lib';
+import { CfnElement, Duration, Stack, Validations } from 'aws-cdk-lib';
 import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
 import * as ecs from 'aws-cdk-lib/aws-ecs';
 import * as iam from 'aws-cdk-lib/aws-iam';
+import * as kms from 'aws-cdk-lib/aws-kms';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { EcsStagingEnvironment, EcsStagingEnvironmentProps, NatStrategy, StagingService, StagingServiceOptions } from '../src';
 import { testStack } from './harness/apps';
@@ -351,6 +352,21 @@ describe('StagingService', () => {
     const [repository] = Object.values(template.findResources('AWS::ECR::Repository'));
     expect(JSON.parse(repository.Properties.LifecyclePolicy.LifecyclePolicyText).rules[1].selection.countNumber).toBe(5);
     template.hasResourceProperties('AWS::Logs::LogGroup', { RetentionInDays: 14, KmsKeyId: Match.absent() });
+  });
+
+  test('encrypts the log group with a given key and no longer acknowledges CT.CLOUDWATCH.PR.3', () => {
+    // GIVEN
+    const stack = testStack();
+    const key = new kms.Key(stack, 'LogKey', { enableKeyRotation: true });
+    // WHEN
+    const web = new EcsStagingEnvironment(stack, 'Staging').addService('web', { logEncryptionKey: key, logRetention: logs.RetentionDays.ONE_YEAR });
+    // THEN
+    Template.fromStack(stack).hasResourceProperties('AWS::Logs::LogGroup', {
+      KmsKeyId: { 'Fn::GetAtt': [stack.getLogicalId(key.node.defaultChild as CfnElement), 'Arn'] },
+      RetentionInDays: 365,
+    });
+    const acknowledged = web.logGroup.node.metadata.filter((m) => m.type === Validations.ACKNOWLEDGED_RULES_METADATA_KEY);
+    expect(acknowledged).toEqual([]);
   });
 
   test('names the image parameter after the environment', () => {
