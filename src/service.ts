@@ -102,6 +102,15 @@ export interface StagingServiceOptions extends StagingRouteOptions {
   readonly autoScaling?: StagingAutoScalingOptions;
 
   /**
+   * An existing ECR repository to run from instead of creating one, e.g. the repository retained
+   * from a deleted environment (`ecr.Repository.fromRepositoryName(this, 'Web', 'name')`), so that
+   * re-creating the environment keeps its images.
+   *
+   * @default - a new repository, retained on stack deletion unless `ephemeral`
+   */
+  readonly repository?: ecr.IRepository;
+
+  /**
    * Make the ECR repository's tags immutable: every push gets a new tag (the pipeline tags images
    * with the commit), so a tag always names the same image.
    *
@@ -152,8 +161,8 @@ export interface StagingServiceProps extends StagingServiceOptions {
 export class StagingService extends Construct {
   /** The service's name. */
   public readonly serviceName: string;
-  /** The ECR repository the pipeline pushes the app to. */
-  public readonly repository: ecr.Repository;
+  /** The ECR repository the pipeline pushes the app to: created, or the one passed in. */
+  public readonly repository: ecr.IRepository;
   /** The log group of the container. */
   public readonly logGroup: logs.LogGroup;
   /** Role the app assumes at run time: empty, grant it what the app needs. */
@@ -184,7 +193,7 @@ export class StagingService extends Construct {
     const removalPolicy = props.ephemeral ? RemovalPolicy.DESTROY : RemovalPolicy.RETAIN;
     const parameterPath = `/${props.environmentName}/${props.serviceName}`;
 
-    this.repository = new ecr.Repository(this, 'Repository', {
+    this.repository = props.repository ?? new ecr.Repository(this, 'Repository', {
       imageScanOnPush: true,
       imageTagMutability: (props.imageTagImmutable ?? true) ? ecr.TagMutability.IMMUTABLE : ecr.TagMutability.MUTABLE,
       lifecycleRules: [
@@ -353,6 +362,10 @@ function validateServiceProps(scope: Construct, props: StagingServiceProps): voi
   validateIntegerRange(scope, 'containerPort', props.containerPort, 1, 65535, 'use the port the container listens on');
   validateIntegerRange(scope, 'desiredCount', props.desiredCount, 1, 100, 'run 1-2 tasks in staging (walkthrough)');
   validateIntegerRange(scope, 'maxImageCount', props.maxImageCount, 1, 1000, 'keep 1 to 1000 images');
+  if (props.repository && (props.imageTagImmutable !== undefined || props.maxImageCount !== undefined)) {
+    throw new StagingValidationError(scope,
+      'repository cannot be combined with imageTagImmutable or maxImageCount (got both); those configure a new repository: set them on the repository you bring, or drop repository');
+  }
 
   const cpu = props.cpu ?? DEFAULTS.cpu;
   const memory = props.memoryLimitMiB ?? DEFAULTS.memoryLimitMiB;

@@ -1,5 +1,6 @@
 import { CfnElement, Duration, Stack, Validations } from 'aws-cdk-lib';
 import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
+import * as ecr from 'aws-cdk-lib/aws-ecr';
 import * as ecs from 'aws-cdk-lib/aws-ecs';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
@@ -367,6 +368,28 @@ describe('StagingService', () => {
     });
     const acknowledged = web.logGroup.node.metadata.filter((m) => m.type === Validations.ACKNOWLEDGED_RULES_METADATA_KEY);
     expect(acknowledged).toEqual([]);
+  });
+
+  test('runs from a repository retained from an earlier environment', () => {
+    // GIVEN: the repository a deleted environment left behind
+    const stack = testStack();
+    const retained = ecr.Repository.fromRepositoryName(stack, 'Retained', 'staging-web-retained');
+    // WHEN
+    const web = new EcsStagingEnvironment(stack, 'Staging').addService('web', { repository: retained });
+    // THEN: no new repository, and the execution role may pull from the retained one
+    const template = Template.fromStack(stack);
+    template.resourceCountIs('AWS::ECR::Repository', 0);
+    expect(web.repository).toBe(retained);
+    const pull = statementsOf(stack, template, web.executionRole).find((st) => JSON.stringify(st.Action).includes('ecr:BatchGetImage'));
+    expect(JSON.stringify(pull?.Resource)).toContain('repository/staging-web-retained');
+  });
+
+  test('fails when a brought repository is combined with options of a new one', () => {
+    const stack = testStack();
+    const retained = ecr.Repository.fromRepositoryName(stack, 'Retained', 'staging-web-retained');
+    expect(() => new EcsStagingEnvironment(stack, 'Staging').addService('web', { repository: retained, maxImageCount: 5 })).toThrow(
+      'Test/Staging/web: repository cannot be combined with imageTagImmutable or maxImageCount (got both); those configure a new repository: '
+      + 'set them on the repository you bring, or drop repository');
   });
 
   test('names the image parameter after the environment', () => {
