@@ -8,7 +8,7 @@ import * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
 import { DEFAULTS } from './private/defaults';
 import { StagingValidationError } from './private/errors';
-import { GUARD } from './private/posture';
+import { acknowledgeCdkProviderOutsideVpc, GUARD } from './private/posture';
 import { parseIpv4Cidr, validateIntegerRange } from './private/validation';
 
 /**
@@ -204,13 +204,8 @@ export class StagingEdge extends Construct {
       autoDeleteObjects: props.ephemeral ? true : undefined,
     });
     this.loadBalancer.logAccessLogs(this.accessLogsBucket, 'alb');
-    const autoDelete = Stack.of(this).node.tryFindChild('Custom::S3AutoDeleteObjectsCustomResourceProvider');
-    if (autoDelete) {
-      Validations.of(autoDelete).acknowledge({
-        id: `${GUARD}::lambda_inside_vpc_check`,
-        reason: 'ephemeral: this is the AWS CDK function that empties the access-log bucket when the stack is deleted. It calls only the S3 API and holds no data, so it runs outside the VPC.',
-      });
-    }
+    acknowledgeCdkProviderOutsideVpc(this, 'Custom::S3AutoDeleteObjectsCustomResourceProvider',
+      'ephemeral: this is the AWS CDK function that empties the access-log bucket when the stack is deleted. It calls only the S3 API and holds no data, so it runs outside the VPC.');
     acknowledgeAccessLogsBucket(this.accessLogsBucket);
     acknowledgePublicLoadBalancer(this.loadBalancer, this.securityGroup, props.deletionProtection ?? false, props.allowedCidrs === undefined);
 

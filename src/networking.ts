@@ -1,11 +1,11 @@
-import { Aspects, RemovalPolicy, Stack, Token, Validations } from 'aws-cdk-lib';
+import { Aspects, RemovalPolicy, Token, Validations } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import { DEFAULTS } from './private/defaults';
 import { StagingValidationError } from './private/errors';
-import { acknowledgeStagingLogGroup, GUARD } from './private/posture';
+import { acknowledgeCdkProviderOutsideVpc, acknowledgeStagingLogGroup, GUARD } from './private/posture';
 import { parseIpv4Cidr, validateExclusive, validateIntegerRange } from './private/validation';
 
 /**
@@ -327,13 +327,8 @@ export class StagingNetwork extends Construct {
     });
 
     // Default SG: CDK strips its rules at deploy time through a one-shot provider function.
-    const provider = Stack.of(this).node.tryFindChild('Custom::VpcRestrictDefaultSGCustomResourceProvider');
-    if (provider) {
-      Validations.of(provider).acknowledge({
-        id: `${GUARD}::lambda_inside_vpc_check`,
-        reason: 'This is the AWS CDK function that removes every rule of the VPC\'s default security group during deployment. It calls only the EC2 API, runs once per change and holds no data, so it runs outside the VPC.',
-      });
-    }
+    acknowledgeCdkProviderOutsideVpc(this, 'Custom::VpcRestrictDefaultSGCustomResourceProvider',
+      'This is the AWS CDK function that removes every rule of the VPC\'s default security group during deployment. It calls only the EC2 API, runs once per change and holds no data, so it runs outside the VPC.');
 
     if (natInstanceProvider) {
       natInstanceProvider.connections.allowFrom(ec2.Peer.ipv4(cidr), ec2.Port.allTraffic(), 'Egress of the VPC through the NAT instance');

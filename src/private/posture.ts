@@ -1,4 +1,4 @@
-import { Validations } from 'aws-cdk-lib';
+import { Stack, Validations } from 'aws-cdk-lib';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { IConstruct } from 'constructs';
 
@@ -43,5 +43,19 @@ export function acknowledgeStagingLogGroup(
   }
   if (rules.length > 0) {
     Validations.of(logGroup).acknowledge(...rules);
+  }
+}
+
+/**
+ * Acknowledges CT.LAMBDA.PR.3 (Lambda in a VPC) on one of AWS CDK's stack-level custom-resource
+ * providers, if the stack of `scope` has it. These functions call one AWS API and hold no data.
+ *
+ * @param providerId the provider's construct ID under the stack, e.g. `Custom::S3AutoDeleteObjectsCustomResourceProvider`
+ * @param reason what the provider does, for the user who reads the report
+ */
+export function acknowledgeCdkProviderOutsideVpc(scope: IConstruct, providerId: string, reason: string): void {
+  const provider = Stack.of(scope).node.tryFindChild(providerId);
+  if (provider) {
+    Validations.of(provider).acknowledge({ id: `${GUARD}::lambda_inside_vpc_check`, reason });
   }
 }
