@@ -23,7 +23,7 @@ import * as route53 from 'aws-cdk-lib/aws-route53';
 import { EcsStagingEnvironment } from '../src';
 
 /** The image the image parameter holds until a pipeline writes it (src/private/defaults.ts). */
-const PLACEHOLDER_IMAGE = 'traefik/whoami:v1.10';
+const PLACEHOLDER_IMAGE = 'ghcr.io/static-web-server/static-web-server:2.44.0-alpine';
 
 const app = new App();
 const zoneId: string = app.node.tryGetContext('zoneId') ?? 'Z0123456789ABCDEFGHIJ';
@@ -44,7 +44,8 @@ const web = env.addService('web', { desiredCount: 2, healthCheckPath: '/health' 
 
 // The assertions read the environment's resources by reference, so they live in the same environment.
 const assertionStack = new Stack(app, 'StagingEnvironmentAssertions', { env: { region } });
-const integ = new IntegTest(app, 'StagingEnvironmentTest', { testCases: [stack], assertionStack });
+// A task definition is replaced by a new revision on every change: that is how ECS rolls out, not a loss.
+const integ = new IntegTest(app, 'StagingEnvironmentTest', { testCases: [stack], assertionStack, allowDestroy: ['AWS::ECS::TaskDefinition'] });
 const patiently = { totalTimeout: Duration.minutes(10), interval: Duration.seconds(30) };
 
 // "2XX on health endpoints": the domain answers 200 over HTTPS, through the alias, the
@@ -96,7 +97,8 @@ integ.assertions
       containerDefinitions: [Match.objectLike({
         name: 'app',
         image: PLACEHOLDER_IMAGE,
-        environment: Match.arrayWith([{ name: 'WHOAMI_PORT_NUMBER', value: '80' }]),
+        environment: Match.arrayWith([{ name: 'SERVER_PORT', value: '80' }]),
+        systemControls: [{ namespace: 'net.ipv4.ip_unprivileged_port_start', value: '80' }],
       })],
     }),
   }));

@@ -9,6 +9,7 @@ import { Construct } from 'constructs';
 import { DEFAULTS } from './private/defaults';
 import { StagingValidationError } from './private/errors';
 import { acknowledgeCdkProviderOutsideVpc, GUARD } from './private/posture';
+import { CATCH_ALL_PRIORITY, derivePriority, MAX_EXPLICIT_PRIORITY, RuleMatch, shadows } from './private/routing';
 import { parseIpv4Cidr, validateIntegerRange } from './private/validation';
 
 /**
@@ -99,16 +100,46 @@ export interface StagingEdgeProps {
  * How a service is routed by the edge.
  */
 export interface StagingRouteOptions {
-  /** Host headers the rule matches. @default - any host */
+  /**
+   * Host headers the rule matches (`*` and `?` wildcards allowed).
+   *
+   * @default - the environment's domain when it has one, else any host
+   */
   readonly hostHeaders?: string[];
-  /** Path patterns the rule matches. @default - any path */
+  /**
+   * Path patterns the rule matches (`*` and `?` wildcards allowed), each starting with `/`.
+   *
+   * @default - any path
+   */
   readonly pathPatterns?: string[];
-  /** Rule priority (1-49999). @default - computed from the order services are added */
+  /**
+   * Listener rule priority (1-49999): the ALB evaluates rules from the lowest number up.
+   *
+   * @default - derived from the route and the service's name, so that it never moves when other
+   * services are added, removed or reordered: host-and-path routes first, then path routes, then
+   * host routes, the more specific patterns first within each
+   */
   readonly priority?: number;
 }
 
-/** Priority of the catch-all rule of the service that leaves host headers and paths out. */
-const CATCH_ALL_PRIORITY = 50000;
+/**
+ * The listener rule a service gets: its priority and the conditions it matches.
+ */
+export interface StagingServiceRoute {
+  /** Listener rule priority. */
+  readonly priority: number;
+  /** Host headers the rule matches; empty: any host. */
+  readonly hostHeaders: string[];
+  /** Path patterns the rule matches; empty: any path. */
+  readonly pathPatterns: string[];
+}
+
+interface ReservedRoute {
+  readonly service: string;
+  readonly key: string;
+  readonly priority: number;
+  readonly match: RuleMatch;
+}
 
 /**
  * The edge of a staging environment (walkthrough steps 3 and 8): an internet-facing ALB across
@@ -142,8 +173,10 @@ export class StagingEdge extends Construct {
   /** The URL the environment answers on: `https://<domain>` or `http://<ALB DNS name>`. */
   public readonly url: string;
 
-  private readonly routes: Array<{ service: string; key: string; priority: number }> = [];
-  private catchAllService?: string;
+  /** The domain served over HTTPS, without a trailing dot, when there is one. */
+  public readonly domainName?: string;
+
+  private readonly routes: ReservedRoute[] = [];
 
   constructor(scope: Construct, id: string, props: StagingEdgeProps) {
     super(scope, id);
@@ -163,6 +196,7 @@ export class StagingEdge extends Construct {
     const domain = props.domain && { ...props.domain, domainName: props.domain.domainName.replace(/\.$/, '') };
     if (domain) {
       validateDomain(this, domain);
+      this.domainName = domain.domainName;
     }
     if (Token.isUnresolved(Stack.of(this).region)) {
       throw new StagingValidationError(this,
@@ -204,6 +238,13 @@ export class StagingEdge extends Construct {
       autoDeleteObjects: props.ephemeral ? true : undefined,
     });
     this.loadBalancer.logAccessLogs(this.accessLogsBucket, 'alb');
+    const autoDelete = this.accessLogsBucket.node.tryFindChild('AutoDeleteObjectsCustomResource');
+    if (autoDelete) {
+      // CloudFormation deletes a resource before what it depends on: the load balancer (which
+      // writes into the bucket until it is gone) is deleted before the bucket is emptied, so that
+      // no log lands between the emptying and the bucket's deletion (BucketNotEmpty).
+      this.loadBalancer.node.addDependency(autoDelete);
+    }
     acknowledgeCdkProviderOutsideVpc(this, 'Custom::S3AutoDeleteObjectsCustomResourceProvider',
       'ephemeral: this is the AWS CDK function that empties the access-log bucket when the stack is deleted. It calls only the S3 API and holds no data, so it runs outside the VPC.');
     acknowledgeAccessLogsBucket(this.accessLogsBucket);
@@ -257,33 +298,39 @@ export class StagingEdge extends Construct {
   }
 
   /**
-   * Reserves the listener-rule priority of a service's route and rejects collisions.
+   * Reserves the listener rule of a service's route and rejects collisions and shadowed routes.
    *
-   * A route without host headers and paths is the catch-all (one per edge) and gets the lowest
-   * precedence. Otherwise the given priority is used, or the next free multiple of 10.
+   * A route without host headers and paths is the catch-all (one per edge, priority 50000, the
+   * last the ALB evaluates). With a domain, a route without host headers matches the domain only,
+   * so that other names (the load balancer's own DNS name among them) get the default 404.
+   * Without an explicit priority, the priority is derived from the route and the service's name
+   * alone, so adding, removing or reordering other services never moves it.
    *
-   * @param service the service's name, for messages
+   * @param service the service's name
    * @param route how the service is routed
-   * @returns the rule priority to use
+   * @returns the priority and conditions of the service's listener rule
    */
-  public reserveRoute(service: string, route: StagingRouteOptions): number {
+  public reserveRoute(service: string, route: StagingRouteOptions): StagingServiceRoute {
     const hosts = route.hostHeaders ?? [];
     const paths = route.pathPatterns ?? [];
-    if (hosts.length === 0 && paths.length === 0) {
-      if (route.priority !== undefined) {
-        throw new StagingValidationError(this, `priority of service '${service}' is set (got ${route.priority}) but it has no hostHeaders or pathPatterns; give it a route, or drop priority to make it the catch-all`);
-      }
-      if (this.catchAllService !== undefined) {
-        throw new StagingValidationError(this,
-          `services '${this.catchAllService}' and '${service}' both leave hostHeaders and pathPatterns out (got two catch-all services); give one of them hostHeaders or pathPatterns`);
-      }
-      this.catchAllService = service;
-      return CATCH_ALL_PRIORITY;
+    const catchAll = hosts.length === 0 && paths.length === 0;
+    if (catchAll && route.priority !== undefined) {
+      throw new StagingValidationError(this, `priority of service '${service}' is set (got ${route.priority}) but it has no hostHeaders or pathPatterns; give it a route, or drop priority to make it the catch-all`);
     }
-    validateIntegerRange(this, `priority of service '${service}'`, route.priority, 1, CATCH_ALL_PRIORITY - 1, 'ALB rule priorities run 1-49999');
-    if (hosts.length + paths.length > 5) {
+    const existingCatchAll = this.routes.find((r) => r.priority === CATCH_ALL_PRIORITY);
+    if (catchAll && existingCatchAll) {
       throw new StagingValidationError(this,
-        `service '${service}' has ${hosts.length + paths.length} hostHeaders and pathPatterns (got more than 5); an ALB rule matches at most 5 values: split the routes over services or use wildcards`);
+        `services '${existingCatchAll.service}' and '${service}' both leave hostHeaders and pathPatterns out (got two catch-all services); give one of them hostHeaders or pathPatterns`);
+    }
+    validateIntegerRange(this, `priority of service '${service}'`, route.priority, 1, MAX_EXPLICIT_PRIORITY, `ALB rule priorities run 1-${MAX_EXPLICIT_PRIORITY}`);
+    // What the rule matches: a route without hosts matches the domain only; the catch-all without a
+    // domain matches every path (a rule needs at least one condition).
+    const matchHosts = hosts.length === 0 && this.domainName ? [this.domainName] : hosts;
+    const match: RuleMatch = { hosts: matchHosts, paths: catchAll && matchHosts.length === 0 ? ['/*'] : paths };
+    const values = match.hosts.length + match.paths.length;
+    if (values > 5) {
+      throw new StagingValidationError(this,
+        `service '${service}' has ${values} hostHeaders and pathPatterns${hosts.length === 0 ? ' (with the domain, which a route without hostHeaders matches)' : ''} (got more than 5); an ALB rule matches at most 5 values: split the routes over services or use wildcards`);
     }
     for (const value of [...hosts, ...paths]) {
       if (!Token.isUnresolved(value) && (value.length === 0 || value.length > 128)) {
@@ -296,26 +343,38 @@ export class StagingEdge extends Construct {
       }
     }
 
-    const key = `${[...hosts].sort().join(',')}|${[...paths].sort().join(',')}`;
+    const key = `${match.hosts.map((h) => h.toLowerCase()).sort().join(',')}|${[...match.paths].sort().join(',')}`;
     const sameRoute = this.routes.find((r) => r.key === key);
     if (sameRoute) {
       throw new StagingValidationError(this,
         `services '${sameRoute.service}' and '${service}' have the same route (hosts [${hosts.join(', ')}], paths [${paths.join(', ')}]); change the hostHeaders or pathPatterns of one of them`);
     }
-    let priority = route.priority;
-    if (priority === undefined) {
-      priority = 10;
-      while (this.routes.some((r) => r.priority === priority)) {
-        priority += 10;
-      }
-    }
+    const priority = catchAll ? CATCH_ALL_PRIORITY : route.priority ?? derivePriority(service, match);
     const samePriority = this.routes.find((r) => r.priority === priority);
     if (samePriority) {
-      throw new StagingValidationError(this, `priority ${priority} of service '${service}' is already used by service '${samePriority.service}'; choose another priority`);
+      const fix = route.priority === undefined
+        ? `set priority on '${service}' (1-${MAX_EXPLICIT_PRIORITY}, unused), so that the rule of '${samePriority.service}' does not move`
+        : 'choose another priority';
+      throw new StagingValidationError(this, `priority ${priority} of service '${service}' is already used by service '${samePriority.service}'; ${fix}`);
     }
-    this.routes.push({ service, key, priority });
-    return priority;
+    const reserved: ReservedRoute = { service, key, priority, match };
+    for (const other of this.routes) {
+      const [first, second] = other.priority < priority ? [other, reserved] : [reserved, other];
+      if (shadows(first.match, second.match)) {
+        throw new StagingValidationError(this, shadowMessage(first, second));
+      }
+    }
+    this.routes.push(reserved);
+    return { priority, hostHeaders: match.hosts, pathPatterns: match.paths };
   }
+}
+
+function shadowMessage(first: ReservedRoute, second: ReservedRoute): string {
+  const never = `service '${second.service}' (priority ${second.priority}) would never receive a request: service '${first.service}' (priority ${first.priority}) comes first and matches every request it matches`;
+  if (second.priority === CATCH_ALL_PRIORITY) {
+    return `${never}; narrow the hostHeaders or pathPatterns of '${first.service}'`;
+  }
+  return `${never}; give '${second.service}' a priority below ${first.priority}, or narrow the route of '${first.service}'`;
 }
 
 /** An IPv4 CIDR block with octets 0-255 and a prefix 0-32 (host bits allowed: a single address is `/32`). */

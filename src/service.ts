@@ -227,7 +227,6 @@ export class StagingService extends Construct {
       },
       executionRole: this.executionRole,
       taskRole: this.taskRole,
-      volumes: readonlyRootFilesystem ? [{ name: 'tmp' }] : undefined,
     });
 
     let image = props.image;
@@ -240,12 +239,18 @@ export class StagingService extends Construct {
         stringValue: DEFAULTS.placeholderImage,
         description: `Image URI of ${parameterPath}: written by the delivery pipeline after each push to its ECR repository`,
       });
+      // Any update of this resource writes its Value (the placeholder) back over the image the
+      // pipeline wrote. So nothing may update it: no tags (an app-level tag would otherwise reach
+      // it), and its description and value never change between releases.
+      (this.imageParameter.node.defaultChild as ssm.CfnParameter).addPropertyDeletionOverride('Tags');
       // Built on the parameter's Ref, so CloudFormation resolves it when it creates the task definition,
       // after the parameter exists (a literal reference would be resolved before the parameter is created).
       image = ecs.ContainerImage.fromRegistry(`{{resolve:ssm:${this.imageParameter.parameterName}}}`);
       this.repository.grantPull(this.executionRole);
-      // The placeholder listens on the container port and answers 200 on every path.
-      environment.WHOAMI_PORT_NUMBER = environment.WHOAMI_PORT_NUMBER ?? String(containerPort);
+      // The placeholder listens on the container port and answers 200 on every path. These
+      // variables stay in the task definition when the pipeline swaps the image; only
+      // static-web-server reads them (SERVER_PORT matches the container port anyway).
+      Object.assign(environment, placeholderEnvironment(containerPort), props.environment);
     }
 
     this.container = this.taskDefinition.addContainer('App', {
@@ -257,6 +262,8 @@ export class StagingService extends Construct {
       memoryLimitMiB: props.memoryLimitMiB ?? DEFAULTS.memoryLimitMiB,
       readonlyRootFilesystem,
       user: props.user,
+      // The placeholder runs as uid 1000, like a non-root user.
+      systemControls: unprivilegedPortControls(props.image ? props.user : props.user ?? PLACEHOLDER_USER, containerPort),
       healthCheck: props.containerHealthCheck,
       logging: ecs.LogDrivers.awsLogs({
         logGroup: this.logGroup,
@@ -269,7 +276,14 @@ export class StagingService extends Construct {
       this.taskDefinition.node.addDependency(this.imageParameter);
     }
     if (readonlyRootFilesystem) {
-      this.container.addMountPoints({ containerPath: '/tmp', sourceVolume: 'tmp', readOnly: false });
+      // Writable scratch space for the app, and with ECS Exec for the SSM agent ECS injects, which
+      // writes its state, logs and binaries there and dies on a read-only root without them
+      // (https://github.com/aws/containers-roadmap/issues/1359).
+      const writable = props.enableExecuteCommand ? { ...WRITABLE_PATHS, ...ECS_EXEC_WRITABLE_PATHS } : WRITABLE_PATHS;
+      for (const [sourceVolume, containerPath] of Object.entries(writable)) {
+        this.taskDefinition.addVolume({ name: sourceVolume });
+        this.container.addMountPoints({ containerPath, sourceVolume, readOnly: false });
+      }
     }
 
     this.securityGroup = new ec2.SecurityGroup(this, 'SecurityGroup', {
@@ -279,6 +293,8 @@ export class StagingService extends Construct {
     });
 
     const desiredCount = props.desiredCount ?? DEFAULTS.desiredCount;
+    // With autoScaling, the fewest tasks: minCapacity, or desiredCount standing for it.
+    const minCapacity = props.autoScaling?.minCapacity ?? desiredCount;
     this.fargateService = new ecs.FargateService(this, 'Service', {
       cluster: props.cluster,
       taskDefinition: this.taskDefinition,
@@ -301,9 +317,11 @@ export class StagingService extends Construct {
     if (props.autoScaling) {
       // No DesiredCount in the template: CloudFormation then never resets what the scaler chose.
       (this.fargateService.node.defaultChild as ecs.CfnService).addPropertyDeletionOverride('DesiredCount');
-    } else if (desiredCount === 1) {
+    }
+    if ((props.autoScaling ? minCapacity : desiredCount) === 1) {
+      const fix = props.autoScaling ? 'autoScaling.minCapacity (min_capacity): 2' : 'desiredCount (desired_count): 2';
       Annotations.of(this).addWarningV2('cdk-ecs-staging:single-task',
-        `Service '${props.serviceName}' runs 1 task: no redundancy, and a task replacement briefly leaves it with none healthy. Set desiredCount: 2 for the walkthrough's redundant staging.`);
+        `Service '${props.serviceName}' runs 1 task: no redundancy, and a task replacement briefly leaves it with none healthy. Set ${fix} for a redundant staging service.`);
     }
 
     this.targetGroup = new elbv2.ApplicationTargetGroup(this, 'TargetGroup', {
@@ -324,14 +342,13 @@ export class StagingService extends Construct {
     });
     this.fargateService.connections.allowFrom(props.edge.securityGroup, ec2.Port.tcp(containerPort), 'From the load balancer');
 
-    const priority = props.edge.reserveRoute(props.serviceName, props);
+    const route = props.edge.reserveRoute(props.serviceName, props);
     const conditions = [];
-    if (props.hostHeaders?.length) conditions.push(elbv2.ListenerCondition.hostHeaders(props.hostHeaders));
-    if (props.pathPatterns?.length) conditions.push(elbv2.ListenerCondition.pathPatterns(props.pathPatterns));
-    if (conditions.length === 0) conditions.push(elbv2.ListenerCondition.pathPatterns(['/*']));
+    if (route.hostHeaders.length > 0) conditions.push(elbv2.ListenerCondition.hostHeaders(route.hostHeaders));
+    if (route.pathPatterns.length > 0) conditions.push(elbv2.ListenerCondition.pathPatterns(route.pathPatterns));
     new elbv2.ApplicationListenerRule(this, 'ListenerRule', {
       listener: props.edge.listener,
-      priority,
+      priority: route.priority,
       conditions,
       action: elbv2.ListenerAction.forward([this.targetGroup]),
     });
@@ -340,7 +357,7 @@ export class StagingService extends Construct {
 
     if (props.autoScaling) {
       const scaling = this.fargateService.autoScaleTaskCount({
-        minCapacity: props.autoScaling.minCapacity ?? 1,
+        minCapacity,
         maxCapacity: props.autoScaling.maxCapacity,
       });
       scaling.scaleOnCpuUtilization('Cpu', { targetUtilizationPercent: props.autoScaling.targetCpuPercent ?? DEFAULTS.targetCpuPercent });
@@ -355,6 +372,43 @@ export class StagingService extends Construct {
 
     acknowledgeService(this, props, Object.keys(environment).length > 0);
   }
+}
+
+/** The user the placeholder image declares. */
+const PLACEHOLDER_USER = '1000';
+
+/** Environment of the placeholder: 200 on every path, on the container port. */
+function placeholderEnvironment(containerPort: number): { [key: string]: string } {
+  return {
+    SERVER_PORT: String(containerPort),
+    SERVER_MAINTENANCE_MODE: 'true',
+    SERVER_MAINTENANCE_MODE_STATUS: '200',
+  };
+}
+
+/** Writable volumes of a read-only root filesystem: volume name -> container path. */
+const WRITABLE_PATHS: { [volume: string]: string } = { tmp: '/tmp' };
+const ECS_EXEC_WRITABLE_PATHS: { [volume: string]: string } = {
+  'ecs-exec-lib': '/var/lib/amazon/ssm',
+  'ecs-exec-log': '/var/log/amazon/ssm',
+  'ecs-exec-agents': '/managed-agents',
+};
+
+/**
+ * A non-root process may not bind a port below 1024. On Fargate (platform 1.4.0+) a task may set
+ * any `net.*` kernel parameter of its network namespace (ECS API reference, SystemControl:
+ * https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_SystemControl.html), so a service
+ * that runs as a non-root `user` on such a port lowers `net.ipv4.ip_unprivileged_port_start` to it.
+ */
+function unprivilegedPortControls(user: string | undefined, containerPort: number): ecs.SystemControl[] | undefined {
+  if (user === undefined || Token.isUnresolved(user) || Token.isUnresolved(containerPort) || containerPort >= 1024) {
+    return undefined;
+  }
+  const name = user.split(':')[0];
+  if (name === '0' || name === 'root') {
+    return undefined;
+  }
+  return [{ namespace: 'net.ipv4.ip_unprivileged_port_start', value: String(containerPort) }];
 }
 
 function validateServiceProps(scope: Construct, props: StagingServiceProps): void {
@@ -380,9 +434,10 @@ function validateServiceProps(scope: Construct, props: StagingServiceProps): voi
     }
   }
 
-  if (props.spot && props.cpuArchitecture === ecs.CpuArchitecture.ARM64) {
-    throw new StagingValidationError(scope, 'spot and cpuArchitecture ARM64 cannot be used together (got both); Fargate Spot runs X86_64 tasks only: drop spot or use X86_64');
-  }
+  // spot with ARM64 is allowed: the ECS API reference (CapacityProviderStrategyItem, current) says
+  // "FARGATE_SPOT supports Linux tasks with the ARM64 architecture on platform version 1.4.0 or later"
+  // (https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_CapacityProviderStrategyItem.html);
+  // the developer guide's older "X86_64 only" line predates it. Services run on LATEST (1.4.0).
 
   const path = props.healthCheckPath;
   if (path !== undefined && !Token.isUnresolved(path) && (!path.startsWith('/') || path.length > 1024)) {
@@ -402,15 +457,21 @@ function validateServiceProps(scope: Construct, props: StagingServiceProps): voi
 
   const scaling = props.autoScaling;
   if (scaling) {
-    const min = scaling.minCapacity ?? 1;
-    validateIntegerRange(scope, 'autoScaling.minCapacity', min, 1, 1000, 'keep at least 1 task');
+    validateIntegerRange(scope, 'autoScaling.minCapacity', scaling.minCapacity, 1, 1000, 'keep at least 1 task');
     validateIntegerRange(scope, 'autoScaling.maxCapacity', scaling.maxCapacity, 1, 1000, 'cap the tasks at 1 to 1000');
-    if (!Token.isUnresolved(min) && !Token.isUnresolved(scaling.maxCapacity) && min > scaling.maxCapacity) {
-      throw new StagingValidationError(scope, `autoScaling.minCapacity (${min}) must not exceed autoScaling.maxCapacity (${scaling.maxCapacity}); raise maxCapacity or lower minCapacity`);
-    }
     const desired = props.desiredCount;
-    if (desired !== undefined && !Token.isUnresolved(desired) && (desired < min || desired > scaling.maxCapacity)) {
-      throw new StagingValidationError(scope, `desiredCount (${desired}) must be between autoScaling.minCapacity (${min}) and autoScaling.maxCapacity (${scaling.maxCapacity}); with autoScaling, leave desiredCount out and set minCapacity`);
+    const given = [desired, scaling.minCapacity, scaling.maxCapacity].every((n) => n === undefined || !Token.isUnresolved(n));
+    // With autoScaling the template holds no DesiredCount (a deploy must not reset the scaler's
+    // count): a new service starts with 1 task and the scalable target raises it to minCapacity.
+    // desiredCount therefore stands for minCapacity, and the two may not disagree.
+    if (given && desired !== undefined && scaling.minCapacity !== undefined && desired !== scaling.minCapacity) {
+      throw new StagingValidationError(scope,
+        `desiredCount (${desired}) and autoScaling.minCapacity (${scaling.minCapacity}) differ; with autoScaling the service runs minCapacity tasks until the scaler adds more: leave desiredCount out, or set it equal to minCapacity`);
+    }
+    const min = scaling.minCapacity ?? desired ?? 1;
+    if (given && min > scaling.maxCapacity) {
+      const minProp = scaling.minCapacity !== undefined ? 'autoScaling.minCapacity' : 'desiredCount';
+      throw new StagingValidationError(scope, `${minProp} (${min}) must not exceed autoScaling.maxCapacity (${scaling.maxCapacity}); raise maxCapacity or lower ${minProp}`);
     }
     validateIntegerRange(scope, 'autoScaling.targetCpuPercent', scaling.targetCpuPercent, 10, 95, 'target 10-95 % (walkthrough: 60)');
     validateIntegerRange(scope, 'autoScaling.targetMemoryPercent', scaling.targetMemoryPercent, 10, 95, 'target 10-95 %');

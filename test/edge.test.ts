@@ -3,7 +3,7 @@ import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
 import * as acm from 'aws-cdk-lib/aws-certificatemanager';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as elbv2 from 'aws-cdk-lib/aws-elasticloadbalancingv2';
-import { EcsStagingEnvironment, StagingEdge, StagingEdgeProps } from '../src';
+import { EcsStagingEnvironment, StagingEdge, StagingEdgeProps, StagingRouteOptions } from '../src';
 import { TEST_ZONE_ID, testStack, testZone } from './harness/apps';
 
 const CERTIFICATE_ARN = 'arn:aws:acm:us-east-1:123456789012:certificate/11111111-2222-3333-4444-555555555555';
@@ -294,6 +294,9 @@ describe('StagingEdge', () => {
     const { template } = synthEdge(() => ({ ephemeral: true }));
     template.hasResource('AWS::S3::Bucket', { DeletionPolicy: 'Delete', UpdateReplacePolicy: 'Delete' });
     template.resourceCountIs('Custom::S3AutoDeleteObjects', 1);
+    // The load balancer, which writes logs until it is gone, is deleted before the bucket is emptied (no BucketNotEmpty).
+    const [autoDelete] = Object.keys(template.findResources('Custom::S3AutoDeleteObjects'));
+    template.hasResource('AWS::ElasticLoadBalancingV2::LoadBalancer', { DependsOn: Match.arrayWith([autoDelete]) });
   });
 
   describe('listener rules', () => {
@@ -312,30 +315,45 @@ describe('StagingEdge', () => {
       template = Template.fromStack(stack);
     });
 
-    function expectRule(service: string, priority: number, conditions: unknown[]) {
+    function ruleOf(service: string): { Priority: number; Conditions: unknown[] } {
       const target = env.services.find((s) => s.serviceName === service)!;
-      template.hasResourceProperties('AWS::ElasticLoadBalancingV2::ListenerRule', {
-        ListenerArn: stack.resolve(env.edge.httpsListener!.listenerArn),
-        Priority: priority,
-        Conditions: conditions,
-        Actions: [{ Type: 'forward', TargetGroupArn: stack.resolve(target.targetGroup.targetGroupArn) }],
-      });
+      const rules = Object.values(template.findResources('AWS::ElasticLoadBalancingV2::ListenerRule', {
+        Properties: { ListenerArn: stack.resolve(env.edge.httpsListener!.listenerArn), Actions: [{ Type: 'forward', TargetGroupArn: stack.resolve(target.targetGroup.targetGroupArn) }] },
+      }));
+      expect(rules).toHaveLength(1);
+      return rules[0].Properties;
     }
 
-    test('gives host- and path-routed services priorities 10, 20 in the order they are added', () => {
-      expectRule('api', 10, [{ Field: 'host-header', HostHeaderConfig: { Values: ['api.staging.example.com'] } }]);
-      expectRule('docs', 20, [{ Field: 'path-pattern', PathPatternConfig: { Values: ['/docs', '/docs/*'] } }]);
+    test('derives priorities from the route and the name: path routes on the domain before host routes', () => {
+      const api = ruleOf('api');
+      const docs = ruleOf('docs');
+      expect(api.Conditions).toEqual([{ Field: 'host-header', HostHeaderConfig: { Values: ['api.staging.example.com'] } }]);
+      // A route without hosts matches the domain only, so other names (the ALB's own DNS name) get the default 404.
+      expect(docs.Conditions).toEqual([
+        { Field: 'host-header', HostHeaderConfig: { Values: ['staging.example.com'] } },
+        { Field: 'path-pattern', PathPatternConfig: { Values: ['/docs', '/docs/*'] } },
+      ]);
+      expect(docs.Priority).toBeGreaterThanOrEqual(1);
+      expect(docs.Priority).toBeLessThanOrEqual(16000);
+      expect(api.Priority).toBeGreaterThan(32000);
+      expect(api.Priority).toBeLessThanOrEqual(48000);
     });
 
     test('honours an explicit priority and matches both hosts and paths', () => {
-      expectRule('admin', 5, [
-        { Field: 'host-header', HostHeaderConfig: { Values: ['admin.staging.example.com'] } },
-        { Field: 'path-pattern', PathPatternConfig: { Values: ['/admin/*'] } },
-      ]);
+      expect(ruleOf('admin')).toEqual(expect.objectContaining({
+        Priority: 5,
+        Conditions: [
+          { Field: 'host-header', HostHeaderConfig: { Values: ['admin.staging.example.com'] } },
+          { Field: 'path-pattern', PathPatternConfig: { Values: ['/admin/*'] } },
+        ],
+      }));
     });
 
-    test('gives the service without a route the last priority, 50000, matching every path', () => {
-      expectRule('web', 50000, [{ Field: 'path-pattern', PathPatternConfig: { Values: ['/*'] } }]);
+    test('gives the service without a route the last priority, 50000, on the domain only', () => {
+      expect(ruleOf('web')).toEqual(expect.objectContaining({
+        Priority: 50000,
+        Conditions: [{ Field: 'host-header', HostHeaderConfig: { Values: ['staging.example.com'] } }],
+      }));
       template.resourceCountIs('AWS::ElasticLoadBalancingV2::ListenerRule', 4);
     });
 
@@ -345,27 +363,65 @@ describe('StagingEdge', () => {
     });
   });
 
-  test('attaches the rules to the port 80 listener without a domain', () => {
+  test('attaches the rules to the port 80 listener without a domain, the catch-all matching every host and path', () => {
     const stack = testStack();
     const env = new EcsStagingEnvironment(stack, 'Staging');
     env.addService('web');
     Template.fromStack(stack).hasResourceProperties('AWS::ElasticLoadBalancingV2::ListenerRule', {
       ListenerArn: stack.resolve(env.edge.httpListener.listenerArn),
       Priority: 50000,
+      Conditions: [{ Field: 'path-pattern', PathPatternConfig: { Values: ['/*'] } }],
     });
   });
 
-  test('computes the next free multiple of 10 around explicit priorities', () => {
-    // GIVEN
-    const { edge } = synthEdge();
-    // WHEN / THEN
-    expect(edge.reserveRoute('a', { hostHeaders: ['a.example.com'], priority: 10 })).toBe(10);
-    expect(edge.reserveRoute('b', { hostHeaders: ['b.example.com'] })).toBe(20);
-    expect(edge.reserveRoute('c', { hostHeaders: ['c.example.com'], priority: 30 })).toBe(30);
-    expect(edge.reserveRoute('d', { pathPatterns: ['/d/*'] })).toBe(40);
-    expect(edge.reserveRoute('e', { pathPatterns: ['/e/*'], priority: 15 })).toBe(15);
-    expect(edge.reserveRoute('f', {})).toBe(50000);
-    expect(edge.reserveRoute('g', { hostHeaders: [], pathPatterns: ['/g/*'] })).toBe(50);
+  describe('priorities that do not move', () => {
+    const ROUTES: Record<string, StagingRouteOptions> = {
+      a: { hostHeaders: ['a.example.com'] },
+      b: { pathPatterns: ['/b/*'] },
+      c: { hostHeaders: ['c.example.com'], pathPatterns: ['/c/*'] },
+      d: { pathPatterns: ['/d', '/d/*'] },
+      e: { hostHeaders: ['e.example.com'] },
+      web: {},
+    };
+    function priorities(names: string[]): Record<string, number> {
+      const { edge } = synthEdge();
+      return Object.fromEntries(names.map((n) => [n, edge.reserveRoute(n, ROUTES[n]).priority]));
+    }
+
+    test('keeps every other service\'s priority when services are added, removed and reordered', () => {
+      // GIVEN: the priorities of five services and a catch-all
+      const before = priorities(['a', 'b', 'c', 'd', 'e', 'web']);
+      // WHEN: the first routed service is removed, one is inserted, the rest reordered
+      const after = priorities(['web', 'e', 'd', 'c', 'b']);
+      // THEN: no remaining service's rule moves (CloudFormation would fail the update with PriorityInUse)
+      for (const name of Object.keys(after)) {
+        expect(`${name}: ${after[name]}`).toBe(`${name}: ${before[name]}`);
+      }
+      expect(new Set(Object.values(before)).size).toBe(6);
+    });
+
+    test('orders host-and-path routes before path routes before host routes, whatever the names', () => {
+      const p = priorities(['a', 'b', 'c', 'web']);
+      expect(p.c).toBeLessThan(p.b);
+      expect(p.b).toBeLessThan(p.a);
+      expect(p.a).toBeLessThan(p.web);
+    });
+
+    test('puts a more specific path before a more general one', () => {
+      const { edge } = synthEdge();
+      const general = edge.reserveRoute('zz-general', { pathPatterns: ['/api/*'] }).priority;
+      const specific = edge.reserveRoute('aa-specific', { pathPatterns: ['/api/v2/*'] }).priority;
+      expect(specific).toBeLessThan(general);
+    });
+
+    test('reaches a path route that a host route on the same domain would otherwise shadow', () => {
+      // GIVEN: web on the domain by host, api by path (the two, added in this order, used to get 10 and 20)
+      const { edge } = synthEdge();
+      const web = edge.reserveRoute('web', { hostHeaders: ['staging.example.com'] }).priority;
+      const api = edge.reserveRoute('api', { pathPatterns: ['/api/*'] }).priority;
+      // THEN: /api/* on the domain reaches api
+      expect(api).toBeLessThan(web);
+    });
   });
 
   describe('fails at synth on bad input', () => {
@@ -410,11 +466,27 @@ describe('StagingEdge', () => {
         "Test/Staging/Edge: priority 7 of service 'docs' is already used by service 'api'; choose another priority");
     });
 
-    test('fails when an explicit priority takes a computed one', () => {
+    test('fails when an explicit priority takes a derived one', () => {
       const env = environment();
-      env.addService('api', { hostHeaders: ['api.example.com'] });
-      expect(() => env.addService('docs', { pathPatterns: ['/docs/*'], priority: 10 })).toThrow(
-        "Test/Staging/Edge: priority 10 of service 'docs' is already used by service 'api'; choose another priority");
+      const api = env.addService('api', { hostHeaders: ['api.example.com'] });
+      const taken = Template.fromStack(Stack.of(api)).findResources('AWS::ElasticLoadBalancingV2::ListenerRule');
+      const priority = Object.values(taken)[0].Properties.Priority;
+      expect(() => env.addService('docs', { pathPatterns: ['/docs/*'], priority })).toThrow(
+        `Test/Staging/Edge: priority ${priority} of service 'docs' is already used by service 'api'; choose another priority`);
+    });
+
+    test('fails when an explicit priority puts a general route before a specific one', () => {
+      const env = environment();
+      env.addService('all', { pathPatterns: ['/*'], priority: 1 });
+      expect(() => env.addService('api', { pathPatterns: ['/api/*'] })).toThrow(
+        /^Test\/Staging\/Edge: service 'api' \(priority \d+\) would never receive a request: service 'all' \(priority 1\) comes first and matches every request it matches; give 'api' a priority below 1, or narrow the route of 'all'$/);
+    });
+
+    test('fails when a routed service leaves nothing to the catch-all', () => {
+      const env = environment();
+      env.addService('web');
+      expect(() => env.addService('all', { pathPatterns: ['/*'], hostHeaders: ['*'] })).toThrow(
+        /^Test\/Staging\/Edge: service 'web' \(priority 50000\) would never receive a request: service 'all' \(priority \d+\) comes first and matches every request it matches; narrow the hostHeaders or pathPatterns of 'all'$/);
     });
 
     test('fails when the catch-all service has a priority', () => {

@@ -10,7 +10,15 @@ import { testStack } from './harness/apps';
 
 const NGINX = 'public.ecr.aws/nginx/nginx:1.27';
 const SINGLE_TASK_WARNING = "Service 'web' runs 1 task: no redundancy, and a task replacement briefly leaves it with none healthy. "
-  + "Set desiredCount: 2 for the walkthrough's redundant staging. [ack: cdk-ecs-staging:single-task]";
+  + 'Set desiredCount (desired_count): 2 for a redundant staging service. [ack: cdk-ecs-staging:single-task]';
+/** What the placeholder (static-web-server) reads: the port, and maintenance mode answering 200 on every path. */
+const PLACEHOLDER_ENVIRONMENT = (port: string) => [
+  { Name: 'SERVER_PORT', Value: port },
+  { Name: 'SERVER_MAINTENANCE_MODE', Value: 'true' },
+  { Name: 'SERVER_MAINTENANCE_MODE_STATUS', Value: '200' },
+];
+const SINGLE_TASK_SCALING_WARNING = "Service 'web' runs 1 task: no redundancy, and a task replacement briefly leaves it with none healthy. "
+  + 'Set autoScaling.minCapacity (min_capacity): 2 for a redundant staging service. [ack: cdk-ecs-staging:single-task]';
 
 /** Synthesizes an environment with one service 'web' in a fresh env-specific stack. */
 function synthService(options: StagingServiceOptions = {}, envProps: EcsStagingEnvironmentProps = {}) {
@@ -140,13 +148,16 @@ describe('StagingService', () => {
 
     test('runs the placeholder image through the /staging/web/image-uri parameter until the pipeline writes it', () => {
       template.resourceCountIs('AWS::SSM::Parameter', 1);
-      template.hasResourceProperties('AWS::SSM::Parameter', { Name: '/staging/web/image-uri', Type: 'String', Value: 'traefik/whoami:v1.10' });
+      template.hasResourceProperties('AWS::SSM::Parameter', { Name: '/staging/web/image-uri', Type: 'String', Value: 'ghcr.io/static-web-server/static-web-server:2.44.0-alpine' });
       // Resolved through the parameter's Ref (its name), so only once the parameter exists.
       expect(containerOf(template).Image).toEqual({ 'Fn::Join': ['', ['{{resolve:ssm:', { Ref: logicalId(stack, web.imageParameter!) }, '}}']] });
+      // Untagged, so that no tag change (an app-level tag included) updates it and writes the placeholder back over the pipeline's image.
+      template.hasResourceProperties('AWS::SSM::Parameter', { Name: '/staging/web/image-uri', Tags: Match.absent() });
       // The parameter exists before the task definition resolves it.
       template.hasResource('AWS::ECS::TaskDefinition', { DependsOn: Match.arrayWith([logicalId(stack, web.imageParameter!)]) });
-      // The placeholder listens on the container port.
-      expect(containerOf(template).Environment).toEqual([{ Name: 'WHOAMI_PORT_NUMBER', Value: '80' }]);
+      // The placeholder listens on the container port and answers 200 on every path; as uid 1000, it may bind port 80.
+      expect(containerOf(template).Environment).toEqual(PLACEHOLDER_ENVIRONMENT('80'));
+      expect(containerOf(template).SystemControls).toEqual([{ Namespace: 'net.ipv4.ip_unprivileged_port_start', Value: '80' }]);
     });
 
     test('rolls out with 100-200 % healthy tasks and a circuit breaker that rolls back', () => {
@@ -269,10 +280,8 @@ describe('StagingService', () => {
     // GIVEN / WHEN
     const { stack, env, web, template } = synthService({ containerPort: 8080, environment: { LOG_LEVEL: 'debug' } });
     // THEN
-    expect(containerOf(template).Environment).toEqual([
-      { Name: 'LOG_LEVEL', Value: 'debug' },
-      { Name: 'WHOAMI_PORT_NUMBER', Value: '8080' },
-    ]);
+    expect(containerOf(template).Environment).toEqual([{ Name: 'LOG_LEVEL', Value: 'debug' }, ...PLACEHOLDER_ENVIRONMENT('8080')]);
+    expect(containerOf(template).SystemControls).toBeUndefined();
     expect(containerOf(template).PortMappings).toEqual([{ ContainerPort: 8080, Protocol: 'tcp', Name: 'http' }]);
     template.hasResourceProperties('AWS::ElasticLoadBalancingV2::TargetGroup', { Port: 8080 });
     template.hasResourceProperties('AWS::ECS::Service', { LoadBalancers: [Match.objectLike({ ContainerPort: 8080 })] });
@@ -317,6 +326,47 @@ describe('StagingService', () => {
     template.hasResourceProperties('AWS::ECS::Service', { EnableExecuteCommand: true });
     const actions = statementsOf(stack, template, web.taskRole).flatMap((s) => [s.Action].flat());
     expect(actions).toEqual(expect.arrayContaining(['ssmmessages:CreateControlChannel', 'ssmmessages:OpenDataChannel']));
+  });
+
+  test('runs ARM64 tasks on Fargate Spot, which the ECS API reference documents for platform 1.4.0', () => {
+    const { template } = synthService({ spot: true, cpuArchitecture: ecs.CpuArchitecture.ARM64 });
+    template.hasResourceProperties('AWS::ECS::TaskDefinition', { RuntimePlatform: { CpuArchitecture: 'ARM64', OperatingSystemFamily: 'LINUX' } });
+    template.hasResourceProperties('AWS::ECS::Service', { CapacityProviderStrategy: [{ CapacityProvider: 'FARGATE_SPOT', Weight: 1 }] });
+  });
+
+  test('gives the ECS Exec agent writable paths on the read-only root filesystem', () => {
+    // GIVEN / WHEN
+    const { template } = synthService({ enableExecuteCommand: true });
+    // THEN: the agent ECS injects writes its state, logs and binaries; a read-only root without these kills it
+    template.hasResourceProperties('AWS::ECS::TaskDefinition', {
+      Volumes: [{ Name: 'tmp' }, { Name: 'ecs-exec-lib' }, { Name: 'ecs-exec-log' }, { Name: 'ecs-exec-agents' }],
+    });
+    expect(containerOf(template).ReadonlyRootFilesystem).toBe(true);
+    expect(containerOf(template).MountPoints).toEqual([
+      { ContainerPath: '/tmp', SourceVolume: 'tmp', ReadOnly: false },
+      { ContainerPath: '/var/lib/amazon/ssm', SourceVolume: 'ecs-exec-lib', ReadOnly: false },
+      { ContainerPath: '/var/log/amazon/ssm', SourceVolume: 'ecs-exec-log', ReadOnly: false },
+      { ContainerPath: '/managed-agents', SourceVolume: 'ecs-exec-agents', ReadOnly: false },
+    ]);
+  });
+
+  test('gives ECS Exec no extra volume on a writable root filesystem', () => {
+    const { template } = synthService({ enableExecuteCommand: true, readonlyRootFilesystem: false });
+    template.hasResourceProperties('AWS::ECS::TaskDefinition', { Volumes: Match.absent() });
+  });
+
+  test('lets a non-root user bind a port below 1024 through the unprivileged-port kernel parameter', () => {
+    const { template } = synthService({ user: '101', containerPort: 80 });
+    expect(containerOf(template).SystemControls).toEqual([{ Namespace: 'net.ipv4.ip_unprivileged_port_start', Value: '80' }]);
+  });
+
+  test.each([
+    ['root on port 80', { user: '0:0', containerPort: 80 }],
+    ['a non-root user on port 1024', { user: '1000', containerPort: 1024 }],
+    ['an image of the user\'s own, with its user', { containerPort: 80, image: ecs.ContainerImage.fromRegistry('public.ecr.aws/nginx/nginx:1.27') }],
+  ])('sets no kernel parameter for %s', (_, options) => {
+    const { template } = synthService(options);
+    expect(containerOf(template).SystemControls).toBeUndefined();
   });
 
   test('runs on Fargate Spot', () => {
@@ -460,8 +510,18 @@ describe('StagingService', () => {
     });
   });
 
-  test('scales on CPU only, from 1 task, by default', () => {
-    const { template } = synthService({ autoScaling: { maxCapacity: 3, targetCpuPercent: 75 } });
+  test('starts at desiredCount with autoScaling: desiredCount stands for minCapacity', () => {
+    // GIVEN / WHEN: the README's Python example, desired_count=2 and max_capacity=4
+    const { stack, template } = synthService({ desiredCount: 2, autoScaling: { maxCapacity: 4 } });
+    // THEN: the scaler keeps at least 2 tasks (a new service without DesiredCount starts with 1, and the scalable target raises it to its minimum)
+    template.hasResourceProperties('AWS::ApplicationAutoScaling::ScalableTarget', { MinCapacity: 2, MaxCapacity: 4 });
+    template.hasResourceProperties('AWS::ECS::Service', { DesiredCount: Match.absent() });
+    Annotations.fromStack(stack).hasNoWarning('*', Match.stringLikeRegexp('cdk-ecs-staging:single-task'));
+  });
+
+  test('scales on CPU only, from 1 task, by default, and warns that 1 task has no redundancy', () => {
+    const { stack, template } = synthService({ autoScaling: { maxCapacity: 3, targetCpuPercent: 75 } });
+    Annotations.fromStack(stack).hasWarning('/Test/Staging/web', SINGLE_TASK_SCALING_WARNING);
     template.hasResourceProperties('AWS::ApplicationAutoScaling::ScalableTarget', { MinCapacity: 1, MaxCapacity: 3 });
     template.resourceCountIs('AWS::ApplicationAutoScaling::ScalingPolicy', 1);
     template.hasResourceProperties('AWS::ApplicationAutoScaling::ScalingPolicy', {
@@ -552,13 +612,18 @@ describe('StagingService', () => {
 
     test('fails when autoScaling.minCapacity exceeds maxCapacity', () => {
       expect(addWeb({ autoScaling: { minCapacity: 3, maxCapacity: 2 } })).toThrow(
-        'Test/Staging/web: autoScaling.minCapacity (3) must not exceed autoScaling.maxCapacity (2); raise maxCapacity or lower minCapacity');
+        'Test/Staging/web: autoScaling.minCapacity (3) must not exceed autoScaling.maxCapacity (2); raise maxCapacity or lower autoScaling.minCapacity');
     });
 
-    test.each([1, 5])('fails when desiredCount %p is outside autoScaling 2..4', (desiredCount) => {
+    test.each([1, 5])('fails when desiredCount %p disagrees with autoScaling.minCapacity 2', (desiredCount) => {
       expect(addWeb({ desiredCount, autoScaling: { minCapacity: 2, maxCapacity: 4 } })).toThrow(
-        `Test/Staging/web: desiredCount (${desiredCount}) must be between autoScaling.minCapacity (2) and autoScaling.maxCapacity (4); `
-        + 'with autoScaling, leave desiredCount out and set minCapacity');
+        `Test/Staging/web: desiredCount (${desiredCount}) and autoScaling.minCapacity (2) differ; with autoScaling the service runs minCapacity tasks `
+        + 'until the scaler adds more: leave desiredCount out, or set it equal to minCapacity');
+    });
+
+    test('fails when desiredCount, standing for minCapacity, exceeds autoScaling.maxCapacity', () => {
+      expect(addWeb({ desiredCount: 5, autoScaling: { maxCapacity: 4 } })).toThrow(
+        'Test/Staging/web: desiredCount (5) must not exceed autoScaling.maxCapacity (4); raise maxCapacity or lower desiredCount');
     });
 
     test.each([5, 96])('fails when autoScaling.targetCpuPercent is %p', (targetCpuPercent) => {
@@ -582,13 +647,6 @@ describe('StagingService', () => {
       expect(() => new EcsStagingEnvironment(testStack(), 'Staging', { environmentName: 'Staging_1' })).toThrow(
         "Test/Staging: environmentName must be 1-16 lowercase letters, digits and hyphens, start with a letter and not end with a hyphen (got 'Staging_1'); "
         + "for example 'staging'");
-    });
-
-    // tasks only ("Linux tasks with the ARM64 architecture don't support the Fargate Spot capacity provider"), so the service never
-    // places a task and the circuit breaker fails the deploy. Reject the pair at synth, e.g. with validateExclusive-style wording.
-    test('fails when spot is combined with ARM64', () => {
-      expect(addWeb({ spot: true, cpuArchitecture: ecs.CpuArchitecture.ARM64 })).toThrow(
-        'Test/Staging/web: spot and cpuArchitecture ARM64 cannot be used together (got both); Fargate Spot runs X86_64 tasks only: drop spot or use X86_64');
     });
   });
 });

@@ -39,11 +39,16 @@ export const DEFAULTS = {
   /** Walkthrough step 7: 14-30 days for staging. */
   serviceLogRetention: logs.RetentionDays.ONE_MONTH,
   /**
-   * Runs until the pipeline pushes the app: a tiny static Go server that answers 200 on every path
-   * (so on any health check path) on the port in WHOAMI_PORT_NUMBER, as a non-root-capable binary
-   * that needs no writable filesystem.
+   * Runs until the pipeline pushes the app: static-web-server 2.44 (Alpine variant, non-root user
+   * `sws`, uid 1000, writes no file), from GitHub's container registry, which has no anonymous pull
+   * quota. In maintenance mode with status 200 it answers every GET and HEAD, on any path, with a
+   * fixed page: no state a request can change, nothing about the task revealed
+   * (github.com/static-web-server/static-web-server v2.44.0: src/maintenance_mode.rs,
+   * src/settings/cli.rs, docker/alpine/Dockerfile).
    */
-  placeholderImage: 'traefik/whoami:v1.10',
+  // Never change this value in a release: it is the Value of every service's image-uri parameter,
+  // and a changed Value would overwrite the image the pipeline wrote there.
+  placeholderImage: 'ghcr.io/static-web-server/static-web-server:2.44.0-alpine',
   /** Environment names are short: they prefix parameter paths and resource names. */
   maxEnvironmentNameLength: 16,
 } as const;
