@@ -34,9 +34,14 @@ export function measure(build: (outdir: string) => App): void {
     // Not timed: count what was synthesized.
     let resources = 0;
     let templateBytes = 0;
-    for (const stack of assembly.stacksRecursively) {
-      resources += Object.keys(stack.template.Resources ?? {}).length;
-      templateBytes += fs.statSync(stack.templateFullPath).size;
+    // Every template, nested stacks' included (they sit beside their parents').
+    const templates = [
+      ...assembly.stacksRecursively.map((stack) => stack.templateFullPath),
+      ...fs.readdirSync(assembly.directory).filter((f) => f.endsWith('.nested.template.json')).map((f) => path.join(assembly.directory, f)),
+    ];
+    for (const file of templates) {
+      resources += Object.keys(JSON.parse(fs.readFileSync(file, 'utf8')).Resources ?? {}).length;
+      templateBytes += fs.statSync(file).size;
     }
 
     const sample: Sample = { wallMs, maxRssKiB: process.resourceUsage().maxRSS, resources, templateBytes };

@@ -14,6 +14,10 @@ import type { Sample } from './measure';
 /** The issue's target: ours at most this many times the baseline's wall time and peak memory. */
 const TARGET_RATIO = 1.5;
 const DEFAULT_ROUNDS = 7;
+/** Environment sizes of the scale benchmark, and its target: the largest within 8x the smallest's synth time. */
+const SCALE_SIZES = [1, 10, 50];
+const SCALE_TARGET_RATIO = 8;
+const SCALE_SCRIPT = path.join(__dirname, 'child-scale.js');
 
 type Subject = 'ours' | 'baseline';
 const SCRIPTS: Record<Subject, string> = {
@@ -35,8 +39,9 @@ function parseRounds(argv: string[]): number {
 }
 
 /** Runs one child process and returns its sample; exits 1 with its stderr if it crashes. */
-function runChild(subject: Subject): Sample {
-  const child = spawnSync(process.execPath, [SCRIPTS[subject]], { encoding: 'utf8' });
+function runChild(subject: Subject | number): Sample {
+  const args = typeof subject === 'number' ? [SCALE_SCRIPT, String(subject)] : [SCRIPTS[subject]];
+  const child = spawnSync(process.execPath, args, { encoding: 'utf8' });
   const lastLine = child.stdout?.trim().split('\n').pop();
   if (child.status !== 0 || !lastLine) {
     console.error(`bench: ${subject} child failed (status ${child.status}, signal ${child.signal})`);
@@ -93,6 +98,24 @@ function main(): void {
   console.log(`Target (issue): ours at most ${TARGET_RATIO}x baseline wall time and ${TARGET_RATIO}x peak memory: `
     + (withinTarget ? 'within target' : 'over target'));
 
+  // Scale: environments of 1, 10 and 50 services, rounds interleaved by size.
+  runChild(SCALE_SIZES[0]);
+  const scaleSamples = new Map<number, Sample[]>(SCALE_SIZES.map((n) => [n, []]));
+  for (let round = 0; round < rounds; round++) {
+    for (const n of SCALE_SIZES) scaleSamples.get(n)!.push(runChild(n));
+  }
+  const scale = SCALE_SIZES.map((n) => ({ services: n, ...summarize(scaleSamples.get(n)!) }));
+  const scaleRatio = scale[scale.length - 1].wallMs / scale[0].wallMs;
+  const scaleWithin = scaleRatio <= SCALE_TARGET_RATIO;
+  console.log('');
+  console.log(`Scale: one environment of N services (HTTPS, autoscaling), medians of ${rounds} rounds`);
+  console.log(row(['services', 'synth wall ms', 'peak RSS MiB', 'resources', 'template KB']));
+  for (const s of scale) {
+    console.log(row([String(s.services), s.wallMs.toFixed(1), s.peakRssMiB.toFixed(1), String(s.resources), s.templateKB.toFixed(1)]));
+  }
+  console.log(`Target (issue): ${SCALE_SIZES[SCALE_SIZES.length - 1]} services within ${SCALE_TARGET_RATIO}x the synth time of 1: `
+    + `${scaleRatio.toFixed(2)}x, ${scaleWithin ? 'within target' : 'over target'}`);
+
   const result = {
     rounds,
     node: process.version,
@@ -100,6 +123,7 @@ function main(): void {
     baseline,
     ratios: { wall: wallRatio, peakRss: rssRatio },
     target: { maxRatio: TARGET_RATIO, withinTarget },
+    scale: { sizes: scale.map(({ samples: _, ...s }) => s), ratio: scaleRatio, target: { maxRatio: SCALE_TARGET_RATIO, withinTarget: scaleWithin } },
   };
   const resultFile = path.join(__dirname, '..', 'bench-result.json');
   fs.writeFileSync(resultFile, JSON.stringify(result, null, 2) + '\n');

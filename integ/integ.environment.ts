@@ -45,7 +45,14 @@ const web = env.addService('web', { desiredCount: 2, healthCheckPath: '/health' 
 // The assertions read the environment's resources by reference, so they live in the same environment.
 const assertionStack = new Stack(app, 'StagingEnvironmentAssertions', { env: { region } });
 // A task definition is replaced by a new revision on every change: that is how ECS rolls out, not a loss.
-const integ = new IntegTest(app, 'StagingEnvironmentTest', { testCases: [stack], assertionStack, allowDestroy: ['AWS::ECS::TaskDefinition'] });
+const integ = new IntegTest(app, 'StagingEnvironmentTest', {
+  testCases: [stack],
+  assertionStack,
+  allowDestroy: ['AWS::ECS::TaskDefinition'],
+  // The assertions import the task definition's ARN, which every change replaces: an update workflow
+  // (deploy the old snapshot, then the new) would fail on the export in use.
+  stackUpdateWorkflow: false,
+});
 const patiently = { totalTimeout: Duration.minutes(10), interval: Duration.seconds(30) };
 
 // "2XX on health endpoints": the domain answers 200 over HTTPS, through the alias, the

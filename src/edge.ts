@@ -9,7 +9,7 @@ import { Construct } from 'constructs';
 import { DEFAULTS } from './private/defaults';
 import { StagingValidationError } from './private/errors';
 import { acknowledgeCdkProviderOutsideVpc, GUARD } from './private/posture';
-import { CATCH_ALL_PRIORITY, derivePriority, MAX_EXPLICIT_PRIORITY, RuleMatch, shadows } from './private/routing';
+import { deriveCatchAllPriority, derivePriority, MAX_EXPLICIT_PRIORITY, RuleMatch, shadows } from './private/routing';
 import { parseIpv4Cidr, validateIntegerRange } from './private/validation';
 
 /**
@@ -113,7 +113,7 @@ export interface StagingRouteOptions {
    */
   readonly pathPatterns?: string[];
   /**
-   * Listener rule priority (1-49999): the ALB evaluates rules from the lowest number up.
+   * Listener rule priority (1-49000): the ALB evaluates rules from the lowest number up.
    *
    * @default - derived from the route and the service's name, so that it never moves when other
    * services are added, removed or reordered: host-and-path routes first, then path routes, then
@@ -134,8 +134,14 @@ export interface StagingServiceRoute {
   readonly pathPatterns: string[];
 }
 
+/** Rules a security group holds a direction (AWS default quota). */
+const SECURITY_GROUP_RULES = 60;
+/** Listener rules (and target groups) per application load balancer (AWS default quotas). */
+const MAX_RULES_PER_LOAD_BALANCER = 100;
+
 interface ReservedRoute {
   readonly service: string;
+  readonly catchAll: boolean;
   readonly key: string;
   readonly priority: number;
   readonly match: RuleMatch;
@@ -154,6 +160,13 @@ export class StagingEdge extends Construct {
 
   /** The load balancer's security group: 80/443 in, egress only to the services. */
   public readonly securityGroup: ec2.SecurityGroup;
+
+  /**
+   * The security group every service's tasks join, without rules of its own: the load balancer
+   * sends to it, one egress rule per container port, so that its rule count grows with the
+   * distinct ports, not with the services (a security group holds 60 rules a direction).
+   */
+  public readonly servicesSecurityGroup: ec2.SecurityGroup;
 
   /** The port 80 listener: redirects to HTTPS with a domain, serves the services without. */
   public readonly httpListener: elbv2.ApplicationListener;
@@ -177,6 +190,7 @@ export class StagingEdge extends Construct {
   public readonly domainName?: string;
 
   private readonly routes: ReservedRoute[] = [];
+  private readonly servicePorts = new Set<number>();
 
   constructor(scope: Construct, id: string, props: StagingEdgeProps) {
     super(scope, id);
@@ -208,8 +222,17 @@ export class StagingEdge extends Construct {
       description: 'Staging load balancer: HTTP/HTTPS in, egress to the services only',
       allowAllOutbound: false,
     });
+    this.servicesSecurityGroup = new ec2.SecurityGroup(this, 'ServicesSecurityGroup', {
+      vpc: props.vpc,
+      description: 'Staging services: every task joins it; the load balancer sends to it only',
+      allowAllOutbound: false,
+    });
     const peers = props.allowedCidrs ? props.allowedCidrs.map((c) => ec2.Peer.ipv4(c)) : [ec2.Peer.anyIpv4()];
     const ports = domain ? [80, 443] : [80];
+    if (peers.length * ports.length > SECURITY_GROUP_RULES) {
+      throw new StagingValidationError(this,
+        `allowedCidrs holds ${peers.length} CIDR blocks (got ${peers.length * ports.length} ingress rules over ports ${ports.join(' and ')}), more than the ${SECURITY_GROUP_RULES} rules a security group holds by default; list at most ${Math.floor(SECURITY_GROUP_RULES / ports.length)} blocks, e.g. by merging them into wider ones`);
+    }
     for (const peer of peers) {
       for (const port of ports) {
         this.securityGroup.addIngressRule(peer, ec2.Port.tcp(port), `HTTP${port === 443 ? 'S' : ''} from ${props.allowedCidrs ? 'the allow-list' : 'anywhere'}`);
@@ -300,7 +323,7 @@ export class StagingEdge extends Construct {
   /**
    * Reserves the listener rule of a service's route and rejects collisions and shadowed routes.
    *
-   * A route without host headers and paths is the catch-all (one per edge, priority 50000, the
+   * A route without host headers and paths is the catch-all (one per edge, priority 49001-50000, derived from its name, the
    * last the ALB evaluates). With a domain, a route without host headers matches the domain only,
    * so that other names (the load balancer's own DNS name among them) get the default 404.
    * Without an explicit priority, the priority is derived from the route and the service's name
@@ -311,18 +334,22 @@ export class StagingEdge extends Construct {
    * @returns the priority and conditions of the service's listener rule
    */
   public reserveRoute(service: string, route: StagingRouteOptions): StagingServiceRoute {
+    if (this.routes.length >= MAX_RULES_PER_LOAD_BALANCER) {
+      throw new StagingValidationError(this,
+        `service '${service}' would be the ${this.routes.length + 1}th service of this load balancer (got ${this.routes.length} already), over the ${MAX_RULES_PER_LOAD_BALANCER} listener rules and target groups an ALB holds by default; put further services in another EcsStagingEnvironment (another environmentName), which brings its own load balancer`);
+    }
     const hosts = route.hostHeaders ?? [];
     const paths = route.pathPatterns ?? [];
     const catchAll = hosts.length === 0 && paths.length === 0;
     if (catchAll && route.priority !== undefined) {
       throw new StagingValidationError(this, `priority of service '${service}' is set (got ${route.priority}) but it has no hostHeaders or pathPatterns; give it a route, or drop priority to make it the catch-all`);
     }
-    const existingCatchAll = this.routes.find((r) => r.priority === CATCH_ALL_PRIORITY);
+    const existingCatchAll = this.routes.find((r) => r.catchAll);
     if (catchAll && existingCatchAll) {
       throw new StagingValidationError(this,
         `services '${existingCatchAll.service}' and '${service}' both leave hostHeaders and pathPatterns out (got two catch-all services); give one of them hostHeaders or pathPatterns`);
     }
-    validateIntegerRange(this, `priority of service '${service}'`, route.priority, 1, MAX_EXPLICIT_PRIORITY, `ALB rule priorities run 1-${MAX_EXPLICIT_PRIORITY}`);
+    validateIntegerRange(this, `priority of service '${service}'`, route.priority, 1, MAX_EXPLICIT_PRIORITY, `explicit priorities run 1-${MAX_EXPLICIT_PRIORITY}, before the catch-all's 49001-50000`);
     // What the rule matches: a route without hosts matches the domain only; the catch-all without a
     // domain matches every path (a rule needs at least one condition).
     const matchHosts = hosts.length === 0 && this.domainName ? [this.domainName] : hosts;
@@ -331,6 +358,11 @@ export class StagingEdge extends Construct {
     if (values > 5) {
       throw new StagingValidationError(this,
         `service '${service}' has ${values} hostHeaders and pathPatterns${hosts.length === 0 ? ' (with the domain, which a route without hostHeaders matches)' : ''} (got more than 5); an ALB rule matches at most 5 values: split the routes over services or use wildcards`);
+    }
+    const wildcards = [...match.hosts, ...match.paths].filter((v) => !Token.isUnresolved(v)).join('').replace(/[^*?]/g, '').length;
+    if (wildcards > 5) {
+      throw new StagingValidationError(this,
+        `service '${service}' has ${wildcards} wildcards (* and ?) in its hostHeaders and pathPatterns (got more than 5); an ALB rule holds at most 5 wildcards: use fewer patterns or fewer wildcards`);
     }
     for (const value of [...hosts, ...paths]) {
       if (!Token.isUnresolved(value) && (value.length === 0 || value.length > 128)) {
@@ -349,7 +381,7 @@ export class StagingEdge extends Construct {
       throw new StagingValidationError(this,
         `services '${sameRoute.service}' and '${service}' have the same route (hosts [${hosts.join(', ')}], paths [${paths.join(', ')}]); change the hostHeaders or pathPatterns of one of them`);
     }
-    const priority = catchAll ? CATCH_ALL_PRIORITY : route.priority ?? derivePriority(service, match);
+    const priority = catchAll ? deriveCatchAllPriority(service) : route.priority ?? derivePriority(service, match);
     const samePriority = this.routes.find((r) => r.priority === priority);
     if (samePriority) {
       const fix = route.priority === undefined
@@ -357,7 +389,7 @@ export class StagingEdge extends Construct {
         : 'choose another priority';
       throw new StagingValidationError(this, `priority ${priority} of service '${service}' is already used by service '${samePriority.service}'; ${fix}`);
     }
-    const reserved: ReservedRoute = { service, key, priority, match };
+    const reserved: ReservedRoute = { service, catchAll, key, priority, match };
     for (const other of this.routes) {
       const [first, second] = other.priority < priority ? [other, reserved] : [reserved, other];
       if (shadows(first.match, second.match)) {
@@ -367,11 +399,28 @@ export class StagingEdge extends Construct {
     this.routes.push(reserved);
     return { priority, hostHeaders: match.hosts, pathPatterns: match.paths };
   }
+
+  /**
+   * Lets the load balancer reach the services on a container port: one egress rule per distinct
+   * port, to the services security group.
+   *
+   * @param port the container port
+   */
+  public allowServicePort(port: number): void {
+    if (!this.servicePorts.has(port)) {
+      if (this.servicePorts.size >= SECURITY_GROUP_RULES) {
+        throw new StagingValidationError(this,
+          `container port ${port} would be the ${this.servicePorts.size + 1}th distinct port of the services (got ${[...this.servicePorts].join(', ')}), and the load balancer's security group holds ${SECURITY_GROUP_RULES} egress rules by default; let services share container ports`);
+      }
+      this.servicePorts.add(port);
+    }
+    this.securityGroup.addEgressRule(this.servicesSecurityGroup, ec2.Port.tcp(port), `To the services on port ${port}`);
+  }
 }
 
 function shadowMessage(first: ReservedRoute, second: ReservedRoute): string {
   const never = `service '${second.service}' (priority ${second.priority}) would never receive a request: service '${first.service}' (priority ${first.priority}) comes first and matches every request it matches`;
-  if (second.priority === CATCH_ALL_PRIORITY) {
+  if (second.catchAll) {
     return `${never}; narrow the hostHeaders or pathPatterns of '${first.service}'`;
   }
   return `${never}; give '${second.service}' a priority below ${first.priority}, or narrow the route of '${first.service}'`;

@@ -175,7 +175,7 @@ export class StagingService extends Construct {
   public readonly container: ecs.ContainerDefinition;
   /** The Fargate service. */
   public readonly fargateService: ecs.FargateService;
-  /** The service's security group: admits the load balancer only. */
+  /** The service's own security group: admits the load balancer only, on the container port. */
   public readonly securityGroup: ec2.SecurityGroup;
   /** The target group behind the listener rule. */
   public readonly targetGroup: elbv2.ApplicationTargetGroup;
@@ -239,10 +239,9 @@ export class StagingService extends Construct {
         stringValue: DEFAULTS.placeholderImage,
         description: `Image URI of ${parameterPath}: written by the delivery pipeline after each push to its ECR repository`,
       });
-      // Any update of this resource writes its Value (the placeholder) back over the image the
-      // pipeline wrote. So nothing may update it: no tags (an app-level tag would otherwise reach
-      // it), and its description and value never change between releases.
-      (this.imageParameter.node.defaultChild as ssm.CfnParameter).addPropertyDeletionOverride('Tags');
+      // An update of Type, Value, Description, Tier, DataType or AllowedPattern writes the Value (the
+      // placeholder) back over the image the pipeline wrote; tag changes do not (the SSM resource
+      // provider tags and untags). So these properties never change between releases: a test pins them.
       // Built on the parameter's Ref, so CloudFormation resolves it when it creates the task definition,
       // after the parameter exists (a literal reference would be resolved before the parameter is created).
       image = ecs.ContainerImage.fromRegistry(`{{resolve:ssm:${this.imageParameter.parameterName}}}`);
@@ -301,7 +300,7 @@ export class StagingService extends Construct {
       desiredCount: props.autoScaling ? undefined : desiredCount,
       vpcSubnets: props.subnets,
       assignPublicIp: props.assignPublicIp ?? false,
-      securityGroups: [this.securityGroup],
+      securityGroups: [this.securityGroup, props.edge.servicesSecurityGroup],
       minHealthyPercent: 100,
       maxHealthyPercent: 200,
       circuitBreaker: { enable: true, rollback: true },
@@ -338,9 +337,10 @@ export class StagingService extends Construct {
         unhealthyThresholdCount: 3,
         healthyHttpCodes: '200-299',
       },
-      targets: [this.fargateService.loadBalancerTarget({ containerName: 'app', containerPort })],
+      targets: [withoutLoadBalancerRules(this.fargateService.loadBalancerTarget({ containerName: 'app', containerPort }))],
     });
-    this.fargateService.connections.allowFrom(props.edge.securityGroup, ec2.Port.tcp(containerPort), 'From the load balancer');
+    this.securityGroup.addIngressRule(props.edge.securityGroup, ec2.Port.tcp(containerPort), 'From the load balancer');
+    props.edge.allowServicePort(containerPort);
 
     const route = props.edge.reserveRoute(props.serviceName, props);
     const conditions = [];
@@ -374,6 +374,20 @@ export class StagingService extends Construct {
   }
 }
 
+/**
+ * The target as aws-cdk-lib attaches it, minus the security-group rules it would add between the
+ * load balancer and each service's own security group: one egress rule a service on the load
+ * balancer's group, which holds 60. The edge opens the way once per container port instead, to the
+ * services security group every task joins, and each service admits the load balancer itself.
+ */
+function withoutLoadBalancerRules(target: elbv2.IApplicationLoadBalancerTarget): elbv2.IApplicationLoadBalancerTarget {
+  return {
+    attachToApplicationTargetGroup: (targetGroup) => target.attachToApplicationTargetGroup(new Proxy(targetGroup, {
+      get: (group, property) => (property === 'registerConnectable' ? () => undefined : Reflect.get(group, property, group)),
+    })),
+  };
+}
+
 /** The user the placeholder image declares. */
 const PLACEHOLDER_USER = '1000';
 
@@ -388,9 +402,11 @@ function placeholderEnvironment(containerPort: number): { [key: string]: string 
 
 /** Writable volumes of a read-only root filesystem: volume name -> container path. */
 const WRITABLE_PATHS: { [volume: string]: string } = { tmp: '/tmp' };
+// The parent directories, not /var/log/amazon/ssm itself: the ECS agent bind-mounts that path, and
+// two mounts on one destination are rejected (amazon-ecs-agent execcmd, ContainerLogDir).
 const ECS_EXEC_WRITABLE_PATHS: { [volume: string]: string } = {
-  'ecs-exec-lib': '/var/lib/amazon/ssm',
-  'ecs-exec-log': '/var/log/amazon/ssm',
+  'ecs-exec-lib': '/var/lib/amazon',
+  'ecs-exec-log': '/var/log/amazon',
   'ecs-exec-agents': '/managed-agents',
 };
 

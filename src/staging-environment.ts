@@ -1,10 +1,11 @@
-import { CfnOutput, Duration, Tags, Token } from 'aws-cdk-lib';
+import { CfnOutput, Duration, NestedStack, Tags, Token } from 'aws-cdk-lib';
 import * as ecs from 'aws-cdk-lib/aws-ecs';
 import { Construct } from 'constructs';
 import { StagingDomainOptions, StagingEdge } from './edge';
 import { StagingNetwork, StagingNetworkProps } from './networking';
 import { DEFAULTS } from './private/defaults';
 import { StagingValidationError } from './private/errors';
+import { checkTemplateQuotas } from './private/quotas';
 import { validateServiceName } from './private/validation';
 import { StagingService, StagingServiceOptions } from './service';
 
@@ -137,6 +138,8 @@ export class EcsStagingEnvironment extends Construct {
       ...props.edge,
     });
 
+    this.node.addValidation({ validate: () => checkTemplateQuotas(this) });
+
     if (this.emitOutputs) {
       new CfnOutput(this, 'Url', { value: this.edge.url, description: `URL of the ${name} environment` });
       new CfnOutput(this, 'LoadBalancerDnsName', { value: this.edge.loadBalancer.loadBalancerDnsName, description: 'DNS name of the load balancer' });
@@ -162,7 +165,13 @@ export class EcsStagingEnvironment extends Construct {
     if (this._services.some((s) => s.serviceName === name)) {
       throw new StagingValidationError(this, `service '${name}' is added twice (got a duplicate name); give each service a unique name`);
     }
-    const service = new StagingService(this, name, {
+    // Each service in a nested stack of its own, from the first one on: the environment's template
+    // then grows by one resource a service, and a service's resources never move between templates
+    // (nor change logical IDs) as the environment grows.
+    const serviceStack = new NestedStack(this, name, {
+      description: `Service '${name}' of the ${this.environmentName} staging environment (cdk-ecs-staging)`,
+    });
+    const service = new StagingService(serviceStack, 'Service', {
       ...options,
       serviceName: name,
       environmentName: this.environmentName,

@@ -5,6 +5,7 @@ import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as elbv2 from 'aws-cdk-lib/aws-elasticloadbalancingv2';
 import { EcsStagingEnvironment, StagingEdge, StagingEdgeProps, StagingRouteOptions } from '../src';
 import { TEST_ZONE_ID, testStack, testZone } from './harness/apps';
+import { derivePriority } from '../src/private/routing';
 
 const CERTIFICATE_ARN = 'arn:aws:acm:us-east-1:123456789012:certificate/11111111-2222-3333-4444-555555555555';
 const HTTP_ONLY_WARNING = 'No domain: the environment serves plain HTTP on port 80. Set `domain` (domainName + hostedZone, or a certificate) '
@@ -144,21 +145,30 @@ describe('StagingEdge', () => {
       // GIVEN
       stack = testStack();
       env = new EcsStagingEnvironment(stack, 'Staging');
-      // WHEN
+      // WHEN: three services, two of them on the same port
       env.addService('web', { containerPort: 8080 });
+      env.addService('api', { containerPort: 8080, pathPatterns: ['/api/*'] });
+      env.addService('admin', { containerPort: 3000, pathPatterns: ['/admin/*'] });
       template = Template.fromStack(stack);
     });
 
-    test('sends traffic only to the service security group on the container port', () => {
-      const [web] = env.services;
-      template.resourceCountIs('AWS::EC2::SecurityGroupEgress', 1);
-      template.hasResourceProperties('AWS::EC2::SecurityGroupEgress', {
-        GroupId: stack.resolve(env.edge.securityGroup.securityGroupId),
-        DestinationSecurityGroupId: stack.resolve(web.securityGroup.securityGroupId),
-        IpProtocol: 'tcp',
-        FromPort: 8080,
-        ToPort: 8080,
+    test('sends traffic only to the services security group, one rule per distinct container port', () => {
+      template.resourceCountIs('AWS::EC2::SecurityGroupEgress', 2);
+      for (const port of [8080, 3000]) {
+        template.hasResourceProperties('AWS::EC2::SecurityGroupEgress', {
+          GroupId: stack.resolve(env.edge.securityGroup.securityGroupId),
+          DestinationSecurityGroupId: stack.resolve(env.edge.servicesSecurityGroup.securityGroupId),
+          IpProtocol: 'tcp',
+          FromPort: port,
+          ToPort: port,
+        });
+      }
+      // The services security group has no rule of its own: membership only.
+      template.hasResourceProperties('AWS::EC2::SecurityGroup', {
+        GroupDescription: Match.stringLikeRegexp('^Staging services'),
+        SecurityGroupIngress: Match.absent(),
       });
+      template.resourceCountIs('AWS::EC2::SecurityGroupIngress', 0);
       // The placeholder goes: CloudFormation drops the default egress as soon as a rule is added.
       template.hasResourceProperties('AWS::EC2::SecurityGroup', {
         GroupDescription: Match.stringLikeRegexp('^Staging load balancer'),
@@ -315,10 +325,14 @@ describe('StagingEdge', () => {
       template = Template.fromStack(stack);
     });
 
+    /** The listener rule of a service, in its nested stack, on the HTTPS listener (a parameter of that stack). */
     function ruleOf(service: string): { Priority: number; Conditions: unknown[] } {
       const target = env.services.find((s) => s.serviceName === service)!;
-      const rules = Object.values(template.findResources('AWS::ElasticLoadBalancingV2::ListenerRule', {
-        Properties: { ListenerArn: stack.resolve(env.edge.httpsListener!.listenerArn), Actions: [{ Type: 'forward', TargetGroupArn: stack.resolve(target.targetGroup.targetGroupArn) }] },
+      const rules = Object.values(Template.fromStack(Stack.of(target)).findResources('AWS::ElasticLoadBalancingV2::ListenerRule', {
+        Properties: {
+          ListenerArn: { Ref: Match.stringLikeRegexp('EdgeLoadBalancerHttpsListener') },
+          Actions: [{ Type: 'forward', TargetGroupArn: Stack.of(target).resolve(target.targetGroup.targetGroupArn) }],
+        },
       }));
       expect(rules).toHaveLength(1);
       return rules[0].Properties;
@@ -349,27 +363,34 @@ describe('StagingEdge', () => {
       }));
     });
 
-    test('gives the service without a route the last priority, 50000, on the domain only', () => {
-      expect(ruleOf('web')).toEqual(expect.objectContaining({
-        Priority: 50000,
-        Conditions: [{ Field: 'host-header', HostHeaderConfig: { Values: ['staging.example.com'] } }],
-      }));
-      template.resourceCountIs('AWS::ElasticLoadBalancingV2::ListenerRule', 4);
+    test('gives the service without a route the last priorities, 49001-50000, on the domain only', () => {
+      const web = ruleOf('web');
+      expect(web.Conditions).toEqual([{ Field: 'host-header', HostHeaderConfig: { Values: ['staging.example.com'] } }]);
+      expect(web.Priority).toBeGreaterThan(49000);
+      expect(web.Priority).toBeLessThanOrEqual(50000);
+      template.resourceCountIs('AWS::ElasticLoadBalancingV2::ListenerRule', 0);
     });
 
     test('attaches no rule to the redirecting port 80 listener', () => {
-      const listeners = Object.values(template.findResources('AWS::ElasticLoadBalancingV2::ListenerRule')).map((r) => r.Properties.ListenerArn);
-      expect(new Set(listeners.map((l) => JSON.stringify(l)))).toEqual(new Set([JSON.stringify(stack.resolve(env.edge.httpsListener!.listenerArn))]));
+      // Each service's nested stack receives the HTTPS listener only.
+      const nestedStacks = Object.values(template.findResources('AWS::CloudFormation::Stack'));
+      expect(nestedStacks).toHaveLength(4);
+      for (const nested of nestedStacks) {
+        expect(Object.keys(nested.Properties.Parameters).filter((p) => /Listener/.test(p))).toEqual([expect.stringMatching(/HttpsListener/)]);
+      }
+      for (const service of env.services) {
+        expect(JSON.stringify(Template.fromStack(Stack.of(service)).toJSON())).not.toContain('HttpListener');
+      }
     });
   });
 
   test('attaches the rules to the port 80 listener without a domain, the catch-all matching every host and path', () => {
     const stack = testStack();
     const env = new EcsStagingEnvironment(stack, 'Staging');
-    env.addService('web');
-    Template.fromStack(stack).hasResourceProperties('AWS::ElasticLoadBalancingV2::ListenerRule', {
-      ListenerArn: stack.resolve(env.edge.httpListener.listenerArn),
-      Priority: 50000,
+    const web = env.addService('web');
+    Template.fromStack(Stack.of(web)).hasResourceProperties('AWS::ElasticLoadBalancingV2::ListenerRule', {
+      ListenerArn: { Ref: Match.stringLikeRegexp('EdgeLoadBalancerHttpListener') },
+      Priority: Match.anyValue(),
       Conditions: [{ Field: 'path-pattern', PathPatternConfig: { Values: ['/*'] } }],
     });
   });
@@ -389,6 +410,7 @@ describe('StagingEdge', () => {
     }
 
     test('keeps every other service\'s priority when services are added, removed and reordered', () => {
+      // (The catch-all's priority too depends on its name alone: renamed, its new rule lands beside the old one.)
       // GIVEN: the priorities of five services and a catch-all
       const before = priorities(['a', 'b', 'c', 'd', 'e', 'web']);
       // WHEN: the first routed service is removed, one is inserted, the rest reordered
@@ -407,11 +429,14 @@ describe('StagingEdge', () => {
       expect(p.a).toBeLessThan(p.web);
     });
 
-    test('puts a more specific path before a more general one', () => {
+    test('fails at synth when the derived priorities put a general path before a specific one', () => {
+      // GIVEN: two path routes whose names happen to put the general one first
       const { edge } = synthEdge();
-      const general = edge.reserveRoute('zz-general', { pathPatterns: ['/api/*'] }).priority;
-      const specific = edge.reserveRoute('aa-specific', { pathPatterns: ['/api/v2/*'] }).priority;
-      expect(specific).toBeLessThan(general);
+      const general = edge.reserveRoute('api', { pathPatterns: ['/api/*'] }).priority;
+      const specificName = ['api-v2', 'v2', 'next', 'beta', 'api-next'].find((n) => derivePriority(n, { hosts: [], paths: ['/api/v2/*'] }) > general)!;
+      // THEN: the shadowed one is rejected, with the fix
+      expect(() => edge.reserveRoute(specificName, { pathPatterns: ['/api/v2/*'] })).toThrow(
+        new RegExp(`service '${specificName}' \\(priority \\d+\\) would never receive a request: service 'api' \\(priority ${general}\\) comes first`));
     });
 
     test('reaches a path route that a host route on the same domain would otherwise shadow', () => {
@@ -486,7 +511,7 @@ describe('StagingEdge', () => {
       const env = environment();
       env.addService('web');
       expect(() => env.addService('all', { pathPatterns: ['/*'], hostHeaders: ['*'] })).toThrow(
-        /^Test\/Staging\/Edge: service 'web' \(priority 50000\) would never receive a request: service 'all' \(priority \d+\) comes first and matches every request it matches; narrow the hostHeaders or pathPatterns of 'all'$/);
+        /^Test\/Staging\/Edge: service 'web' \(priority \d+\) would never receive a request: service 'all' \(priority \d+\) comes first and matches every request it matches; narrow the hostHeaders or pathPatterns of 'all'$/);
     });
 
     test('fails when the catch-all service has a priority', () => {
@@ -494,9 +519,9 @@ describe('StagingEdge', () => {
         "Test/Staging/Edge: priority of service 'web' is set (got 5) but it has no hostHeaders or pathPatterns; give it a route, or drop priority to make it the catch-all");
     });
 
-    test.each([0, 50000, 2.5, -1])('fails when priority is %p', (priority) => {
+    test.each([0, 49001, 2.5, -1])('fails when priority is %p', (priority) => {
       expect(() => environment().addService('api', { hostHeaders: ['api.example.com'], priority })).toThrow(
-        `Test/Staging/Edge: priority of service 'api' must be an integer from 1 to 49999 (got ${priority}); ALB rule priorities run 1-49999`);
+        `Test/Staging/Edge: priority of service 'api' must be an integer from 1 to 49000 (got ${priority}); explicit priorities run 1-49000, before the catch-all's 49001-50000`);
     });
 
     test('fails when the domain is outside the hosted zone', () => {

@@ -1,4 +1,4 @@
-import { App, Stack, Validations } from 'aws-cdk-lib';
+import { App, NestedStack, Stack, Validations } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { formatFindings, postureFindings } from './harness/posture';
@@ -15,6 +15,7 @@ describe('postureFindings', () => {
     const stack = new Stack(app, 'NonCompliant');
     new ec2.Vpc(stack, 'Vpc', { maxAzs: 2, natGateways: 0, subnetConfiguration: [{ name: 'Public', subnetType: ec2.SubnetType.PUBLIC }] });
     new logs.LogGroup(stack, 'Forever', { retention: logs.RetentionDays.INFINITE });
+    new logs.LogGroup(new NestedStack(stack, 'Nested'), 'NestedForever', { retention: logs.RetentionDays.INFINITE });
     const acknowledged = new logs.LogGroup(stack, 'Acknowledged', { retention: logs.RetentionDays.ONE_DAY });
     Validations.of(acknowledged).acknowledge(
       { id: 'cdk-validator-cfnguard::cloudwatch_log_group_encrypted_check', reason: 'test: acknowledged here only' },
@@ -40,7 +41,8 @@ describe('postureFindings', () => {
   test('honours an acknowledgement only on the resource that carries it', () => {
     const onAcknowledged = findings.filter((f) => f.resource.startsWith('NonCompliant/Acknowledged'));
     expect(onAcknowledged).toEqual([]);
-    expect(findings.filter((f) => f.rule === 'cloudwatch_log_group_encrypted_check').map((f) => f.resource)).toEqual(['NonCompliant/Forever/Resource']);
+    expect(findings.filter((f) => f.rule === 'cloudwatch_log_group_encrypted_check').map((f) => f.resource).sort())
+      .toEqual(['NonCompliant/Forever/Resource', 'NonCompliant/Nested/NestedForever/Resource']);
   });
 
   test('formats every finding on its own line', () => {

@@ -21,11 +21,16 @@ const SINGLE_TASK_SCALING_WARNING = "Service 'web' runs 1 task: no redundancy, a
   + 'Set autoScaling.minCapacity (min_capacity): 2 for a redundant staging service. [ack: cdk-ecs-staging:single-task]';
 
 /** Synthesizes an environment with one service 'web' in a fresh env-specific stack. */
+/**
+ * Synthesizes an environment with one service 'web' in a fresh env-specific stack. `stack` and
+ * `template` are the service's nested stack and its template; `parent` holds the environment.
+ */
 function synthService(options: StagingServiceOptions = {}, envProps: EcsStagingEnvironmentProps = {}) {
-  const stack = testStack();
-  const env = new EcsStagingEnvironment(stack, 'Staging', envProps);
+  const parent = testStack();
+  const env = new EcsStagingEnvironment(parent, 'Staging', envProps);
   const web = env.addService('web', options);
-  return { stack, env, web, template: Template.fromStack(stack) };
+  const stack = Stack.of(web);
+  return { parent, stack, env, web, template: Template.fromStack(stack), parentTemplate: Template.fromStack(parent) };
 }
 
 /** The app container's definition. */
@@ -48,13 +53,14 @@ function logicalId(stack: Stack, construct: { node: { defaultChild?: unknown } }
 
 describe('StagingService', () => {
   describe('with the defaults', () => {
+    let parent: Stack;
     let stack: Stack;
     let env: EcsStagingEnvironment;
     let web: StagingService;
     let template: Template;
     beforeAll(() => {
       // GIVEN / WHEN
-      ({ stack, env, web, template } = synthService());
+      ({ parent, stack, env, web, template } = synthService());
     });
 
     test('applies the documented defaults', () => {
@@ -151,8 +157,15 @@ describe('StagingService', () => {
       template.hasResourceProperties('AWS::SSM::Parameter', { Name: '/staging/web/image-uri', Type: 'String', Value: 'ghcr.io/static-web-server/static-web-server:2.44.0-alpine' });
       // Resolved through the parameter's Ref (its name), so only once the parameter exists.
       expect(containerOf(template).Image).toEqual({ 'Fn::Join': ['', ['{{resolve:ssm:', { Ref: logicalId(stack, web.imageParameter!) }, '}}']] });
-      // Untagged, so that no tag change (an app-level tag included) updates it and writes the placeholder back over the pipeline's image.
-      template.hasResourceProperties('AWS::SSM::Parameter', { Name: '/staging/web/image-uri', Tags: Match.absent() });
+      // Pinned: a change to any of these (but Tags) would write the placeholder back over the image the pipeline wrote.
+      const [parameter] = Object.values(template.findResources('AWS::SSM::Parameter'));
+      expect(Object.keys(parameter.Properties).sort()).toEqual(['Description', 'Name', 'Tags', 'Type', 'Value']);
+      expect(parameter.Properties).toMatchObject({
+        Description: 'Image URI of /staging/web: written by the delivery pipeline after each push to its ECR repository',
+        Name: '/staging/web/image-uri',
+        Type: 'String',
+        Value: 'ghcr.io/static-web-server/static-web-server:2.44.0-alpine',
+      });
       // The parameter exists before the task definition resolves it.
       template.hasResource('AWS::ECS::TaskDefinition', { DependsOn: Match.arrayWith([logicalId(stack, web.imageParameter!)]) });
       // The placeholder listens on the container port and answers 200 on every path; as uid 1000, it may bind port 80.
@@ -173,7 +186,7 @@ describe('StagingService', () => {
 
     test('runs one task and warns at synth that it has no redundancy', () => {
       template.hasResourceProperties('AWS::ECS::Service', { DesiredCount: 1 });
-      Annotations.fromStack(stack).hasWarning('/Test/Staging/web', SINGLE_TASK_WARNING);
+      Annotations.fromStack(parent).hasWarning('/Test/Staging/web/Service', SINGLE_TASK_WARNING);
     });
 
     test('runs the tasks in the private subnets without public IPs', () => {
@@ -181,8 +194,9 @@ describe('StagingService', () => {
         NetworkConfiguration: {
           AwsvpcConfiguration: {
             AssignPublicIp: 'DISABLED',
-            Subnets: stack.resolve(env.network.vpc.privateSubnets.map((s) => s.subnetId)),
-            SecurityGroups: [stack.resolve(web.securityGroup.securityGroupId)],
+            // The parent's private subnets and services security group, passed in as parameters of the service's nested stack.
+            Subnets: env.network.vpc.privateSubnets.map(() => ({ Ref: Match.stringLikeRegexp('PrivateSubnet') })),
+            SecurityGroups: [stack.resolve(web.securityGroup.securityGroupId), { Ref: Match.stringLikeRegexp('EdgeServicesSecurityGroup') }],
           },
         },
       });
@@ -269,10 +283,11 @@ describe('StagingService', () => {
     const env = new EcsStagingEnvironment(stack, 'Staging');
     const other = env.addService('other', { pathPatterns: ['/other/*'] });
     const web = env.addService('web', { image: ecs.ContainerImage.fromEcrRepository(other.repository, 'v1') });
-    const template = Template.fromStack(stack);
-    expect(statementsOf(stack, template, web.executionRole)).toContainEqual(expect.objectContaining({
+    const template = Template.fromStack(Stack.of(web));
+    // The other service's repository, passed in from its nested stack through the parent.
+    expect(statementsOf(Stack.of(web), template, web.executionRole)).toContainEqual(expect.objectContaining({
       Action: ['ecr:BatchCheckLayerAvailability', 'ecr:GetDownloadUrlForLayer', 'ecr:BatchGetImage'],
-      Resource: stack.resolve(other.repository.repositoryArn),
+      Resource: { Ref: expect.stringMatching(/^referenceto.*otherServiceRepository.*Arn$/) },
     }));
   });
 
@@ -344,8 +359,8 @@ describe('StagingService', () => {
     expect(containerOf(template).ReadonlyRootFilesystem).toBe(true);
     expect(containerOf(template).MountPoints).toEqual([
       { ContainerPath: '/tmp', SourceVolume: 'tmp', ReadOnly: false },
-      { ContainerPath: '/var/lib/amazon/ssm', SourceVolume: 'ecs-exec-lib', ReadOnly: false },
-      { ContainerPath: '/var/log/amazon/ssm', SourceVolume: 'ecs-exec-log', ReadOnly: false },
+      { ContainerPath: '/var/lib/amazon', SourceVolume: 'ecs-exec-lib', ReadOnly: false },
+      { ContainerPath: '/var/log/amazon', SourceVolume: 'ecs-exec-log', ReadOnly: false },
       { ContainerPath: '/managed-agents', SourceVolume: 'ecs-exec-agents', ReadOnly: false },
     ]);
   });
@@ -370,19 +385,19 @@ describe('StagingService', () => {
   });
 
   test('runs on Fargate Spot', () => {
-    const { template } = synthService({ spot: true });
+    const { template, parentTemplate } = synthService({ spot: true });
     template.hasResourceProperties('AWS::ECS::Service', {
       CapacityProviderStrategy: [{ CapacityProvider: 'FARGATE_SPOT', Weight: 1 }],
       LaunchType: Match.absent(),
     });
-    // The capacity providers are associated with the cluster before the service uses one.
-    const [association] = Object.keys(template.findResources('AWS::ECS::ClusterCapacityProviderAssociations'));
-    template.hasResource('AWS::ECS::Service', { DependsOn: Match.arrayWith([association]) });
+    // The capacity providers are associated with the cluster before the service uses one: the service's nested stack waits for them.
+    const [association] = Object.keys(parentTemplate.findResources('AWS::ECS::ClusterCapacityProviderAssociations'));
+    parentTemplate.hasResource('AWS::CloudFormation::Stack', { DependsOn: Match.arrayWith([association]) });
   });
 
   test('takes the health check path, grace period, deregistration delay and two tasks without a warning', () => {
     // GIVEN / WHEN
-    const { stack, template } = synthService({
+    const { parent, template } = synthService({
       healthCheckPath: '/healthz',
       healthCheckGracePeriod: Duration.seconds(120),
       deregistrationDelay: Duration.seconds(5),
@@ -394,7 +409,7 @@ describe('StagingService', () => {
       HealthCheckPath: '/healthz',
       TargetGroupAttributes: Match.arrayWith([{ Key: 'deregistration_delay.timeout_seconds', Value: '5' }]),
     });
-    Annotations.fromStack(stack).hasNoWarning('*', Match.stringLikeRegexp('cdk-ecs-staging:single-task'));
+    Annotations.fromStack(parent).hasNoWarning('*', Match.stringLikeRegexp('cdk-ecs-staging:single-task'));
   });
 
   test('takes mutable tags, another image count and another log retention', () => {
@@ -412,8 +427,8 @@ describe('StagingService', () => {
     // WHEN
     const web = new EcsStagingEnvironment(stack, 'Staging').addService('web', { logEncryptionKey: key, logRetention: logs.RetentionDays.ONE_YEAR });
     // THEN
-    Template.fromStack(stack).hasResourceProperties('AWS::Logs::LogGroup', {
-      KmsKeyId: { 'Fn::GetAtt': [stack.getLogicalId(key.node.defaultChild as CfnElement), 'Arn'] },
+    Template.fromStack(Stack.of(web)).hasResourceProperties('AWS::Logs::LogGroup', {
+      KmsKeyId: { Ref: 'referencetoTestLogKeyC87D4BACArn' },
       RetentionInDays: 365,
     });
     const acknowledged = web.logGroup.node.metadata.filter((m) => m.type === Validations.ACKNOWLEDGED_RULES_METADATA_KEY);
@@ -427,10 +442,10 @@ describe('StagingService', () => {
     // WHEN
     const web = new EcsStagingEnvironment(stack, 'Staging').addService('web', { repository: retained });
     // THEN: no new repository, and the execution role may pull from the retained one
-    const template = Template.fromStack(stack);
+    const template = Template.fromStack(Stack.of(web));
     template.resourceCountIs('AWS::ECR::Repository', 0);
     expect(web.repository).toBe(retained);
-    const pull = statementsOf(stack, template, web.executionRole).find((st) => JSON.stringify(st.Action).includes('ecr:BatchGetImage'));
+    const pull = statementsOf(Stack.of(web), template, web.executionRole).find((st) => JSON.stringify(st.Action).includes('ecr:BatchGetImage'));
     expect(JSON.stringify(pull?.Resource)).toContain('repository/staging-web-retained');
   });
 
@@ -438,7 +453,7 @@ describe('StagingService', () => {
     const stack = testStack();
     const retained = ecr.Repository.fromRepositoryName(stack, 'Retained', 'staging-web-retained');
     expect(() => new EcsStagingEnvironment(stack, 'Staging').addService('web', { repository: retained, maxImageCount: 5 })).toThrow(
-      'Test/Staging/web: repository cannot be combined with imageTagImmutable or maxImageCount (got both); those configure a new repository: '
+      'Test/Staging/web/Service: repository cannot be combined with imageTagImmutable or maxImageCount (got both); those configure a new repository: '
       + 'set them on the repository you bring, or drop repository');
   });
 
@@ -469,11 +484,11 @@ describe('StagingService', () => {
   });
 
   describe('with autoScaling', () => {
-    let stack: Stack;
+    let parent: Stack;
     let web: StagingService;
     let template: Template;
     beforeAll(() => {
-      ({ stack, web, template } = synthService({
+      ({ parent, web, template } = synthService({
         autoScaling: { minCapacity: 2, maxCapacity: 6, targetMemoryPercent: 70, targetRequestsPerTarget: 500 },
       }));
     });
@@ -506,22 +521,22 @@ describe('StagingService', () => {
 
     test('leaves the desired count to the scaler, without a warning', () => {
       template.hasResourceProperties('AWS::ECS::Service', { DesiredCount: Match.absent() });
-      Annotations.fromStack(stack).hasNoWarning('*', Match.stringLikeRegexp('cdk-ecs-staging:single-task'));
+      Annotations.fromStack(parent).hasNoWarning('*', Match.stringLikeRegexp('cdk-ecs-staging:single-task'));
     });
   });
 
   test('starts at desiredCount with autoScaling: desiredCount stands for minCapacity', () => {
     // GIVEN / WHEN: the README's Python example, desired_count=2 and max_capacity=4
-    const { stack, template } = synthService({ desiredCount: 2, autoScaling: { maxCapacity: 4 } });
+    const { parent, template } = synthService({ desiredCount: 2, autoScaling: { maxCapacity: 4 } });
     // THEN: the scaler keeps at least 2 tasks (a new service without DesiredCount starts with 1, and the scalable target raises it to its minimum)
     template.hasResourceProperties('AWS::ApplicationAutoScaling::ScalableTarget', { MinCapacity: 2, MaxCapacity: 4 });
     template.hasResourceProperties('AWS::ECS::Service', { DesiredCount: Match.absent() });
-    Annotations.fromStack(stack).hasNoWarning('*', Match.stringLikeRegexp('cdk-ecs-staging:single-task'));
+    Annotations.fromStack(parent).hasNoWarning('*', Match.stringLikeRegexp('cdk-ecs-staging:single-task'));
   });
 
   test('scales on CPU only, from 1 task, by default, and warns that 1 task has no redundancy', () => {
-    const { stack, template } = synthService({ autoScaling: { maxCapacity: 3, targetCpuPercent: 75 } });
-    Annotations.fromStack(stack).hasWarning('/Test/Staging/web', SINGLE_TASK_SCALING_WARNING);
+    const { parent, template } = synthService({ autoScaling: { maxCapacity: 3, targetCpuPercent: 75 } });
+    Annotations.fromStack(parent).hasWarning('/Test/Staging/web/Service', SINGLE_TASK_SCALING_WARNING);
     template.hasResourceProperties('AWS::ApplicationAutoScaling::ScalableTarget', { MinCapacity: 1, MaxCapacity: 3 });
     template.resourceCountIs('AWS::ApplicationAutoScaling::ScalingPolicy', 1);
     template.hasResourceProperties('AWS::ApplicationAutoScaling::ScalingPolicy', {
@@ -563,31 +578,31 @@ describe('StagingService', () => {
 
     test.each([0, 70000, 80.5])('fails when containerPort is %p', (containerPort) => {
       expect(addWeb({ containerPort })).toThrow(
-        `Test/Staging/web: containerPort must be an integer from 1 to 65535 (got ${containerPort}); use the port the container listens on`);
+        `Test/Staging/web/Service: containerPort must be an integer from 1 to 65535 (got ${containerPort}); use the port the container listens on`);
     });
 
     test('fails when cpu is not a Fargate size', () => {
       expect(addWeb({ cpu: 300 })).toThrow(
-        'Test/Staging/web: cpu must be one of 256, 512, 1024, 2048, 4096, 8192, 16384 (got 300); Fargate has no other task sizes');
+        'Test/Staging/web/Service: cpu must be one of 256, 512, 1024, 2048, 4096, 8192, 16384 (got 300); Fargate has no other task sizes');
     });
 
     test('fails when memoryLimitMiB does not pair with cpu', () => {
       expect(addWeb({ cpu: 1024, memoryLimitMiB: 512 })).toThrow(
-        'Test/Staging/web: memoryLimitMiB must be a valid Fargate pair with cpu 1024 (got 512); with cpu 1024 use 2048 to 8192 (in steps of 1024)');
+        'Test/Staging/web/Service: memoryLimitMiB must be a valid Fargate pair with cpu 1024 (got 512); with cpu 1024 use 2048 to 8192 (in steps of 1024)');
       expect(addWeb({ cpu: 256, memoryLimitMiB: 4096 })).toThrow(
-        'Test/Staging/web: memoryLimitMiB must be a valid Fargate pair with cpu 256 (got 4096); with cpu 256 use 512 to 2048 (512, 1024, 2048)');
+        'Test/Staging/web/Service: memoryLimitMiB must be a valid Fargate pair with cpu 256 (got 4096); with cpu 256 use 512 to 2048 (512, 1024, 2048)');
       expect(addWeb({ memoryLimitMiB: 512 })).toThrow(
-        'Test/Staging/web: memoryLimitMiB must be a valid Fargate pair with cpu 512 (got 512); with cpu 512 use 1024 to 4096 (1024, 2048, 3072, 4096)');
+        'Test/Staging/web/Service: memoryLimitMiB must be a valid Fargate pair with cpu 512 (got 512); with cpu 512 use 1024 to 4096 (1024, 2048, 3072, 4096)');
     });
 
     test('fails when desiredCount is 0', () => {
       expect(addWeb({ desiredCount: 0 })).toThrow(
-        'Test/Staging/web: desiredCount must be an integer from 1 to 100 (got 0); run 1-2 tasks in staging (walkthrough)');
+        'Test/Staging/web/Service: desiredCount must be an integer from 1 to 100 (got 0); run 1-2 tasks in staging (walkthrough)');
     });
 
     test('fails when deregistrationDelay exceeds what the ALB accepts', () => {
       expect(addWeb({ deregistrationDelay: Duration.seconds(3601) })).toThrow(
-        'Test/Staging/web: deregistrationDelay (seconds) must be an integer from 0 to 3600 (got 3601); the ALB accepts 0 to 3600 seconds (staging default: 30)');
+        'Test/Staging/web/Service: deregistrationDelay (seconds) must be an integer from 0 to 3600 (got 3601); the ALB accepts 0 to 3600 seconds (staging default: 30)');
     });
 
     test.each([
@@ -596,44 +611,44 @@ describe('StagingService', () => {
       ['', ''],
     ])('fails when an environment key is %p', (key, fixed) => {
       expect(addWeb({ environment: { [key]: 'x' } })).toThrow(
-        `Test/Staging/web: environment keys must be letters, digits and underscores, not starting with a digit (got '${key}'); rename the variable, e.g. '${fixed}'`);
+        `Test/Staging/web/Service: environment keys must be letters, digits and underscores, not starting with a digit (got '${key}'); rename the variable, e.g. '${fixed}'`);
     });
 
     test('fails when healthCheckPath does not start with /', () => {
       expect(addWeb({ healthCheckPath: 'health' })).toThrow(
-        "Test/Staging/web: healthCheckPath must start with '/' (got 'health'); for example '/health'");
+        "Test/Staging/web/Service: healthCheckPath must start with '/' (got 'health'); for example '/health'");
     });
 
     test.each(['DB_PASSWORD', 'api_key', 'GITHUB_TOKEN', 'JWT_SECRET'])('fails when environment has %p', (key) => {
       expect(addWeb({ environment: { LOG_LEVEL: 'debug', [key]: 'hunter2' } })).toThrow(
-        `Test/Staging/web: environment.${key} looks like a secret (got a plain value); secrets do not belong in plain environment variables, `
+        `Test/Staging/web/Service: environment.${key} looks like a secret (got a plain value); secrets do not belong in plain environment variables, `
         + 'keep it in Secrets Manager and inject it as a container secret');
     });
 
     test('fails when autoScaling.minCapacity exceeds maxCapacity', () => {
       expect(addWeb({ autoScaling: { minCapacity: 3, maxCapacity: 2 } })).toThrow(
-        'Test/Staging/web: autoScaling.minCapacity (3) must not exceed autoScaling.maxCapacity (2); raise maxCapacity or lower autoScaling.minCapacity');
+        'Test/Staging/web/Service: autoScaling.minCapacity (3) must not exceed autoScaling.maxCapacity (2); raise maxCapacity or lower autoScaling.minCapacity');
     });
 
     test.each([1, 5])('fails when desiredCount %p disagrees with autoScaling.minCapacity 2', (desiredCount) => {
       expect(addWeb({ desiredCount, autoScaling: { minCapacity: 2, maxCapacity: 4 } })).toThrow(
-        `Test/Staging/web: desiredCount (${desiredCount}) and autoScaling.minCapacity (2) differ; with autoScaling the service runs minCapacity tasks `
+        `Test/Staging/web/Service: desiredCount (${desiredCount}) and autoScaling.minCapacity (2) differ; with autoScaling the service runs minCapacity tasks `
         + 'until the scaler adds more: leave desiredCount out, or set it equal to minCapacity');
     });
 
     test('fails when desiredCount, standing for minCapacity, exceeds autoScaling.maxCapacity', () => {
       expect(addWeb({ desiredCount: 5, autoScaling: { maxCapacity: 4 } })).toThrow(
-        'Test/Staging/web: desiredCount (5) must not exceed autoScaling.maxCapacity (4); raise maxCapacity or lower desiredCount');
+        'Test/Staging/web/Service: desiredCount (5) must not exceed autoScaling.maxCapacity (4); raise maxCapacity or lower desiredCount');
     });
 
     test.each([5, 96])('fails when autoScaling.targetCpuPercent is %p', (targetCpuPercent) => {
       expect(addWeb({ autoScaling: { maxCapacity: 2, targetCpuPercent } })).toThrow(
-        `Test/Staging/web: autoScaling.targetCpuPercent must be an integer from 10 to 95 (got ${targetCpuPercent}); target 10-95 % (walkthrough: 60)`);
+        `Test/Staging/web/Service: autoScaling.targetCpuPercent must be an integer from 10 to 95 (got ${targetCpuPercent}); target 10-95 % (walkthrough: 60)`);
     });
 
     test('fails when autoScaling.maxCapacity is 0', () => {
       expect(addWeb({ autoScaling: { maxCapacity: 0 } })).toThrow(
-        'Test/Staging/web: autoScaling.maxCapacity must be an integer from 1 to 1000 (got 0); cap the tasks at 1 to 1000');
+        'Test/Staging/web/Service: autoScaling.maxCapacity must be an integer from 1 to 1000 (got 0); cap the tasks at 1 to 1000');
     });
 
     test('fails when a service name is added twice', () => {

@@ -13,20 +13,23 @@ describe('EcsStagingEnvironment', () => {
     let stack: Stack;
     let env: EcsStagingEnvironment;
     let template: Template;
+    let webTemplate: Template;
     beforeAll(() => {
       // GIVEN
       stack = testStack();
       // WHEN
       env = new EcsStagingEnvironment(stack, 'Staging');
-      env.addService('web');
+      const web = env.addService('web');
       template = Template.fromStack(stack);
+      webTemplate = Template.fromStack(Stack.of(web));
     });
 
     test('applies the documented defaults', () => {
       expect(env.environmentName).toBe('staging');
       template.resourceCountIs('AWS::EC2::NatGateway', 1);
       template.resourceCountIs('AWS::ElasticLoadBalancingV2::Listener', 1);
-      template.resourceCountIs('AWS::ECS::Service', 1);
+      template.resourceCountIs('AWS::ECS::Service', 0);
+      webTemplate.resourceCountIs('AWS::ECS::Service', 1);
       template.hasResourceProperties('AWS::ECS::Cluster', { ClusterSettings: [{ Name: 'containerInsights', Value: 'enabled' }] });
       expect(env.services.map((s) => s.serviceName)).toEqual(['web']);
       expect(env.edge.httpsListener).toBeUndefined();
@@ -42,7 +45,7 @@ describe('EcsStagingEnvironment', () => {
       for (const type of ['AWS::EC2::VPC', 'AWS::ECS::Cluster', 'AWS::ElasticLoadBalancingV2::LoadBalancer', 'AWS::ECR::Repository', 'AWS::Logs::LogGroup',
         'AWS::ECS::Service', 'AWS::ECS::TaskDefinition', 'AWS::IAM::Role', 'AWS::S3::Bucket', 'AWS::EC2::SecurityGroup']) {
         // Resources of the environment (CDK's stack-level custom-resource provider is not ours to tag).
-        const ours = Object.entries(template.findResources(type)).filter(([id]) => id.startsWith('Staging'));
+        const ours = [template, webTemplate].flatMap((t) => Object.entries(t.findResources(type))).filter(([id]) => id.startsWith('Staging') || id.startsWith('Service'));
         expect(ours.length).toBeGreaterThan(0);
         for (const [, resource] of ours) {
           expect(resource.Properties.Tags).toEqual(expect.arrayContaining([
@@ -55,11 +58,15 @@ describe('EcsStagingEnvironment', () => {
 
     test('emits what the validation checklist looks up', () => {
       const outputs = Object.values(template.toJSON().Outputs as Record<string, { Description: string }>).map((o) => o.Description);
-      expect(outputs).toEqual(expect.arrayContaining([
+      expect(outputs).toEqual([
         'URL of the staging environment',
         'DNS name of the load balancer',
         'ECS cluster name',
         'VPC ID',
+      ]);
+      // Per service, on the service's nested stack: they scale with the services, the parent's 200 outputs would not.
+      const serviceOutputs = Object.values(webTemplate.toJSON().Outputs as Record<string, { Description: string }>).map((o) => o.Description);
+      expect(serviceOutputs).toEqual(expect.arrayContaining([
         "ECS service name of service 'web'",
         "ECR repository URI of service 'web'",
         "CloudWatch log group of service 'web'",
@@ -69,9 +76,9 @@ describe('EcsStagingEnvironment', () => {
     });
 
     test('keeps stateful resources on stack deletion', () => {
-      template.hasResource('AWS::ECR::Repository', { DeletionPolicy: 'Retain' });
+      webTemplate.hasResource('AWS::ECR::Repository', { DeletionPolicy: 'Retain' });
       template.hasResource('AWS::S3::Bucket', { DeletionPolicy: 'Retain' });
-      for (const logGroup of Object.values(template.findResources('AWS::Logs::LogGroup'))) {
+      for (const logGroup of [template, webTemplate].flatMap((t) => Object.values(t.findResources('AWS::Logs::LogGroup')))) {
         expect(logGroup.DeletionPolicy).toBe('Retain');
       }
     });
@@ -79,19 +86,21 @@ describe('EcsStagingEnvironment', () => {
     test('warns that it serves plain HTTP and that one task has no redundancy', () => {
       const annotations = Annotations.fromStack(stack);
       annotations.hasWarning('/Test/Staging/Edge', Match.stringLikeRegexp('serves plain HTTP on port 80'));
-      annotations.hasWarning('/Test/Staging/web', Match.stringLikeRegexp("Service 'web' runs 1 task"));
+      annotations.hasWarning('/Test/Staging/web/Service', Match.stringLikeRegexp("Service 'web' runs 1 task"));
     });
   });
 
   test('turns Container Insights off, outputs off and deletes state when ephemeral', () => {
     const stack = testStack();
     const env = new EcsStagingEnvironment(stack, 'Staging', { cluster: { containerInsights: false }, emitOutputs: false, ephemeral: true });
-    env.addService('web');
+    const web = env.addService('web');
     const template = Template.fromStack(stack);
+    const webTemplate = Template.fromStack(Stack.of(web));
     template.hasResourceProperties('AWS::ECS::Cluster', { ClusterSettings: [{ Name: 'containerInsights', Value: 'disabled' }] });
     expect(template.toJSON().Outputs).toBeUndefined();
-    template.hasResource('AWS::ECR::Repository', { DeletionPolicy: 'Delete' });
-    for (const logGroup of Object.values(template.findResources('AWS::Logs::LogGroup'))) {
+    expect(webTemplate.toJSON().Outputs).toBeUndefined();
+    webTemplate.hasResource('AWS::ECR::Repository', { DeletionPolicy: 'Delete' });
+    for (const logGroup of [template, webTemplate].flatMap((t) => Object.values(t.findResources('AWS::Logs::LogGroup')))) {
       expect(logGroup.DeletionPolicy).toBe('Delete');
     }
   });
@@ -104,8 +113,8 @@ describe('EcsStagingEnvironment', () => {
     const servicesStack = new Stack(app, 'Services', { env: TEST_ENV });
     // WHEN: the environment in a services stack uses its VPC
     const env = new EcsStagingEnvironment(servicesStack, 'Staging', { network: { vpc: network.vpc } });
-    env.addService('web');
-    // THEN: two templates, services depending on the network only
+    const web = env.addService('web');
+    // THEN: two templates (and the service's nested one), services depending on the network only
     const assembly = app.synth();
     const dependencies = (name: string) => assembly.getStackByName(name).dependencies.map((d) => d.id).filter((id) => !id.endsWith('.assets'));
     expect(assembly.stacks.map((s) => s.stackName).sort()).toEqual(['Network', 'Services']);
@@ -114,7 +123,8 @@ describe('EcsStagingEnvironment', () => {
     const services = Template.fromStack(servicesStack);
     services.resourceCountIs('AWS::EC2::VPC', 0);
     services.resourceCountIs('AWS::EC2::FlowLog', 0);
-    services.hasResourceProperties('AWS::ECS::Service', {
+    // The network stack's subnets, imported by the service's nested stack.
+    Template.fromStack(Stack.of(web)).hasResourceProperties('AWS::ECS::Service', {
       NetworkConfiguration: { AwsvpcConfiguration: Match.objectLike({ Subnets: Match.arrayWith([{ 'Fn::ImportValue': Match.stringLikeRegexp('PrivateSubnet1') }]) }) },
     });
     Template.fromStack(networkStack).resourceCountIs('AWS::EC2::FlowLog', 1);

@@ -11,23 +11,25 @@ import { Token } from 'aws-cdk-lib';
  *
  * The ALB evaluates rules from the lowest priority up and the first match wins
  * (https://docs.aws.amazon.com/elasticloadbalancing/latest/application/listener-rules.html), so the
- * more specific route must come first: routes on a host and a path, then on a path, then on a host,
- * and within each, the route whose patterns hold more literal characters. The service name only
- * spreads routes of equal specificity over their slot range.
+ * more specific kind of route comes first: routes on a host and a path, then on a path, then on a
+ * host. Within a kind, the service's name spreads the routes over the kind's 16000 priorities (two
+ * of 50 services of one kind share one with a chance of about 7 %); where one route of a kind
+ * would shadow another, the edge fails at synth and asks for an explicit priority.
  */
 
-/** Priority of the catch-all rule: the last one the ALB evaluates. */
-export const CATCH_ALL_PRIORITY = 50000;
+/**
+ * The catch-all rule's priorities: after every other rule, and derived from its service's name
+ * too, so that renaming the catch-all service (or handing the role to another one) creates the new
+ * rule beside the old one instead of on the same priority.
+ */
+const CATCH_ALL_FIRST = 49001;
+const CATCH_ALL_SLOTS = 1000;
 
-/** Highest priority a user may give (the ALB allows 1-50000; 50000 is the catch-all's). */
-export const MAX_EXPLICIT_PRIORITY = CATCH_ALL_PRIORITY - 1;
+/** Highest priority a user may give: every explicit priority comes before the catch-all. */
+export const MAX_EXPLICIT_PRIORITY = CATCH_ALL_FIRST - 1;
 
-/** Specificity levels within a kind of route: patterns with 31 or more literal characters share the first. */
-const LEVELS = 32;
-/** Priorities per level: where service names spread. */
-const SLOTS = 500;
 /** Priorities per kind of route. */
-const BAND = LEVELS * SLOTS;
+const BAND = 16000;
 
 /** The kinds of route, most specific first. */
 enum RouteKind {
@@ -47,22 +49,22 @@ export interface RuleMatch {
 /**
  * The priority of a route, derived from the service's name and its route only.
  *
- * Host-and-path routes get 1-16000, path routes 16001-32000, host routes 32001-48000; 48001-49999
+ * Host-and-path routes get 1-16000, path routes 16001-32000, host routes 32001-48000; 48001-49000
  * stay free for explicit priorities.
  */
 export function derivePriority(serviceName: string, match: RuleMatch): number {
   const kind = match.hosts.length > 0 && match.paths.length > 0 ? RouteKind.HOST_AND_PATH
     : match.paths.length > 0 ? RouteKind.PATH : RouteKind.HOST;
-  const patterns = kind === RouteKind.HOST ? match.hosts : match.paths;
-  const literal = Math.min(...patterns.map(literalLength));
-  const level = LEVELS - 1 - Math.min(literal, LEVELS - 1);
-  const slot = createHash('sha256').update(serviceName).digest().readUInt32BE(0) % SLOTS;
-  return kind * BAND + level * SLOTS + slot + 1;
+  return kind * BAND + nameHash(serviceName) % BAND + 1;
 }
 
-/** Characters of a pattern that are not wildcards. */
-function literalLength(pattern: string): number {
-  return pattern.replace(/[*?]/g, '').length;
+/** The priority of the catch-all rule of `serviceName`: 49001-50000, after every other rule. */
+export function deriveCatchAllPriority(serviceName: string): number {
+  return CATCH_ALL_FIRST + nameHash(serviceName) % CATCH_ALL_SLOTS;
+}
+
+function nameHash(serviceName: string): number {
+  return createHash('sha256').update(serviceName).digest().readUInt32BE(0);
 }
 
 /**

@@ -11,6 +11,7 @@
  *   dropped when the rule is acknowledged on the violating resource itself or an ancestor, so an
  *   acknowledgement never hides the same rule elsewhere.
  */
+import * as fs from 'fs';
 import * as path from 'path';
 import { CfnGuardValidator } from '@cdklabs/cdk-validator-cfnguard';
 import { App, CfnResource, Stack, Stage, Validations } from 'aws-cdk-lib';
@@ -31,7 +32,9 @@ const GUARD_PREFIX = GUARD.name.replace(/ /g, '-');
 /** Synthesizes `app` (if needed) and returns every unacknowledged posture finding. */
 export function postureFindings(app: App): PostureFinding[] {
   const assembly = app.synth();
-  return [...nagFindings(app), ...guardFindings(app, assembly.stacksRecursively.map((s) => s.templateFullPath))];
+  // Nested stacks' templates sit beside their parents' in the assembly directory.
+  const nested = fs.readdirSync(assembly.directory).filter((f) => f.endsWith('.nested.template.json')).map((f) => path.join(assembly.directory, f));
+  return [...nagFindings(app), ...guardFindings(app, [...assembly.stacksRecursively.map((s) => s.templateFullPath), ...nested])];
 }
 
 /** Renders findings one per line, for test failure messages. */

@@ -1,0 +1,135 @@
+import * as fs from 'fs';
+import * as path from 'path';
+import { CfnElement, CfnOutput, Stack } from 'aws-cdk-lib';
+import { Construct } from 'constructs';
+import { addManyServices } from '../examples/many-services';
+import { EcsStagingEnvironment, StagingService } from '../src';
+import { testApp, TEST_ENV } from './harness/apps';
+import { checkTemplateQuotas } from '../src/private/quotas';
+
+/** AWS default quotas an environment must stay within (CloudFormation, EC2 security groups, ELBv2). */
+const QUOTA = {
+  resourcesPerTemplate: 500,
+  templateBytes: 1024 * 1024,
+  outputsPerTemplate: 200,
+  parametersPerTemplate: 200,
+  dynamicReferencesPerTemplate: 60,
+  rulesPerSecurityGroupDirection: 60,
+  listenerRulesPerLoadBalancer: 100,
+  targetGroupsPerLoadBalancer: 100,
+  certificatesPerLoadBalancer: 25,
+};
+
+const SERVICES = 50;
+
+/** An HTTPS environment of `count` services, each with the default features on and autoscaling. */
+function environment(count: number) {
+  const app = testApp();
+  const stack = new Stack(app, 'Scale', { env: TEST_ENV });
+  const env = addManyServices(stack, count);
+  return { app, stack, env, services: env.services };
+}
+
+describe('an environment of 50 services', () => {
+  let env: EcsStagingEnvironment;
+  let services: StagingService[];
+  let templates: Array<{ file: string; bytes: number; body: Record<string, any> }>;
+  beforeAll(() => {
+    const built = environment(SERVICES);
+    env = built.env;
+    services = built.services;
+    const assembly = built.app.synth();
+    templates = fs.readdirSync(assembly.directory).filter((f) => f.endsWith('.template.json')).map((file) => {
+      const text = fs.readFileSync(path.join(assembly.directory, file), 'utf8');
+      return { file, bytes: Buffer.byteLength(text), body: JSON.parse(text) };
+    });
+  });
+
+  const resourcesOf = (type: string) => templates.flatMap((t) => Object.values<any>(t.body.Resources ?? {}).filter((r) => r.Type === type));
+
+  test('splits into the environment\'s template and one nested template a service', () => {
+    expect(templates.filter((t) => t.file.endsWith('.nested.template.json'))).toHaveLength(SERVICES);
+    expect(templates).toHaveLength(SERVICES + 1);
+  });
+
+  test('keeps every template within CloudFormation\'s quotas', () => {
+    const over: string[] = [];
+    for (const t of templates) {
+      const figures: Array<[string, number, number]> = [
+        ['resources', Object.keys(t.body.Resources ?? {}).length, QUOTA.resourcesPerTemplate],
+        ['bytes', t.bytes, QUOTA.templateBytes],
+        ['outputs', Object.keys(t.body.Outputs ?? {}).length, QUOTA.outputsPerTemplate],
+        ['parameters', Object.keys(t.body.Parameters ?? {}).length, QUOTA.parametersPerTemplate],
+        ['dynamic references', (JSON.stringify(t.body).match(/\{\{resolve:/g) ?? []).length, QUOTA.dynamicReferencesPerTemplate],
+      ];
+      over.push(...figures.filter(([, n, max]) => n > max).map(([what, n, max]) => `${t.file}: ${n} ${what} (quota ${max})`));
+    }
+    expect(over).toEqual([]);
+    // The environment's own template grows by one resource a service.
+    const parent = templates.find((t) => !t.file.endsWith('.nested.template.json'))!;
+    expect(Object.keys(parent.body.Resources).length).toBeLessThan(150);
+  });
+
+  test('keeps the load balancer\'s security group within 60 rules a direction', () => {
+    const parent = templates.find((t) => !t.file.endsWith('.nested.template.json'))!;
+    const logicalId = Stack.of(env).getLogicalId(env.edge.securityGroup.node.defaultChild as CfnElement);
+    const group = parent.body.Resources[logicalId];
+    const refersToGroup = (r: any) => JSON.stringify(r.Properties.GroupId).includes(logicalId) || JSON.stringify(r.Properties.GroupId).includes('EdgeSecurityGroup');
+    const ingress = (group.Properties.SecurityGroupIngress ?? []).length + resourcesOf('AWS::EC2::SecurityGroupIngress').filter(refersToGroup).length;
+    const egress = (group.Properties.SecurityGroupEgress ?? []).length + resourcesOf('AWS::EC2::SecurityGroupEgress').filter(refersToGroup).length;
+    expect(ingress).toBeLessThanOrEqual(QUOTA.rulesPerSecurityGroupDirection);
+    expect(egress).toBeLessThanOrEqual(QUOTA.rulesPerSecurityGroupDirection);
+    // One egress rule for the one container port all 50 services share.
+    expect(egress).toBe(1);
+  });
+
+  test('keeps the load balancer within its listener rules, target groups and certificates', () => {
+    expect(resourcesOf('AWS::ElasticLoadBalancingV2::ListenerRule')).toHaveLength(SERVICES);
+    expect(resourcesOf('AWS::ElasticLoadBalancingV2::TargetGroup').length).toBeLessThanOrEqual(QUOTA.targetGroupsPerLoadBalancer);
+    expect(resourcesOf('AWS::ElasticLoadBalancingV2::ListenerRule').length).toBeLessThanOrEqual(QUOTA.listenerRulesPerLoadBalancer);
+    const certificates = resourcesOf('AWS::ElasticLoadBalancingV2::Listener').flatMap((l) => l.Properties.Certificates ?? []);
+    expect(certificates.length).toBeLessThanOrEqual(QUOTA.certificatesPerLoadBalancer);
+    const priorities = resourcesOf('AWS::ElasticLoadBalancingV2::ListenerRule').map((r) => r.Properties.Priority);
+    expect(new Set(priorities).size).toBe(SERVICES);
+  });
+
+  test('keeps a service\'s logical IDs whatever the size of the environment', () => {
+    // GIVEN: the same first service in an environment of one
+    const small = environment(1);
+    const ids = (service: StagingService) => ({
+      nestedStack: Stack.of(service.node.scope!).getLogicalId((Stack.of(service) as any).nestedStackResource),
+      repository: Stack.of(service).getLogicalId(service.repository.node.defaultChild as any),
+      logGroup: Stack.of(service).getLogicalId(service.logGroup.node.defaultChild as any),
+      parameter: Stack.of(service).getLogicalId(service.imageParameter!.node.defaultChild as any),
+    });
+    // THEN: no stateful resource of it would be replaced when the environment grows to 50
+    expect(ids(services[0])).toEqual(ids(small.services[0]));
+  });
+
+  test('fails at synth on the 101st service, naming the quota and the way out', () => {
+    const { env: full } = environment(0);
+    for (let i = 0; i < 100; i++) {
+      full.addService(`s${i}`, { pathPatterns: [`/s${i}/*`] });
+    }
+    expect(() => full.addService('s100', { pathPatterns: ['/s100/*'] })).toThrow(
+      "Scale/Staging/Edge: service 's100' would be the 101th service of this load balancer (got 100 already), over the 100 listener rules and target groups an ALB holds by default; "
+      + 'put further services in another EcsStagingEnvironment (another environmentName), which brings its own load balancer');
+  });
+});
+
+describe('checkTemplateQuotas', () => {
+  test('reports a template over CloudFormation\'s 200 outputs', () => {
+    const stack = new Stack(testApp(), 'Outputs', { env: TEST_ENV });
+    const scope = new Construct(stack, 'Scope');
+    for (let i = 0; i < 201; i++) new CfnOutput(scope, `O${i}`, { value: 'x' });
+    expect(checkTemplateQuotas(scope)).toEqual([
+      "stack Outputs holds 201 outputs of this environment, over CloudFormation's 200 per template; set emitOutputs: false, or move the environment into a stack of its own, or split its services over several environments",
+    ]);
+  });
+
+  test('reports nothing within the quotas', () => {
+    const stack = new Stack(testApp(), 'Small', { env: TEST_ENV });
+    new CfnOutput(stack, 'One', { value: 'x' });
+    expect(checkTemplateQuotas(stack)).toEqual([]);
+  });
+});
