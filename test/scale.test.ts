@@ -2,9 +2,10 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { CfnElement, CfnOutput, Stack } from 'aws-cdk-lib';
 import { Construct } from 'constructs';
-import { addManyServices } from '../examples/many-services';
+import { addManyServices, buildManyServicesApp } from '../examples/many-services';
 import { EcsStagingEnvironment, StagingService } from '../src';
 import { testApp, TEST_ENV } from './harness/apps';
+import { formatFindings, postureFindings } from './harness/posture';
 import { checkTemplateQuotas } from '../src/private/quotas';
 
 /** AWS default quotas an environment must stay within (CloudFormation, EC2 security groups, ELBv2). */
@@ -114,6 +115,12 @@ describe('an environment of 50 services', () => {
     expect(() => full.addService('s100', { pathPatterns: ['/s100/*'] })).toThrow(
       "Scale/Staging/Edge: service 's100' would be the 101th service of this load balancer (got 100 already), over the 100 listener rules and target groups an ALB holds by default; "
       + 'put further services in another EcsStagingEnvironment (another environmentName), which brings its own load balancer');
+  });
+});
+
+describe('an environment of 12 services (the integ scenario)', () => {
+  test('is clean for cdk-nag AwsSolutions and the Control Tower controls, nested templates included', () => {
+    expect(formatFindings(postureFindings(buildManyServicesApp(12)))).toBe('');
   });
 });
 
