@@ -341,6 +341,8 @@ export class StagingService extends Construct {
     });
     this.securityGroup.addIngressRule(props.edge.securityGroup, ec2.Port.tcp(containerPort), 'From the load balancer');
     props.edge.allowServicePort(containerPort);
+    // The load balancer's egress rule for this port exists before the service registers targets.
+    this.fargateService.node.addDependency(props.edge.securityGroup);
 
     const route = props.edge.reserveRoute(props.serviceName, props);
     const conditions = [];
