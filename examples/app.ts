@@ -6,7 +6,7 @@
  */
 import { App, Stack } from 'aws-cdk-lib';
 import * as route53 from 'aws-cdk-lib/aws-route53';
-import { EcsStagingEnvironment, NatStrategy } from '../src';
+import { EcsStagingEnvironment, NatStrategy, StagingSecret } from '../src';
 
 /** Name of the example's stack, shared with the Python app and the benchmark. */
 export const EXAMPLE_STACK_NAME = 'CdkEcsStagingExample';
@@ -37,7 +37,9 @@ export function buildExampleApp(outdir?: string): App {
     memoryLimitMiB: 1024,
     desiredCount: 2,
     healthCheckPath: '/health',
-    environment: { LOG_LEVEL: 'info' },
+    environment: { LOG_FORMAT: 'json' },
+    config: { LOG_LEVEL: 'info' },
+    secrets: { DB_PASSWORD: StagingSecret.generate({ excludePunctuation: true }) },
     autoScaling: { minCapacity: 2, maxCapacity: 4, targetCpuPercent: 60 },
   });
 

@@ -20,7 +20,7 @@
 import { ExpectedResult, FetchOptions, IntegTest, Match } from '@aws-cdk/integ-tests-alpha';
 import { App, Duration, Stack } from 'aws-cdk-lib';
 import * as route53 from 'aws-cdk-lib/aws-route53';
-import { EcsStagingEnvironment } from '../src';
+import { EcsStagingEnvironment, StagingSecret } from '../src';
 
 /** The image the image parameter holds until a pipeline writes it (src/private/defaults.ts). */
 const PLACEHOLDER_IMAGE = 'ghcr.io/static-web-server/static-web-server:2.44.0-alpine';
@@ -40,7 +40,12 @@ const env = new EcsStagingEnvironment(stack, 'Staging', {
   // The integ stack is torn down after the test: leave no repository, log group or bucket behind.
   ephemeral: true,
 });
-const web = env.addService('web', { desiredCount: 2, healthCheckPath: '/health' });
+const web = env.addService('web', {
+  desiredCount: 2,
+  healthCheckPath: '/health',
+  config: { LOG_LEVEL: 'info' },
+  secrets: { DB_PASSWORD: StagingSecret.generate({ excludePunctuation: true }) },
+});
 
 // The assertions read the environment's resources by reference, so they live in the same environment.
 const assertionStack = new Stack(app, 'StagingEnvironmentAssertions', { env: { region } });
@@ -117,6 +122,27 @@ integ.assertions
   .expect(ExpectedResult.objectLike({
     repositories: [Match.objectLike({ imageTagMutability: 'IMMUTABLE', imageScanningConfiguration: { scanOnPush: true } })],
   }));
+
+// "Parameters/secrets resolved in container env": the config parameter and the generated secret
+// exist, the container definition names both in its secrets (none in plain environment), and the
+// two tasks run (the service assertion above): a secret ECS cannot resolve stops every task at
+// start with ResourceInitializationError, so no task would run.
+integ.assertions
+  .awsApiCall('SSM', 'getParameter', { Name: web.secrets.configParameters.LOG_LEVEL.parameterName })
+  .expect(ExpectedResult.objectLike({ Parameter: Match.objectLike({ Type: 'String', Value: 'info' }) }));
+integ.assertions
+  .awsApiCall('ECS', 'describeTaskDefinition', { taskDefinition: web.taskDefinition.taskDefinitionArn })
+  .expect(ExpectedResult.objectLike({
+    taskDefinition: Match.objectLike({
+      containerDefinitions: [Match.objectLike({
+        secrets: Match.arrayWith([Match.objectLike({ name: 'LOG_LEVEL' }), Match.objectLike({ name: 'DB_PASSWORD' })]),
+      })],
+    }),
+  }));
+integ.assertions
+  .awsApiCall('ECS', 'listTasks', { cluster: env.cluster.clusterName, serviceName: web.fargateService.serviceName, desiredStatus: 'RUNNING' })
+  .expect(ExpectedResult.objectLike({ taskArns: Match.arrayWith([Match.stringLikeRegexp('task/')]) }))
+  .waitForAssertions(patiently);
 
 // "Logs flowing in CloudWatch": the container's log group has received events.
 integ.assertions

@@ -2,3 +2,4 @@ export * from './staging-environment';
 export * from './networking';
 export * from './edge';
 export * from './service';
+export * from './secrets';

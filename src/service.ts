@@ -13,6 +13,7 @@ import { DEFAULTS, FARGATE_MEMORY_BY_CPU } from './private/defaults';
 import { StagingValidationError } from './private/errors';
 import { acknowledgeStagingLogGroup, GUARD } from './private/posture';
 import { validateIntegerRange, validateServiceName } from './private/validation';
+import { StagingSecrets, StagingSecretsOptions } from './secrets';
 
 /**
  * Target tracking autoscaling of a service.
@@ -33,7 +34,7 @@ export interface StagingAutoScalingOptions {
 /**
  * What one app needs to run as a service of a staging environment.
  */
-export interface StagingServiceOptions extends StagingRouteOptions {
+export interface StagingServiceOptions extends StagingRouteOptions, StagingSecretsOptions {
   /**
    * The container image.
    *
@@ -183,6 +184,8 @@ export class StagingService extends Construct {
   public readonly imageParameter?: ssm.StringParameter;
   /** The scalable task count, with `autoScaling`. */
   public readonly scalableTaskCount?: ecs.ScalableTaskCount;
+  /** The config and secrets injected into the container. */
+  public readonly secrets: StagingSecrets;
 
   constructor(scope: Construct, id: string, props: StagingServiceProps) {
     super(scope, id);
@@ -274,6 +277,16 @@ export class StagingService extends Construct {
     if (this.imageParameter) {
       this.taskDefinition.node.addDependency(this.imageParameter);
     }
+    this.secrets = new StagingSecrets(this, 'Secrets', {
+      container: this.container,
+      parameterPath,
+      config: props.config,
+      configFromParameters: props.configFromParameters,
+      secrets: props.secrets,
+      taskRole: this.taskRole,
+      ephemeral: props.ephemeral,
+      reservedNames: Object.keys(environment),
+    });
     if (readonlyRootFilesystem) {
       // Writable scratch space for the app, and with ECS Exec for the SSM agent ECS injects, which
       // writes its state, logs and binaries there and dies on a read-only root without them
@@ -465,11 +478,14 @@ function validateServiceProps(scope: Construct, props: StagingServiceProps): voi
   validateIntegerRange(scope, 'deregistrationDelay (seconds)', props.deregistrationDelay?.toSeconds(), 0, 3600, 'the ALB accepts 0 to 3600 seconds (staging default: 30)');
 
   for (const key of Object.keys(props.environment ?? {})) {
+    if (!props.image && Object.keys(placeholderEnvironment(0)).includes(key)) {
+      throw new StagingValidationError(scope, `environment.${key} is set by the placeholder image this service starts with (got a reserved name); rename the variable, or pass image`);
+    }
     if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(key)) {
       throw new StagingValidationError(scope, `environment keys must be letters, digits and underscores, not starting with a digit (got '${key}'); rename the variable, e.g. '${key.replace(/[^A-Za-z0-9_]/g, '_').replace(/^(\d)/, '_$1')}'`);
     }
     if (/(SECRET|PASSWORD|TOKEN|PRIVATE_KEY|API_KEY)/i.test(key)) {
-      throw new StagingValidationError(scope, `environment.${key} looks like a secret (got a plain value); secrets do not belong in plain environment variables, keep it in Secrets Manager and inject it as a container secret`);
+      throw new StagingValidationError(scope, `environment.${key} looks like a secret (got a plain value); secrets do not belong in plain environment variables: pass it in secrets, e.g. secrets: { ${key}: StagingSecret.generate() } (Python: secrets={"${key}": StagingSecret.generate()})`);
     }
   }
 

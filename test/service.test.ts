@@ -621,8 +621,13 @@ describe('StagingService', () => {
 
     test.each(['DB_PASSWORD', 'api_key', 'GITHUB_TOKEN', 'JWT_SECRET'])('fails when environment has %p', (key) => {
       expect(addWeb({ environment: { LOG_LEVEL: 'debug', [key]: 'hunter2' } })).toThrow(
-        `Test/Staging/web/Service: environment.${key} looks like a secret (got a plain value); secrets do not belong in plain environment variables, `
-        + 'keep it in Secrets Manager and inject it as a container secret');
+        `Test/Staging/web/Service: environment.${key} looks like a secret (got a plain value); secrets do not belong in plain environment variables: `
+        + `pass it in secrets, e.g. secrets: { ${key}: StagingSecret.generate() } (Python: secrets={"${key}": StagingSecret.generate()})`);
+    });
+
+    test('fails when environment sets a variable the placeholder reads', () => {
+      expect(addWeb({ environment: { SERVER_PORT: '9000' } })).toThrow(
+        'Test/Staging/web/Service: environment.SERVER_PORT is set by the placeholder image this service starts with (got a reserved name); rename the variable, or pass image');
     });
 
     test('fails when autoScaling.minCapacity exceeds maxCapacity', () => {

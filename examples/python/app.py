@@ -19,6 +19,7 @@ from cdk_ecs_staging import (
     StagingAutoScalingOptions,
     StagingDomainOptions,
     StagingNetworkProps,
+    StagingSecret,
 )
 
 # Name of the example's stack, shared with the TypeScript app and the benchmark.
@@ -58,7 +59,9 @@ def build_example_app(outdir: str = "cdk.out") -> cdk.App:
         memory_limit_mib=1024,
         desired_count=2,
         health_check_path="/health",
-        environment={"LOG_LEVEL": "info"},
+        environment={"LOG_FORMAT": "json"},
+        config={"LOG_LEVEL": "info"},
+        secrets={"DB_PASSWORD": StagingSecret.generate(exclude_punctuation=True)},
         auto_scaling=StagingAutoScalingOptions(min_capacity=2, max_capacity=4, target_cpu_percent=60),
     )
 
