@@ -144,6 +144,19 @@ integ.assertions
   .expect(ExpectedResult.objectLike({ taskArns: Match.arrayWith([Match.stringLikeRegexp('task/')]) }))
   .waitForAssertions(patiently);
 
+// Observability: the service's alarm pack exists and is OK once the service is healthy, the
+// deployment-events rule is enabled, and the dashboard exists.
+integ.assertions
+  .awsApiCall('CloudWatch', 'describeAlarms', { AlarmNames: web.alarms.all.map((a) => a.alarmName) })
+  .expect(ExpectedResult.objectLike({ MetricAlarms: Match.arrayWith([Match.objectLike({ AlarmName: web.alarms.errors!.alarmName, StateValue: 'OK' })]) }))
+  .waitForAssertions(patiently);
+integ.assertions
+  .awsApiCall('EventBridge', 'describeRule', { Name: env.observability.deploymentEventsRule!.ruleName })
+  .expect(ExpectedResult.objectLike({ State: 'ENABLED' }));
+integ.assertions
+  .awsApiCall('CloudWatch', 'getDashboard', { DashboardName: env.observability.dashboard!.dashboardName })
+  .expect(ExpectedResult.objectLike({ DashboardName: env.observability.dashboard!.dashboardName }));
+
 // "Logs flowing in CloudWatch": the container's log group has received events.
 integ.assertions
   .awsApiCall('CloudWatchLogs', 'filterLogEvents', { logGroupName: web.logGroup.logGroupName, limit: 1 })

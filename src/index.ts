@@ -3,3 +3,4 @@ export * from './networking';
 export * from './edge';
 export * from './service';
 export * from './secrets';
+export * from './observability';

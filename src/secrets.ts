@@ -174,10 +174,7 @@ export abstract class StagingSecret {
    */
   public static fromSecretArn(secretArn: string, options: StagingExistingSecretOptions = {}): StagingSecret {
     return new ExistingSecret('fromSecretArn', secretArn, options,
-      // A complete ARN ends in the 6 characters Secrets Manager adds to the name; without them it is partial.
-      (scope, id) => secretsmanager.Secret.fromSecretAttributes(scope, id, /-[A-Za-z0-9]{6}$/.test(secretArn) || Token.isUnresolved(secretArn)
-        ? { secretCompleteArn: secretArn, encryptionKey: options.encryptionKey }
-        : { secretPartialArn: secretArn, encryptionKey: options.encryptionKey }));
+      (scope, id) => secretsmanager.Secret.fromSecretAttributes(scope, id, { secretCompleteArn: secretArn, encryptionKey: options.encryptionKey }));
   }
 
   /**
@@ -287,14 +284,29 @@ class ExistingSecret extends StagingSecret {
         throw new StagingValidationError(scope, `${where}: StagingSecret.fromSecretArn needs a Secrets Manager secret ARN (got '${this.reference}'); `
           + 'for example arn:aws:secretsmanager:us-east-1:123456789012:secret:staging/db-AbCdEf, or use StagingSecret.fromSecretName');
       }
+      if (!COMPLETE_SECRET_NAME.test(parts.resourceName)) {
+        throw new StagingValidationError(scope, `${where}: StagingSecret.fromSecretArn needs the complete ARN, ending in the 6 characters Secrets Manager adds to the name (got '${this.reference}'); `
+          + 'copy it from the console or `aws secretsmanager describe-secret`, or use StagingSecret.fromSecretName with the name');
+      }
     }
     if (this.factory === 'fromSecretName' && !Token.isUnresolved(this.reference) && this.reference.startsWith('arn:')) {
       throw new StagingValidationError(scope, `${where}: StagingSecret.fromSecretName takes a name (got the ARN '${this.reference}'); use StagingSecret.fromSecretArn for an ARN`);
     }
     const secret = this.importSecret(scope, id);
+    // By name, ECS asks Secrets Manager with the partial ARN (no suffix), and IAM checks that very
+    // ARN: grant it as well as the name with any suffix (aws/aws-cdk#18555).
+    const grantPartialArn = (grantee: iam.IGrantable) => {
+      if (this.factory === 'fromSecretName') {
+        iam.Grant.addToPrincipal({ grantee, actions: ['secretsmanager:GetSecretValue', 'secretsmanager:DescribeSecret'], resourceArns: [secret.secretArn] });
+      }
+    };
+    grantPartialArn(context.executionRole);
     return {
       ecsSecret: ecs.Secret.fromSecretsManager(secret, this.options.field),
-      grantRuntimeRead: (grantee) => secret.grantRead(grantee),
+      grantRuntimeRead: (grantee) => {
+        secret.grantRead(grantee);
+        grantPartialArn(grantee);
+      },
     };
   }
 }
@@ -402,7 +414,8 @@ export class StagingSecrets extends Construct {
     validateNames(this, props.reservedNames ?? [], { config, configFromParameters: fromParameters, secrets });
     const taskRole = props.taskRole ?? props.container.taskDefinition.taskRole;
 
-    for (const [key, value] of Object.entries(config)) {
+    // Sorted, so that reordering keys in code leaves the task definition as it is.
+    for (const [key, value] of sortedEntries(config)) {
       const parameterName = `${props.parameterPath}/${key}`;
       validateParameterName(this, `config.${key}`, parameterName);
       if (!Token.isUnresolved(value) && (value.length === 0 || Buffer.byteLength(value) > SSM_STANDARD_MAX_VALUE_BYTES)) {
@@ -416,13 +429,18 @@ export class StagingSecrets extends Construct {
       this.configParameters[key] = parameter;
       props.container.addSecret(key, ecs.Secret.fromSsmParameter(parameter));
     }
-    for (const [key, parameterName] of Object.entries(fromParameters)) {
+    for (const [key, parameterName] of sortedEntries(fromParameters)) {
       validateParameterName(this, `configFromParameters.${key}`, parameterName);
       const parameter = ssm.StringParameter.fromStringParameterName(this, `Shared${key}`, parameterName);
       props.container.addSecret(key, ecs.Secret.fromSsmParameter(parameter));
     }
-    for (const [key, secret] of Object.entries(secrets)) {
-      const bound = secret._bind(this, `Secret${key}`, { variable: key, parameterPath: props.parameterPath, ephemeral: props.ephemeral ?? false });
+    for (const [key, secret] of sortedEntries(secrets)) {
+      const bound = secret._bind(this, `Secret${key}`, {
+        variable: key,
+        parameterPath: props.parameterPath,
+        ephemeral: props.ephemeral ?? false,
+        executionRole: props.container.taskDefinition.obtainExecutionRole(),
+      });
       props.container.addSecret(key, bound.ecsSecret);
       if (secret.runtimeAccess) {
         bound.grantRuntimeRead(taskRole);
@@ -431,12 +449,23 @@ export class StagingSecrets extends Construct {
 
     // Parameters are read by ECS when a task starts; the task definition references them by ARN,
     // so a new value alone would not start new tasks. The hash of the values in code does.
-    this.configHash = createHash('sha256').update(JSON.stringify([config, fromParameters])).digest('hex').slice(0, 16);
+    // Resolved first, so a token hashes as the CloudFormation expression it stands for; sorted, so
+    // reordering keys in code does not roll the service.
+    const stack = Stack.of(this);
+    const resolved = (entries: { [key: string]: string }) => sortedEntries(entries).map(([k, v]) => [k, stack.resolve(v)]);
+    this.configHash = createHash('sha256').update(JSON.stringify([resolved(config), resolved(fromParameters)])).digest('hex').slice(0, 16);
     if (Object.keys(config).length + Object.keys(fromParameters).length > 0) {
       props.container.addDockerLabel(CONFIG_HASH_LABEL, this.configHash);
     }
   }
 }
+
+function sortedEntries<T>(entries: { [key: string]: T }): Array<[string, T]> {
+  return Object.keys(entries).sort().map((key) => [key, entries[key]]);
+}
+
+/** The name part of a complete secret ARN ends in '-' and the 6 characters Secrets Manager adds. */
+const COMPLETE_SECRET_NAME = /-[A-Za-z0-9]{6}$/;
 
 /** Docker label that carries the config hash. */
 const CONFIG_HASH_LABEL = 'cdk-ecs-staging.config-hash';

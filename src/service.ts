@@ -6,9 +6,11 @@ import * as elbv2 from 'aws-cdk-lib/aws-elasticloadbalancingv2';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as logs from 'aws-cdk-lib/aws-logs';
+import * as sns from 'aws-cdk-lib/aws-sns';
 import * as ssm from 'aws-cdk-lib/aws-ssm';
 import { Construct } from 'constructs';
 import { StagingEdge, StagingRouteOptions } from './edge';
+import { StagingServiceAlarmOptions, StagingServiceAlarms } from './observability';
 import { DEFAULTS, FARGATE_MEMORY_BY_CPU } from './private/defaults';
 import { StagingValidationError } from './private/errors';
 import { acknowledgeStagingLogGroup, GUARD } from './private/posture';
@@ -103,6 +105,13 @@ export interface StagingServiceOptions extends StagingRouteOptions, StagingSecre
   readonly autoScaling?: StagingAutoScalingOptions;
 
   /**
+   * The service's alarms: thresholds, each alarm able to be turned off (0), and rollback.
+   *
+   * @default - errors 5 a minute, unhealthy 3 minutes, below minimum 5 minutes, CPU and memory 90 %, rollback on
+   */
+  readonly alarms?: StagingServiceAlarmOptions;
+
+  /**
    * An existing ECR repository to run from instead of creating one, e.g. the repository retained
    * from a deleted environment (`ecr.Repository.fromRepositoryName(this, 'Web', 'name')`), so that
    * re-creating the environment keeps its images.
@@ -152,6 +161,8 @@ export interface StagingServiceProps extends StagingServiceOptions {
   readonly assignPublicIp?: boolean;
   /** Delete the repository and log group with the stack. @default false */
   readonly ephemeral?: boolean;
+  /** Where the service's alarms send their notices. @default - no notices (the alarms still roll deployments back) */
+  readonly alarmTopic?: sns.ITopic;
 }
 
 /**
@@ -186,6 +197,8 @@ export class StagingService extends Construct {
   public readonly scalableTaskCount?: ecs.ScalableTaskCount;
   /** The config and secrets injected into the container. */
   public readonly secrets: StagingSecrets;
+  /** The service's alarm pack. */
+  public readonly alarms: StagingServiceAlarms;
 
   constructor(scope: Construct, id: string, props: StagingServiceProps) {
     super(scope, id);
@@ -367,6 +380,8 @@ export class StagingService extends Construct {
       conditions,
       action: elbv2.ListenerAction.forward([this.targetGroup]),
     });
+    // Tasks start only once the execution role may pull the image and read every secret.
+    this.fargateService.node.addDependency(this.executionRole);
     // The service must not register targets before the rule exists.
     this.fargateService.node.addDependency(this.node.findChild('ListenerRule'));
 
@@ -384,6 +399,13 @@ export class StagingService extends Construct {
       }
       this.scalableTaskCount = scaling;
     }
+
+    this.alarms = new StagingServiceAlarms(this, 'Alarms', {
+      ...props.alarms,
+      service: this,
+      minimumHealthyTasks: props.autoScaling ? minCapacity : desiredCount,
+      alarmTopic: props.alarmTopic,
+    });
 
     acknowledgeService(this, props, Object.keys(environment).length > 0);
   }

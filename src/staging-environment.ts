@@ -3,6 +3,7 @@ import * as ecs from 'aws-cdk-lib/aws-ecs';
 import { Construct } from 'constructs';
 import { StagingDomainOptions, StagingEdge } from './edge';
 import { StagingNetwork, StagingNetworkProps } from './networking';
+import { StagingObservability, StagingObservabilityOptions } from './observability';
 import { DEFAULTS } from './private/defaults';
 import { StagingValidationError } from './private/errors';
 import { checkTemplateQuotas } from './private/quotas';
@@ -68,6 +69,13 @@ export interface EcsStagingEnvironmentProps {
   readonly edge?: StagingEdgeOptions;
 
   /**
+   * Alarms, failed-deployment notices and the dashboard, and who hears of them.
+   *
+   * @default - a new alarm topic without subscribers (a synth warning says so), every alarm, the dashboard
+   */
+  readonly observability?: StagingObservabilityOptions;
+
+  /**
    * Delete the stateful resources (ECR repositories, log groups, access logs) with the stack.
    *
    * Without it they are retained, so that deleting a stack never loses images or logs.
@@ -100,6 +108,8 @@ export class EcsStagingEnvironment extends Construct {
   public readonly cluster: ecs.Cluster;
   /** The load balancer and its listeners. */
   public readonly edge: StagingEdge;
+  /** The alarm topic, failed-deployment notices and the dashboard. */
+  public readonly observability: StagingObservability;
 
   private readonly _services: StagingService[] = [];
   private readonly ephemeral: boolean;
@@ -136,6 +146,13 @@ export class EcsStagingEnvironment extends Construct {
       domain: props.domain,
       ephemeral: this.ephemeral,
       ...props.edge,
+    });
+
+    this.observability = new StagingObservability(this, 'Observability', {
+      ...props.observability,
+      environmentName: name,
+      cluster: this.cluster,
+      loadBalancer: this.edge.loadBalancer,
     });
 
     this.node.addValidation({ validate: () => checkTemplateQuotas(this) });
@@ -180,8 +197,11 @@ export class EcsStagingEnvironment extends Construct {
       subnets: this.network.serviceSubnets,
       assignPublicIp: this.network.assignPublicIp,
       ephemeral: this.ephemeral,
+      alarmTopic: this.observability.alarmTopic,
+      alarms: { ...options.alarms, enabled: this.observability.alarmsEnabled && (options.alarms?.enabled ?? true) },
     });
     this._services.push(service);
+    this.observability.addService(service);
 
     if (this.emitOutputs) {
       const outputs: Array<[string, string, string]> = [

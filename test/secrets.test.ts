@@ -1,4 +1,4 @@
-import { Duration, Stack, Validations } from 'aws-cdk-lib';
+import { CfnElement, Duration, Stack, Validations } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import * as ecs from 'aws-cdk-lib/aws-ecs';
 import * as iam from 'aws-cdk-lib/aws-iam';
@@ -101,7 +101,9 @@ describe('StagingSecrets', () => {
         expect(text).toContain(`:parameter/${name}`);
       }
       expect(text).toContain(SECRET_ARN);
+      // By name, ECS asks with the partial ARN, which IAM checks as it is: both forms are granted.
       expect(text).toContain('secret:legacy/token-??????');
+      expect(text).toMatch(/secret:legacy\/token"/);
       const decrypt = statements.filter((s) => [s.Action].flat().includes('kms:Decrypt'));
       expect(decrypt).toHaveLength(1);
       expect(JSON.stringify(decrypt[0].Resource)).toMatch(/ParamKey/);
@@ -115,6 +117,11 @@ describe('StagingSecrets', () => {
       const resources = statements.map((s) => JSON.stringify(s.Resource));
       expect(resources).toHaveLength(1);
       expect(resources[0]).toMatch(/SecretsSecretDBUSER/);
+    });
+
+    test('starts tasks only once the execution role may read every secret', () => {
+      const policy = stack.getLogicalId(web.executionRole.node.findChild('DefaultPolicy').node.defaultChild as CfnElement);
+      template.hasResource('AWS::ECS::Service', { DependsOn: Match.arrayWith([policy]) });
     });
 
     test('labels the container with a hash of the config, so a config change rolls the service', () => {
@@ -139,6 +146,7 @@ describe('StagingSecrets', () => {
       return JSON.stringify(containerOf(Template.fromStack(Stack.of(web))));
     };
     expect(definition({ LOG_LEVEL: 'info' })).toBe(definition({ LOG_LEVEL: 'info' }));
+    expect(definition({ A: '1', B: '2' })).toBe(definition({ B: '2', A: '1' }));
     expect(definition({ LOG_LEVEL: 'info' })).not.toBe(definition({ LOG_LEVEL: 'debug' }));
   });
 
@@ -221,6 +229,9 @@ describe('StagingSecrets', () => {
         + 'for example arn:aws:secretsmanager:us-east-1:123456789012:secret:staging/db-AbCdEf, or use StagingSecret.fromSecretName'],
       ['a generated length Secrets Manager cannot make', { secrets: { TOKEN: StagingSecret.generate({ passwordLength: 0 }) } },
         'secrets.TOKEN.passwordLength must be an integer from 1 to 4096 (got 0); Secrets Manager generates 1 to 4096 characters'],
+      ['a partial ARN', { secrets: { TOKEN: StagingSecret.fromSecretArn('arn:aws:secretsmanager:us-east-1:123456789012:secret:staging/db') } },
+        "secrets.TOKEN: StagingSecret.fromSecretArn needs the complete ARN, ending in the 6 characters Secrets Manager adds to the name (got 'arn:aws:secretsmanager:us-east-1:123456789012:secret:staging/db'); "
+        + 'copy it from the console or `aws secretsmanager describe-secret`, or use StagingSecret.fromSecretName with the name'],
       ['an ARN given as a name', { secrets: { TOKEN: StagingSecret.fromSecretName(SECRET_ARN) } },
         `secrets.TOKEN: StagingSecret.fromSecretName takes a name (got the ARN '${SECRET_ARN}'); use StagingSecret.fromSecretArn for an ARN`],
     ])('fails on %s', (_, options, message) => {

@@ -9,6 +9,8 @@ export interface SecretContext {
   readonly parameterPath: string;
   /** Delete what the source creates with the stack. */
   readonly ephemeral: boolean;
+  /** The role ECS resolves secrets with. */
+  readonly executionRole: iam.IRole;
 }
 
 /** What a secret source gives the container once bound. */

@@ -1,0 +1,488 @@
+import { Annotations, ArnFormat, Duration, Stack, Token, Validations } from 'aws-cdk-lib';
+import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import * as ecs from 'aws-cdk-lib/aws-ecs';
+import * as elbv2 from 'aws-cdk-lib/aws-elasticloadbalancingv2';
+import * as events from 'aws-cdk-lib/aws-events';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as kms from 'aws-cdk-lib/aws-kms';
+import * as sns from 'aws-cdk-lib/aws-sns';
+import * as subscriptions from 'aws-cdk-lib/aws-sns-subscriptions';
+import { Construct } from 'constructs';
+import { StagingValidationError } from './private/errors';
+import { GUARD } from './private/posture';
+import { validateIntegerRange } from './private/validation';
+import type { StagingService } from './service';
+
+/**
+ * What the environment watches, and who hears of it.
+ */
+export interface StagingObservabilityOptions {
+  /**
+   * Email addresses subscribed to the alarm topic (each confirms by email once).
+   *
+   * @default - none (a synth warning says that nobody hears the alarms)
+   */
+  readonly alarmEmails?: string[];
+
+  /**
+   * A topic of yours to send alarms and failed-deployment events to, instead of a new one.
+   *
+   * @default - a new topic
+   */
+  readonly alarmTopic?: sns.ITopic;
+
+  /**
+   * Customer-managed KMS key to encrypt the new topic with; CloudWatch and EventBridge are allowed
+   * to use it.
+   *
+   * @default - the topic is encrypted by SNS's service-side default (no KMS key)
+   */
+  readonly topicEncryptionKey?: kms.IKey;
+
+  /**
+   * Create the alarms: each service's alarm pack and the load balancer's 5XX alarm.
+   *
+   * @default true
+   */
+  readonly alarms?: boolean;
+
+  /**
+   * Create the environment's CloudWatch dashboard.
+   *
+   * @default true
+   */
+  readonly dashboard?: boolean;
+
+  /**
+   * Send failed deployments and tasks that fail to start (ECS events of this environment's
+   * services) to the topic.
+   *
+   * @default true
+   */
+  readonly deploymentEvents?: boolean;
+
+  /**
+   * 5XX responses the load balancer itself may return in one minute before it pages (it returns
+   * them when no target is healthy, a target resets a connection or times out).
+   *
+   * @default 10
+   */
+  readonly loadBalancerErrorsPerMinute?: number;
+}
+
+/**
+ * Properties of a {@link StagingObservability}.
+ */
+export interface StagingObservabilityProps extends StagingObservabilityOptions {
+  /** Name of the environment, in messages and the dashboard. */
+  readonly environmentName: string;
+
+  /**
+   * The cluster whose services' deployment events are reported.
+   *
+   * @default - no deployment events
+   */
+  readonly cluster?: ecs.ICluster;
+
+  /**
+   * The load balancer watched and shown on the dashboard.
+   *
+   * @default - no load balancer alarm or widgets
+   */
+  readonly loadBalancer?: elbv2.ApplicationLoadBalancer;
+}
+
+/**
+ * Observability of a staging environment (walkthrough step 12): an SNS topic that pages, the load
+ * balancer's 5XX alarm, failed deployments and tasks that fail to start as readable messages, and
+ * one dashboard. Each service's alarm pack is its own ({@link StagingServiceAlarms}).
+ */
+export class StagingObservability extends Construct {
+  /** Where alarms and failed-deployment events go. */
+  public readonly alarmTopic: sns.ITopic;
+  /** The environment's dashboard, unless turned off. */
+  public readonly dashboard?: cloudwatch.Dashboard;
+  /** The rule that reports failed deployments and tasks that fail to start, unless turned off. */
+  public readonly deploymentEventsRule?: events.Rule;
+  /** The load balancer's 5XX alarm, unless alarms are turned off. */
+  public readonly loadBalancerErrorsAlarm?: cloudwatch.Alarm;
+  /** Whether services get their alarm packs. */
+  public readonly alarmsEnabled: boolean;
+
+  constructor(scope: Construct, id: string, props: StagingObservabilityProps) {
+    super(scope, id);
+    validateIntegerRange(this, 'loadBalancerErrorsPerMinute', props.loadBalancerErrorsPerMinute, 1, 1_000_000, 'page on 1 or more load balancer 5XX a minute');
+    for (const email of props.alarmEmails ?? []) {
+      if (!Token.isUnresolved(email) && !/^[^@\s]+@[^@\s]+\.[^@\s]+$/.test(email)) {
+        throw new StagingValidationError(this, `alarmEmails must hold email addresses (got '${email}'); for example 'oncall@example.com'`);
+      }
+    }
+    if (props.alarmTopic && props.topicEncryptionKey) {
+      throw new StagingValidationError(this, 'alarmTopic and topicEncryptionKey cannot be used together (got both); the key encrypts a new topic: encrypt your topic yourself, or drop alarmTopic');
+    }
+    this.alarmsEnabled = props.alarms ?? true;
+    this.alarmTopic = props.alarmTopic ?? this.createTopic(props);
+    for (const email of props.alarmEmails ?? []) {
+      this.alarmTopic.addSubscription(new subscriptions.EmailSubscription(email));
+    }
+    if (!props.alarmTopic && (props.alarmEmails ?? []).length === 0) {
+      Annotations.of(this).addWarningV2('cdk-ecs-staging:no-alarm-subscriber',
+        'Nobody hears the alarms: the alarm topic has no subscriber. Set observability.alarmEmails (alarm_emails), or bring a topic you watch with observability.alarmTopic (alarm_topic).');
+    }
+
+    if (this.alarmsEnabled && props.loadBalancer) {
+      this.loadBalancerErrorsAlarm = new cloudwatch.Alarm(this, 'LoadBalancerErrors', {
+        alarmDescription: `${props.environmentName}: the load balancer returned 5XX itself (no healthy target, a reset connection or a timeout)`,
+        metric: props.loadBalancer.metrics.httpCodeElb(elbv2.HttpCodeElb.ELB_5XX_COUNT, { period: Duration.minutes(1), statistic: 'Sum' }),
+        threshold: props.loadBalancerErrorsPerMinute ?? DEFAULT_LOAD_BALANCER_ERRORS_PER_MINUTE,
+        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+        evaluationPeriods: 1,
+        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+      });
+      notify(this.loadBalancerErrorsAlarm, this.alarmTopic);
+    }
+
+    if ((props.deploymentEvents ?? true) && props.cluster) {
+      this.deploymentEventsRule = this.createDeploymentEventsRule(props.environmentName, props.cluster);
+    }
+
+    if (props.dashboard ?? true) {
+      this.dashboard = new cloudwatch.Dashboard(this, 'Dashboard', {
+        defaultInterval: Duration.hours(3),
+        periodOverride: cloudwatch.PeriodOverride.AUTO,
+      });
+      this.dashboard.addWidgets(new cloudwatch.TextWidget({ markdown: `# Staging environment ${props.environmentName}`, width: 24, height: 1 }));
+      if (props.loadBalancer) {
+        this.addLoadBalancerWidgets(props.loadBalancer);
+      }
+    }
+  }
+
+  /**
+   * Adds a service's row to the dashboard: requests, latency p50/p90/p99, 5XX, healthy and
+   * unhealthy hosts, CPU, memory and running tasks.
+   *
+   * @param service the service to show
+   */
+  public addService(service: StagingService): void {
+    if (!this.dashboard) {
+      return;
+    }
+    const tg = service.targetGroup;
+    const minute = { period: Duration.minutes(1) };
+    const ecsService = service.fargateService;
+    const runningTasks = new cloudwatch.Metric({
+      namespace: 'ECS/ContainerInsights',
+      metricName: 'RunningTaskCount',
+      dimensionsMap: { ClusterName: ecsService.cluster.clusterName, ServiceName: ecsService.serviceName },
+      statistic: 'Average',
+      ...minute,
+    });
+    this.dashboard.addWidgets(
+      new cloudwatch.TextWidget({ markdown: `## ${service.serviceName}`, width: 24, height: 1 }),
+      new cloudwatch.GraphWidget({
+        title: `${service.serviceName}: requests and 5XX`,
+        left: [tg.metrics.requestCount({ ...minute, statistic: 'Sum' })],
+        right: [tg.metrics.httpCodeTarget(elbv2.HttpCodeTarget.TARGET_5XX_COUNT, { ...minute, statistic: 'Sum' })],
+        width: 6,
+      }),
+      new cloudwatch.GraphWidget({
+        title: `${service.serviceName}: latency`,
+        left: ['p50', 'p90', 'p99'].map((statistic) => tg.metrics.targetResponseTime({ ...minute, statistic, label: statistic })),
+        width: 6,
+      }),
+      new cloudwatch.GraphWidget({
+        title: `${service.serviceName}: hosts and tasks`,
+        left: [tg.metrics.healthyHostCount({ ...minute, statistic: 'Minimum' }), tg.metrics.unhealthyHostCount({ ...minute, statistic: 'Maximum' })],
+        right: [runningTasks],
+        width: 6,
+      }),
+      new cloudwatch.GraphWidget({
+        title: `${service.serviceName}: CPU and memory`,
+        left: [ecsService.metricCpuUtilization(minute), ecsService.metricMemoryUtilization(minute)],
+        leftYAxis: { min: 0, max: 100 },
+        width: 6,
+      }),
+    );
+  }
+
+  private createTopic(props: StagingObservabilityProps): sns.Topic {
+    const topic = new sns.Topic(this, 'AlarmTopic', {
+      displayName: `Staging ${props.environmentName} alarms`,
+      enforceSSL: true,
+      masterKey: props.topicEncryptionKey,
+    });
+    if (props.topicEncryptionKey) {
+      // Alarms and EventBridge publish as services: the key must let them encrypt for the topic.
+      for (const service of ['cloudwatch.amazonaws.com', 'events.amazonaws.com']) {
+        props.topicEncryptionKey.grant(new iam.ServicePrincipal(service), 'kms:Decrypt', 'kms:GenerateDataKey*');
+      }
+    } else {
+      Validations.of(topic).acknowledge(
+        {
+          id: 'AwsSolutions-SNS2',
+          reason: 'The topic carries alarm and deployment notices, no data. A KMS key would need a key policy for CloudWatch and EventBridge: pass observability.topicEncryptionKey where encryption with a key is required.',
+        },
+        {
+          id: `${GUARD}::sns_encrypted_kms`,
+          reason: 'The topic carries alarm and deployment notices, no data. Pass observability.topicEncryptionKey where CT.SNS.PR.1 is enforced.',
+        },
+      );
+    }
+    return topic;
+  }
+
+  private createDeploymentEventsRule(environmentName: string, cluster: ecs.ICluster): events.Rule {
+    const stack = Stack.of(this);
+    // Service ARNs of this cluster: arn:<partition>:ecs:<region>:<account>:service/<cluster>/<service>.
+    const servicePrefix = stack.formatArn({ service: 'ecs', resource: 'service', resourceName: `${cluster.clusterName}/`, arnFormat: ArnFormat.SLASH_RESOURCE_NAME });
+    const field = (path: string) => events.EventField.fromPath(path);
+    const rule = new events.Rule(this, 'DeploymentEvents', {
+      description: `Failed deployments and tasks that fail to start in the ${environmentName} staging environment`,
+      eventPattern: {
+        source: ['aws.ecs'],
+        detailType: ['ECS Deployment State Change', 'ECS Service Action'],
+        resources: events.Match.prefix(servicePrefix),
+        detail: { eventName: DEPLOYMENT_EVENT_NAMES },
+      },
+    });
+    const topic = this.alarmTopic;
+    const message = events.RuleTargetInput.fromText(
+      `Staging environment ${environmentName}: ${field('$.detail.eventName')} on ${field('$.resources[0]')} at ${field('$.time')}. Reason: ${field('$.detail.reason')}`);
+    // EventBridge publishes as its service principal, allowed by the topic's policy.
+    topic.addToResourcePolicy(new iam.PolicyStatement({
+      actions: ['sns:Publish'],
+      principals: [new iam.ServicePrincipal('events.amazonaws.com')],
+      resources: [topic.topicArn],
+      conditions: { ArnEquals: { 'aws:SourceArn': rule.ruleArn } },
+    }));
+    rule.addTarget({ bind: () => ({ arn: topic.topicArn, input: message }) });
+    return rule;
+  }
+
+  private addLoadBalancerWidgets(loadBalancer: elbv2.ApplicationLoadBalancer): void {
+    const minute = { period: Duration.minutes(1), statistic: 'Sum' };
+    this.dashboard!.addWidgets(
+      new cloudwatch.GraphWidget({
+        title: 'Load balancer: requests',
+        left: [loadBalancer.metrics.requestCount(minute)],
+        width: 8,
+      }),
+      new cloudwatch.GraphWidget({
+        title: 'Load balancer: 5XX (its own and the targets\')',
+        left: [
+          loadBalancer.metrics.httpCodeElb(elbv2.HttpCodeElb.ELB_5XX_COUNT, minute),
+          loadBalancer.metrics.httpCodeTarget(elbv2.HttpCodeTarget.TARGET_5XX_COUNT, minute),
+        ],
+        width: 8,
+      }),
+      new cloudwatch.GraphWidget({
+        title: 'Load balancer: latency',
+        left: ['p50', 'p90', 'p99'].map((statistic) => loadBalancer.metrics.targetResponseTime({ period: Duration.minutes(1), statistic, label: statistic })),
+        width: 8,
+      }),
+    );
+  }
+}
+
+/** The ECS events that mean a deployment failed or tasks cannot start. */
+const DEPLOYMENT_EVENT_NAMES = [
+  'SERVICE_DEPLOYMENT_FAILED',
+  'SERVICE_TASK_START_IMPAIRED',
+  'SERVICE_TASK_PLACEMENT_FAILURE',
+  'SERVICE_TASK_CONFIGURATION_FAILURE',
+];
+
+const DEFAULT_LOAD_BALANCER_ERRORS_PER_MINUTE = 10;
+
+/**
+ * Thresholds of a service's alarms. A threshold of 0 turns its alarm off.
+ */
+export interface StagingServiceAlarmOptions {
+  /**
+   * Create the service's alarms at all.
+   *
+   * @default true
+   */
+  readonly enabled?: boolean;
+
+  /**
+   * 5XX responses and connection errors of the service's targets in one minute before it pages
+   * (and rolls a deployment back). A single failed request never pages.
+   *
+   * @default 5
+   */
+  readonly errorsPerMinute?: number;
+
+  /**
+   * Minutes in a row with an unhealthy target before it pages (and rolls a deployment back).
+   *
+   * @default 3
+   */
+  readonly unhealthyMinutes?: number;
+
+  /**
+   * Minutes in a row with fewer healthy targets than the service's minimum before it pages. A
+   * service without any data (nothing registered, nothing reporting) counts as below.
+   *
+   * @default 5
+   */
+  readonly belowMinimumMinutes?: number;
+
+  /**
+   * Average CPU (%) over 5 minutes that pages.
+   *
+   * @default 90
+   */
+  readonly cpuPercent?: number;
+
+  /**
+   * Average memory (%) over 5 minutes that pages.
+   *
+   * @default 90
+   */
+  readonly memoryPercent?: number;
+
+  /**
+   * Roll a deployment back when its errors or unhealthy alarm fires (besides the circuit breaker).
+   *
+   * @default true
+   */
+  readonly rollbackOnAlarm?: boolean;
+}
+
+/**
+ * Properties of a {@link StagingServiceAlarms}.
+ */
+export interface StagingServiceAlarmsProps extends StagingServiceAlarmOptions {
+  /** The service watched. */
+  readonly service: StagingService;
+  /** Fewest healthy targets the service should have. */
+  readonly minimumHealthyTasks: number;
+  /**
+   * Where alarm and OK notices go.
+   *
+   * @default - no notices (the alarms still roll deployments back)
+   */
+  readonly alarmTopic?: sns.ITopic;
+}
+
+/**
+ * The alarm pack of one service, tuned for staging traffic: errors in bursts (not one failed
+ * request), unhealthy targets for minutes, fewer healthy targets than the minimum (a dead service
+ * with no traffic pages too), CPU and memory high. The errors and unhealthy alarms roll a
+ * deployment back.
+ */
+export class StagingServiceAlarms extends Construct {
+  /** 5XX and connection errors of the targets. */
+  public readonly errors?: cloudwatch.Alarm;
+  /** An unhealthy target for minutes. */
+  public readonly unhealthyHosts?: cloudwatch.Alarm;
+  /** Fewer healthy targets than the service's minimum. */
+  public readonly belowMinimum?: cloudwatch.Alarm;
+  /** CPU high. */
+  public readonly cpu?: cloudwatch.Alarm;
+  /** Memory high. */
+  public readonly memory?: cloudwatch.Alarm;
+  /** Every alarm of the pack. */
+  public readonly all: cloudwatch.Alarm[] = [];
+
+  constructor(scope: Construct, id: string, props: StagingServiceAlarmsProps) {
+    super(scope, id);
+    validateIntegerRange(this, 'alarms.errorsPerMinute', props.errorsPerMinute, 0, 1_000_000, 'use 0 to turn the alarm off');
+    validateIntegerRange(this, 'alarms.unhealthyMinutes', props.unhealthyMinutes, 0, 60, 'use 0 to turn the alarm off');
+    validateIntegerRange(this, 'alarms.belowMinimumMinutes', props.belowMinimumMinutes, 0, 60, 'use 0 to turn the alarm off');
+    validateIntegerRange(this, 'alarms.cpuPercent', props.cpuPercent, 0, 100, 'use 0 to turn the alarm off');
+    validateIntegerRange(this, 'alarms.memoryPercent', props.memoryPercent, 0, 100, 'use 0 to turn the alarm off');
+    if (props.enabled === false) {
+      return;
+    }
+    const name = props.service.serviceName;
+    const tg = props.service.targetGroup;
+    const minute = Duration.minutes(1);
+
+    const errorsPerMinute = props.errorsPerMinute ?? 5;
+    if (errorsPerMinute > 0) {
+      this.errors = this.add('Errors', {
+        alarmDescription: `${name}: ${errorsPerMinute} or more 5XX responses or connection errors of its targets in a minute`,
+        metric: new cloudwatch.MathExpression({
+          expression: 'FILL(errors5xx, 0) + FILL(connectionErrors, 0)',
+          usingMetrics: {
+            errors5xx: tg.metrics.httpCodeTarget(elbv2.HttpCodeTarget.TARGET_5XX_COUNT, { period: minute, statistic: 'Sum' }),
+            connectionErrors: tg.metrics.targetConnectionErrorCount({ period: minute, statistic: 'Sum' }),
+          },
+          period: minute,
+          label: 'Target 5XX and connection errors',
+        }),
+        threshold: errorsPerMinute,
+        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+        evaluationPeriods: 1,
+        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+      }, props.alarmTopic);
+    }
+    const unhealthyMinutes = props.unhealthyMinutes ?? 3;
+    if (unhealthyMinutes > 0) {
+      this.unhealthyHosts = this.add('UnhealthyHosts', {
+        alarmDescription: `${name}: a target has been unhealthy for ${unhealthyMinutes} minutes`,
+        metric: tg.metrics.unhealthyHostCount({ period: minute, statistic: 'Maximum' }),
+        threshold: 0,
+        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+        evaluationPeriods: unhealthyMinutes,
+        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+      }, props.alarmTopic);
+    }
+    const belowMinimumMinutes = props.belowMinimumMinutes ?? 5;
+    if (belowMinimumMinutes > 0 && props.minimumHealthyTasks > 0) {
+      this.belowMinimum = this.add('BelowMinimum', {
+        alarmDescription: `${name}: fewer than ${props.minimumHealthyTasks} healthy targets for ${belowMinimumMinutes} minutes`,
+        metric: tg.metrics.healthyHostCount({ period: minute, statistic: 'Minimum' }),
+        threshold: props.minimumHealthyTasks,
+        comparisonOperator: cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD,
+        evaluationPeriods: belowMinimumMinutes,
+        // No data means nothing registered or reporting: a dead service, even without traffic.
+        treatMissingData: cloudwatch.TreatMissingData.BREACHING,
+      }, props.alarmTopic);
+    }
+    const fargateService = props.service.fargateService;
+    this.cpu = this.utilization('Cpu', 'CPU', fargateService.metricCpuUtilization({ period: Duration.minutes(5) }), props.cpuPercent ?? 90, name, props.alarmTopic);
+    this.memory = this.utilization('Memory', 'memory', fargateService.metricMemoryUtilization({ period: Duration.minutes(5) }), props.memoryPercent ?? 90, name, props.alarmTopic);
+
+    const rollbackAlarms = [this.errors, this.unhealthyHosts].filter((a): a is cloudwatch.Alarm => a !== undefined);
+    if ((props.rollbackOnAlarm ?? true) && rollbackAlarms.length > 0) {
+      // Both alarms treat missing data as OK, so a new service starts its first deployment with them OK.
+      props.service.fargateService.enableDeploymentAlarms(rollbackAlarms.map((a) => a.alarmName), { behavior: ecs.AlarmBehavior.ROLLBACK_ON_ALARM });
+    }
+  }
+
+  private utilization(
+    id: string, what: string, metric: cloudwatch.IMetric, percent: number, service: string, topic: sns.ITopic | undefined,
+  ): cloudwatch.Alarm | undefined {
+    if (percent === 0) {
+      return undefined;
+    }
+    return this.add(id, {
+      alarmDescription: `${service}: average ${what} at or over ${percent} % for 5 minutes`,
+      metric,
+      threshold: percent,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+      evaluationPeriods: 1,
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+    }, topic);
+  }
+
+  private add(id: string, props: cloudwatch.AlarmProps, topic: sns.ITopic | undefined): cloudwatch.Alarm {
+    const alarm = new cloudwatch.Alarm(this, id, props);
+    if (topic) {
+      notify(alarm, topic);
+    }
+    this.all.push(alarm);
+    return alarm;
+  }
+}
+
+/** Sends an alarm's ALARM and OK transitions to the topic. */
+function notify(alarm: cloudwatch.Alarm, topic: sns.ITopic): void {
+  const action: cloudwatch.IAlarmAction = { bind: () => ({ alarmActionArn: topic.topicArn }) };
+  alarm.addAlarmAction(action);
+  alarm.addOkAction(action);
+}
