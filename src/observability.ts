@@ -125,6 +125,10 @@ export class StagingObservability extends Construct {
     for (const email of props.alarmEmails ?? []) {
       this.alarmTopic.addSubscription(new subscriptions.EmailSubscription(email));
     }
+    if (props.alarmTopic) {
+      Annotations.of(this).addWarningV2('cdk-ecs-staging:brought-topic-policy',
+        'The alarm topic you brought keeps its own policy: it must allow cloudwatch.amazonaws.com (the alarms) and events.amazonaws.com (failed-deployment events) to sns:Publish, or no notice arrives.');
+    }
     if (!props.alarmTopic && (props.alarmEmails ?? []).length === 0) {
       Annotations.of(this).addWarningV2('cdk-ecs-staging:no-alarm-subscriber',
         'Nobody hears the alarms: the alarm topic has no subscriber. Set observability.alarmEmails (alarm_emails), or bring a topic you watch with observability.alarmTopic (alarm_topic).');
@@ -212,6 +216,19 @@ export class StagingObservability extends Construct {
       enforceSSL: true,
       masterKey: props.topicEncryptionKey,
     });
+    // The topic's policy replaces SNS's default one, so the alarms of this account and region need an
+    // allow of their own (CloudWatch publishes as its service principal).
+    const stack = Stack.of(this);
+    topic.addToResourcePolicy(new iam.PolicyStatement({
+      sid: 'AlarmsPublish',
+      actions: ['sns:Publish'],
+      principals: [new iam.ServicePrincipal('cloudwatch.amazonaws.com')],
+      resources: [topic.topicArn],
+      conditions: {
+        ArnLike: { 'aws:SourceArn': stack.formatArn({ service: 'cloudwatch', resource: 'alarm', resourceName: '*', arnFormat: ArnFormat.COLON_RESOURCE_NAME }) },
+        StringEquals: { 'aws:SourceAccount': stack.account },
+      },
+    }));
     if (props.topicEncryptionKey) {
       // Alarms and EventBridge publish as services: the key must let them encrypt for the topic.
       for (const service of ['cloudwatch.amazonaws.com', 'events.amazonaws.com']) {
@@ -248,7 +265,8 @@ export class StagingObservability extends Construct {
     });
     const topic = this.alarmTopic;
     const message = events.RuleTargetInput.fromText(
-      `Staging environment ${environmentName}: ${field('$.detail.eventName')} on ${field('$.resources[0]')} at ${field('$.time')}. Reason: ${field('$.detail.reason')}`);
+      `Staging environment ${environmentName}: ${field('$.detail.eventName')} on ${field('$.resources[0]')} at ${field('$.time')}. `
+      + `Reason: ${field('$.detail.reason')}${field('$.detail.reasons')}`);
     // EventBridge publishes as its service principal, allowed by the topic's policy.
     topic.addToResourcePolicy(new iam.PolicyStatement({
       actions: ['sns:Publish'],
@@ -438,7 +456,9 @@ export class StagingServiceAlarms extends Construct {
         metric: tg.metrics.healthyHostCount({ period: minute, statistic: 'Minimum' }),
         threshold: props.minimumHealthyTasks,
         comparisonOperator: cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD,
-        evaluationPeriods: belowMinimumMinutes,
+        // M of M+2: a task replaced in a minute or two does not page.
+        evaluationPeriods: belowMinimumMinutes + 2,
+        datapointsToAlarm: belowMinimumMinutes,
         // No data means nothing registered or reporting: a dead service, even without traffic.
         treatMissingData: cloudwatch.TreatMissingData.BREACHING,
       }, props.alarmTopic);

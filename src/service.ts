@@ -334,7 +334,18 @@ export class StagingService extends Construct {
       enableExecuteCommand: props.enableExecuteCommand ?? false,
       propagateTags: ecs.PropagatedTagSource.SERVICE,
       capacityProviderStrategies: props.spot ? [{ capacityProvider: 'FARGATE_SPOT', weight: 1 }] : undefined,
+      // The service names the task definition's family, so ECS runs its latest revision: the one a
+      // pipeline registered with a new image, until CloudFormation registers a newer one, which
+      // resolves the image from the image-uri parameter the pipeline wrote. A stack update that
+      // touches the service but not the task definition therefore never rolls the image back.
+      taskDefinitionRevision: ecs.TaskDefinitionRevision.LATEST,
     });
+    // The family alone does not change when CloudFormation registers a new revision: the revision's
+    // ARN as a nonce makes that a new deployment.
+    (this.fargateService.node.defaultChild as ecs.CfnService).forceNewDeployment = {
+      enableForceNewDeployment: true,
+      forceNewDeploymentNonce: this.taskDefinition.taskDefinitionArn,
+    };
     if (props.spot) {
       // FARGATE_SPOT must be associated with the cluster before the service asks for it (and stay until it is gone).
       this.fargateService.node.addDependency(props.cluster);

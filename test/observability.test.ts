@@ -36,6 +36,14 @@ describe('StagingObservability', () => {
       template.hasResourceProperties('AWS::SNS::TopicPolicy', {
         PolicyDocument: { Statement: Match.arrayWith([Match.objectLike({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } })]) },
       });
+      // The policy replaces SNS's default one: the account's alarms and the events rule are allowed to publish, no one else.
+      const [policy] = Object.values(template.findResources('AWS::SNS::TopicPolicy'));
+      const allows = policy.Properties.PolicyDocument.Statement.filter((s: any) => s.Effect === 'Allow');
+      expect(allows.map((s: any) => s.Principal.Service).sort()).toEqual(['cloudwatch.amazonaws.com', 'events.amazonaws.com']);
+      const alarmsAllow = allows.find((s: any) => s.Principal.Service === 'cloudwatch.amazonaws.com');
+      expect(alarmsAllow.Action).toBe('sns:Publish');
+      expect(alarmsAllow.Condition.StringEquals).toEqual({ 'aws:SourceAccount': '123456789012' });
+      expect(JSON.stringify(alarmsAllow.Condition.ArnLike)).toContain(':cloudwatch:us-east-1:123456789012:alarm:*');
       expect(env.observability.alarmTopic).toBeDefined();
       Annotations.fromStack(parent).hasNoWarning('*', Match.stringLikeRegexp('no-alarm-subscriber'));
     });
@@ -52,7 +60,9 @@ describe('StagingObservability', () => {
       // Unhealthy targets for 3 minutes.
       expect(byDescription('unhealthy')).toMatchObject({ MetricName: 'UnHealthyHostCount', Threshold: 0, EvaluationPeriods: 3, TreatMissingData: 'notBreaching' });
       // Fewer healthy targets than the service's 2 tasks for 5 minutes; no data at all (a dead service without traffic) pages too.
-      expect(byDescription('healthy targets')).toMatchObject({ MetricName: 'HealthyHostCount', Threshold: 2, ComparisonOperator: 'LessThanThreshold', EvaluationPeriods: 5, TreatMissingData: 'breaching' });
+      expect(byDescription('healthy targets')).toMatchObject({
+        MetricName: 'HealthyHostCount', Threshold: 2, ComparisonOperator: 'LessThanThreshold', EvaluationPeriods: 7, DatapointsToAlarm: 5, TreatMissingData: 'breaching',
+      });
       expect(byDescription('CPU')).toMatchObject({ MetricName: 'CPUUtilization', Threshold: 90, Period: 300 });
       expect(byDescription('memory')).toMatchObject({ MetricName: 'MemoryUtilization', Threshold: 90 });
       for (const alarm of alarms) {
@@ -102,8 +112,10 @@ describe('StagingObservability', () => {
         },
         Targets: [Match.objectLike({
           InputTransformer: {
-            InputPathsMap: { 'detail-eventName': '$.detail.eventName', 'resources-0-': '$.resources[0]', 'time': '$.time', 'detail-reason': '$.detail.reason' },
-            InputTemplate: '"Staging environment staging: <detail-eventName> on <resources-0-> at <time>. Reason: <detail-reason>"',
+            InputPathsMap: {
+              'detail-eventName': '$.detail.eventName', 'resources-0-': '$.resources[0]', 'time': '$.time', 'detail-reason': '$.detail.reason', 'detail-reasons': '$.detail.reasons',
+            },
+            InputTemplate: '"Staging environment staging: <detail-eventName> on <resources-0-> at <time>. Reason: <detail-reason><detail-reasons>"',
           },
         })],
       });
@@ -143,6 +155,7 @@ describe('StagingObservability', () => {
     expect(env.observability.alarmTopic).toBe(topic);
     Template.fromStack(stack).resourceCountIs('AWS::SNS::Topic', 0);
     Annotations.fromStack(stack).hasNoWarning('*', Match.stringLikeRegexp('no-alarm-subscriber'));
+    Annotations.fromStack(stack).hasWarning('/Test/Staging/Observability', Match.stringLikeRegexp('must allow cloudwatch.amazonaws.com .* and events.amazonaws.com'));
   });
 
   test('lets CloudWatch and EventBridge use the key of an encrypted topic', () => {
