@@ -37,6 +37,9 @@ const project = new awscdk.AwsCdkConstructLibrary({
     module: 'cdk_ecs_staging',
   },
 
+  // Renders the GitHub Actions workflow (GitHubActionsDeployRole.renderWorkflow): bundled, so users install nothing.
+  bundledDeps: ['yaml@^2.8.0'],
+
   devDeps: [
     `@aws-cdk/integ-tests-alpha@${INTEG_TESTS_ALPHA}`,
     `@aws-cdk/integ-runner@${INTEG_RUNNER}`,
@@ -63,11 +66,11 @@ const project = new awscdk.AwsCdkConstructLibrary({
     updateSnapshot: javascript.UpdateSnapshot.NEVER,
   },
 
-  gitignore: ['/.jsii.tabl.json', '/cdk.out/', '/.venv*/', '/.ci/node/', '/.bench-build/', 'cdk-integ.out.*', '/integ/**/cdk.out/', '/test-output/'],
+  gitignore: ['/.jsii.tabl.json', '/cdk.out/', '/.venv*/', '/.tools/', '/.ci/node/', '/.bench-build/', 'cdk-integ.out.*', '/integ/**/cdk.out/', '/test-output/'],
   sampleCode: false,
 });
 
-for (const p of ['/examples/', '/integ/', '/bench/', '/.ci/', '/rosetta/', '/.venv*/', '/cdk.out/', '/.bench-build/', '/.cfnlintrc.yaml']) {
+for (const p of ['/examples/', '/integ/', '/bench/', '/.ci/', '/rosetta/', '/.venv*/', '/.tools/', '/cdk.out/', '/.bench-build/', '/.cfnlintrc.yaml']) {
   project.addPackageIgnore(p);
 }
 

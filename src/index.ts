@@ -4,3 +4,4 @@ export * from './edge';
 export * from './service';
 export * from './secrets';
 export * from './observability';
+export * from './pipeline';

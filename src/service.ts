@@ -11,6 +11,7 @@ import * as ssm from 'aws-cdk-lib/aws-ssm';
 import { Construct } from 'constructs';
 import { StagingEdge, StagingRouteOptions } from './edge';
 import { StagingServiceAlarmOptions, StagingServiceAlarms } from './observability';
+import { GitHubActionsDeployOptions, GitHubActionsDeployRole } from './pipeline';
 import { DEFAULTS, FARGATE_MEMORY_BY_CPU } from './private/defaults';
 import { StagingValidationError } from './private/errors';
 import { acknowledgeStagingLogGroup, GUARD } from './private/posture';
@@ -173,6 +174,8 @@ export interface StagingServiceProps extends StagingServiceOptions {
 export class StagingService extends Construct {
   /** The service's name. */
   public readonly serviceName: string;
+  /** The name of the environment the service belongs to. */
+  public readonly environmentName: string;
   /** The ECR repository the pipeline pushes the app to: created, or the one passed in. */
   public readonly repository: ecr.IRepository;
   /** The log group of the container. */
@@ -204,6 +207,7 @@ export class StagingService extends Construct {
     super(scope, id);
     validateServiceProps(this, props);
     this.serviceName = props.serviceName;
+    this.environmentName = props.environmentName;
 
     const containerPort = props.containerPort ?? DEFAULTS.containerPort;
     const removalPolicy = props.ephemeral ? RemovalPolicy.DESTROY : RemovalPolicy.RETAIN;
@@ -419,6 +423,21 @@ export class StagingService extends Construct {
     });
 
     acknowledgeService(this, props, Object.keys(environment).length > 0);
+  }
+
+  /**
+   * Lets a GitHub Actions workflow deploy this service over OIDC: see {@link GitHubActionsDeployRole}
+   * and its `renderWorkflow()`.
+   *
+   * @param options the repository and the branch (or GitHub environment) that deploy
+   * @returns the deploy role
+   */
+  public addGitHubActionsDeployRole(options: GitHubActionsDeployOptions): GitHubActionsDeployRole {
+    const existing = this.node.tryFindChild('GitHubActionsDeploy');
+    if (existing) {
+      throw new StagingValidationError(this, `service '${this.serviceName}' has a GitHub Actions deploy role already (got a second one); one pipeline deploys a service: keep one`);
+    }
+    return new GitHubActionsDeployRole(this, 'GitHubActionsDeploy', { ...options, service: this });
   }
 }
 
