@@ -31,7 +31,7 @@ export function buildExampleApp(outdir?: string): App {
     network: { maxAzs: 2, natStrategy: NatStrategy.singleGateway() },
   });
 
-  env.addService('web', {
+  const web = env.addService('web', {
     containerPort: 80,
     cpu: 512,
     memoryLimitMiB: 1024,
@@ -42,6 +42,9 @@ export function buildExampleApp(outdir?: string): App {
     secrets: { DB_PASSWORD: StagingSecret.generate({ excludePunctuation: true }) },
     autoScaling: { minCapacity: 2, maxCapacity: 4, targetCpuPercent: 60 },
   });
+
+  // Pushes to main of acme/web deploy the service, over OIDC.
+  web.addGithubActionsDeployRole({ repository: 'acme/web', branch: 'main' });
 
   return app;
 }

@@ -1,9 +1,17 @@
-import { Duration, Stack, Token, Validations } from 'aws-cdk-lib';
+import { CfnElement, Duration, RemovalPolicy, Stack, Token, Validations } from 'aws-cdk-lib';
+import * as codebuild from 'aws-cdk-lib/aws-codebuild';
+import * as codepipeline from 'aws-cdk-lib/aws-codepipeline';
+import * as cpactions from 'aws-cdk-lib/aws-codepipeline-actions';
 import * as iam from 'aws-cdk-lib/aws-iam';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import * as s3 from 'aws-cdk-lib/aws-s3';
 import * as ssm from 'aws-cdk-lib/aws-ssm';
 import { Construct } from 'constructs';
 import { stringify } from 'yaml';
 import { StagingValidationError } from './private/errors';
+import { acknowledgeStagingLogGroup, GUARD } from './private/posture';
+import { BoundSource } from './private/source-binding';
+import { validateIntegerRange } from './private/validation';
 import type { StagingService } from './service';
 
 /** The issuer of GitHub Actions' OIDC tokens. */
@@ -314,5 +322,365 @@ function validateGitHubOptions(scope: Construct, props: GitHubActionsDeployOptio
   }
   if (props.githubEnvironment !== undefined && props.branch !== undefined) {
     throw new StagingValidationError(scope, 'branch and githubEnvironment cannot be used together (got both); the role trusts one subject: a branch, or a GitHub environment (whose rules choose the branches)');
+  }
+}
+
+/**
+ * Options of a source through an AWS CodeConnections connection (GitHub, GitLab, Bitbucket).
+ */
+export interface StagingConnectionSourceOptions {
+  /**
+   * ARN of the connection, created once in the console or CLI and authorized there
+   * (`arn:aws:codeconnections:<region>:<account>:connection/<id>`).
+   */
+  readonly connectionArn: string;
+  /** Owner of the repository (user or organization). */
+  readonly owner: string;
+  /** Name of the repository. */
+  readonly repo: string;
+  /**
+   * The branch whose pushes run the pipeline.
+   *
+   * @default 'main'
+   */
+  readonly branch?: string;
+}
+
+/**
+ * Options of a source that is a zip file in S3.
+ */
+export interface StagingS3SourceOptions {
+  /** The versioned bucket that holds the zip. Its uploads reach the pipeline as CloudTrail events. */
+  readonly bucket: s3.IBucket;
+  /** Key of the zip in the bucket. */
+  readonly objectKey: string;
+}
+
+/**
+ * Where a {@link StagingPipeline} takes the app's code from.
+ */
+export abstract class StagingPipelineSource {
+  /**
+   * A repository through an AWS CodeConnections connection: a push to the branch runs the pipeline.
+   *
+   * @param options connection, owner, repository and branch
+   */
+  public static connection(options: StagingConnectionSourceOptions): StagingPipelineSource {
+    return new ConnectionSource(options);
+  }
+
+  /**
+   * A zip file in a versioned S3 bucket: an upload runs the pipeline.
+   *
+   * @param options bucket and key
+   */
+  public static s3(options: StagingS3SourceOptions): StagingPipelineSource {
+    return new S3Source(options);
+  }
+
+  /**
+   * Validates the source and creates its action.
+   *
+   * @internal
+   */
+  public abstract _bind(scope: Construct, output: codepipeline.Artifact): BoundSource;
+}
+
+class ConnectionSource extends StagingPipelineSource {
+  constructor(private readonly options: StagingConnectionSourceOptions) {
+    super();
+  }
+
+  public _bind(scope: Construct, output: codepipeline.Artifact): BoundSource {
+    const o = this.options;
+    const branch = o.branch ?? 'main';
+    for (const [prop, value] of [['owner', o.owner], ['repo', o.repo]]) {
+      if (!Token.isUnresolved(value) && !/^[A-Za-z0-9_.-]+$/.test(value)) {
+        throw new StagingValidationError(scope, `source ${prop} must be a GitHub-style name, letters, digits, '_', '.' and '-' (got '${value}'); for example owner 'acme', repo 'web'`);
+      }
+    }
+    if (!Token.isUnresolved(branch) && (branch.length === 0 || /[*?[\]\s]/.test(branch))) {
+      throw new StagingValidationError(scope, `source branch must name one branch, without wildcards (got '${branch}'); for example 'main'`);
+    }
+    if (!Token.isUnresolved(o.connectionArn) && !/^arn:aws[a-z-]*:(codeconnections|codestar-connections):[a-z0-9-]+:\d{12}:connection\/[0-9a-f-]+$/.test(o.connectionArn)) {
+      throw new StagingValidationError(scope, `source connectionArn must be the ARN of an AWS CodeConnections connection (got '${o.connectionArn}'); `
+        + 'for example arn:aws:codeconnections:us-east-1:123456789012:connection/0a1b2c3d-0000-1111-2222-333344445555');
+    }
+    const action = new cpactions.CodeStarConnectionsSourceAction({
+      actionName: 'Source',
+      connectionArn: o.connectionArn,
+      owner: o.owner,
+      repo: o.repo,
+      branch,
+      output,
+      triggerOnPush: true,
+    });
+    return { action, version: action.variables.commitId };
+  }
+}
+
+class S3Source extends StagingPipelineSource {
+  constructor(private readonly options: StagingS3SourceOptions) {
+    super();
+  }
+
+  public _bind(scope: Construct, output: codepipeline.Artifact): BoundSource {
+    const key = this.options.objectKey;
+    if (!Token.isUnresolved(key) && (key.length === 0 || key.startsWith('/'))) {
+      throw new StagingValidationError(scope, `source objectKey must be the key of a zip in the bucket, not starting with '/' (got '${key}'); for example 'web/source.zip'`);
+    }
+    const action = new cpactions.S3SourceAction({
+      actionName: 'Source',
+      bucket: this.options.bucket,
+      bucketKey: key,
+      output,
+      trigger: cpactions.S3Trigger.EVENTS,
+    });
+    return { action, version: action.variables.eTag };
+  }
+}
+
+/**
+ * Options of a {@link StagingPipeline}.
+ */
+export interface StagingPipelineOptions {
+  /** Where the app's code comes from. */
+  readonly source: StagingPipelineSource;
+
+  /**
+   * Wait for a person's approval between the build and the deploy.
+   *
+   * @default false
+   */
+  readonly manualApproval?: boolean;
+
+  /**
+   * Time the deploy may take before the pipeline fails it (the circuit breaker and the alarms
+   * roll a bad image back sooner).
+   *
+   * @default Duration.minutes(30)
+   */
+  readonly deployTimeout?: Duration;
+
+  /**
+   * Time the build may take.
+   *
+   * @default Duration.minutes(30)
+   */
+  readonly buildTimeout?: Duration;
+
+  /**
+   * Path of the Dockerfile in the source.
+   *
+   * @default 'Dockerfile'
+   */
+  readonly dockerfile?: string;
+
+  /**
+   * Build context, relative to the source root.
+   *
+   * @default '.'
+   */
+  readonly buildContext?: string;
+
+  /**
+   * Days the build logs are kept.
+   *
+   * @default logs.RetentionDays.ONE_MONTH
+   */
+  readonly logRetention?: logs.RetentionDays;
+}
+
+/**
+ * Properties of a {@link StagingPipeline}.
+ */
+export interface StagingPipelineProps extends StagingPipelineOptions {
+  /** The service deployed: it must run from its own repository (no `image`). */
+  readonly service: StagingService;
+}
+
+/**
+ * The delivery pipeline of one service (walkthrough step 13), on CodePipeline V2: source, a
+ * CodeBuild build that pushes the image tagged with the commit (once: a re-run skips the push),
+ * writes the image-uri parameter and emits `imagedefinitions.json`, an optional approval, and an
+ * ECS deploy with a timeout. Runs are queued, so two deploys of a service never overlap.
+ */
+export class StagingPipeline extends Construct {
+  /** The pipeline. */
+  public readonly pipeline: codepipeline.Pipeline;
+  /** The build project. */
+  public readonly project: codebuild.PipelineProject;
+  /** The artifact bucket: SSE-S3, TLS only, artifacts expire after 30 days. */
+  public readonly artifactBucket: s3.Bucket;
+  /** The build logs. */
+  public readonly logGroup: logs.LogGroup;
+  /** The role the build runs as: push to the service's repository, write its image-uri parameter. */
+  public readonly buildRole: iam.Role;
+
+  constructor(scope: Construct, id: string, props: StagingPipelineProps) {
+    super(scope, id);
+    const service = props.service;
+    const imageParameter = service.imageParameter;
+    if (!imageParameter) {
+      throw new StagingValidationError(this, `service '${service.serviceName}' runs an image given in code (got image), so there is nothing to deploy; leave image out so the service runs from its own repository`);
+    }
+    validateIntegerRange(this, 'deployTimeout (minutes)', props.deployTimeout?.toMinutes(), 1, 60, 'CodePipeline\'s ECS deploy action waits 1 to 60 minutes');
+    validateIntegerRange(this, 'buildTimeout (minutes)', props.buildTimeout?.toMinutes(), 5, 480, 'CodeBuild runs a build 5 to 480 minutes');
+
+    this.artifactBucket = new s3.Bucket(this, 'Artifacts', {
+      encryption: s3.BucketEncryption.S3_MANAGED,
+      blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
+      enforceSSL: true,
+      objectOwnership: s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+      lifecycleRules: [{ id: 'expire-artifacts', expiration: Duration.days(30), abortIncompleteMultipartUploadAfter: Duration.days(1) }],
+      // Artifacts are not state; kept with the stack's deletion, they expire on their own (no deletion Lambda).
+      removalPolicy: RemovalPolicy.RETAIN,
+    });
+    acknowledgeArtifactBucket(this.artifactBucket);
+
+    const logRetention = props.logRetention ?? logs.RetentionDays.ONE_MONTH;
+    this.logGroup = new logs.LogGroup(this, 'BuildLogs', { retention: logRetention, removalPolicy: RemovalPolicy.RETAIN });
+    acknowledgeStagingLogGroup(this.logGroup, logRetention, false, 'a key on the log group (pipeline.logGroup)', 'logRetention');
+
+    // The build's role gets exactly what the build needs, written here: aws-cdk-lib's defaults would
+    // add the default /aws/codebuild log group and report groups by wildcard, which this build does not use.
+    this.buildRole = new iam.Role(this, 'BuildRole', {
+      assumedBy: new iam.ServicePrincipal('codebuild.amazonaws.com'),
+      description: `Builds and pushes the image of /${service.environmentName}/${service.serviceName}`,
+    });
+    this.project = new codebuild.PipelineProject(this, 'Build', {
+      role: iam.Role.fromRoleArn(this, 'BuildRoleRef', this.buildRole.roleArn, { mutable: false }),
+      description: `Builds and pushes the image of /${service.environmentName}/${service.serviceName}`,
+      environment: {
+        buildImage: codebuild.LinuxBuildImage.STANDARD_7_0,
+        computeType: codebuild.ComputeType.SMALL,
+        // docker build needs the Docker daemon, which runs privileged.
+        privileged: true,
+      },
+      cache: codebuild.Cache.local(codebuild.LocalCacheMode.DOCKER_LAYER),
+      timeout: props.buildTimeout ?? Duration.minutes(30),
+      logging: { cloudWatch: { logGroup: this.logGroup } },
+      environmentVariables: {
+        REPOSITORY_URI: { value: service.repository.repositoryUri },
+        REPOSITORY_NAME: { value: service.repository.repositoryName },
+        IMAGE_PARAMETER: { value: imageParameter.parameterName },
+        CONTAINER: { value: service.container.containerName },
+        DOCKERFILE: { value: props.dockerfile ?? 'Dockerfile' },
+        BUILD_CONTEXT: { value: props.buildContext ?? '.' },
+      },
+      buildSpec: codebuild.BuildSpec.fromObject(BUILD_SPEC),
+    });
+    const role = this.buildRole;
+    service.repository.grantPullPush(role);
+    role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['ecr:DescribeImages'], resources: [service.repository.repositoryArn] }));
+    imageParameter.grantWrite(role);
+    this.logGroup.grantWrite(role);
+    role.addToPrincipalPolicy(new iam.PolicyStatement({
+      actions: ['s3:GetObject', 's3:GetObjectVersion', 's3:PutObject'],
+      resources: [this.artifactBucket.arnForObjects('*')],
+    }));
+
+    const source = new codepipeline.Artifact('Source');
+    const built = new codepipeline.Artifact('ImageDefinitions');
+    const boundSource = props.source._bind(this, source);
+    this.pipeline = new codepipeline.Pipeline(this, 'Pipeline', {
+      pipelineType: codepipeline.PipelineType.V2,
+      executionMode: codepipeline.ExecutionMode.QUEUED,
+      artifactBucket: this.artifactBucket,
+      crossAccountKeys: false,
+      restartExecutionOnUpdate: false,
+    });
+    this.pipeline.addStage({ stageName: 'Source', actions: [boundSource.action] });
+    this.pipeline.addStage({
+      stageName: 'Build',
+      actions: [new cpactions.CodeBuildAction({
+        actionName: 'BuildAndPush',
+        project: this.project,
+        input: source,
+        outputs: [built],
+        environmentVariables: { SOURCE_VERSION: { value: boundSource.version } },
+      })],
+    });
+    if (props.manualApproval) {
+      this.pipeline.addStage({ stageName: 'Approve', actions: [new cpactions.ManualApprovalAction({ actionName: 'Approve' })] });
+    }
+    this.pipeline.addStage({
+      stageName: 'Deploy',
+      actions: [new cpactions.EcsDeployAction({
+        actionName: 'Deploy',
+        service: service.fargateService,
+        input: built,
+        deploymentTimeout: props.deployTimeout ?? Duration.minutes(30),
+      })],
+    });
+    acknowledgePipeline(this);
+  }
+}
+
+/**
+ * The build: log in to ECR, build with the Docker layer cache, tag with the source version, push
+ * unless that tag is there (immutable tags: a retried run succeeds), write the image-uri parameter,
+ * emit imagedefinitions.json for the ECS deploy action.
+ */
+const BUILD_SPEC = {
+  version: '0.2',
+  phases: {
+    pre_build: {
+      commands: [
+        'TAG="$(echo "$SOURCE_VERSION" | tr -cd \'A-Za-z0-9\' | cut -c1-12)"',
+        'IMAGE="$REPOSITORY_URI:$TAG"',
+        'aws ecr get-login-password | docker login --username AWS --password-stdin "${REPOSITORY_URI%%/*}"',
+      ],
+    },
+    build: {
+      commands: [
+        'if aws ecr describe-images --repository-name "$REPOSITORY_NAME" --image-ids imageTag="$TAG" > /dev/null 2>&1; then '
+          + 'echo "$IMAGE is in the repository already: not pushed again"; '
+          + 'else docker build --file "$DOCKERFILE" --tag "$IMAGE" "$BUILD_CONTEXT" && docker push "$IMAGE"; fi',
+      ],
+    },
+    post_build: {
+      commands: [
+        'aws ssm put-parameter --name "$IMAGE_PARAMETER" --value "$IMAGE" --type String --overwrite',
+        'printf \'[{"name":"%s","imageUri":"%s"}]\' "$CONTAINER" "$IMAGE" > imagedefinitions.json',
+      ],
+    },
+  },
+  artifacts: { files: ['imagedefinitions.json'] },
+};
+
+function acknowledgeArtifactBucket(bucket: s3.Bucket): void {
+  const disposable = 'Pipeline artifacts are intermediate files that expire after 30 days; versions, object lock or access logs would keep or multiply what is meant to go.';
+  Validations.of(bucket).acknowledge(
+    { id: 'AwsSolutions-S1', reason: disposable },
+    { id: `${GUARD}::s3_bucket_logging_enabled_check`, reason: disposable },
+    { id: `${GUARD}::s3_bucket_versioning_enabled_check`, reason: disposable },
+    { id: `${GUARD}::s3_bucket_object_lock_enabled_check`, reason: disposable },
+    { id: `${GUARD}::s3_event_notifications_enabled_check`, reason: 'Nothing consumes pipeline artifacts as they arrive but the pipeline itself.' },
+    { id: `${GUARD}::s3_bucket_default_encryption_kms_check`, reason: 'Artifacts are encrypted with SSE-S3; a KMS key would need grants for every pipeline role and adds cost without protecting more in a single-account pipeline.' },
+  );
+}
+
+function acknowledgePipeline(pipeline: StagingPipeline): void {
+  const privileged = 'Privileged mode runs the Docker daemon that `docker build` needs; the build runs only this repository\'s Dockerfile, on a fresh build host.';
+  Validations.of(pipeline.project).acknowledge(
+    { id: 'AwsSolutions-CB3', reason: privileged },
+    { id: `${GUARD}::codebuild_project_environment_privileged_check`, reason: privileged },
+    { id: 'AwsSolutions-CB4', reason: 'Build artifacts (imagedefinitions.json) hold an image URI, no data; the AWS managed key encrypts them.' },
+  );
+  // The wildcards aws-cdk-lib's CodePipeline and CodeBuild grants write, each on this pipeline's own
+  // resources, in the form cdk-nag reports them.
+  const stack = Stack.of(pipeline);
+  const bucket = stack.getLogicalId(pipeline.artifactBucket.node.defaultChild as CfnElement);
+  const reasons: Array<[string, string]> = [
+    ...['s3:Abort*', 's3:DeleteObject*', 's3:GetBucket*', 's3:GetObject*', 's3:List*'].map((action): [string, string] => [`Action::${action}`,
+      'aws-cdk-lib\'s grant on the pipeline\'s own artifact bucket, which holds nothing but this pipeline\'s artifacts.']),
+    [`Resource::<${bucket}.Arn>/*`, 'The objects of the pipeline\'s own artifact bucket.'],
+    ['Resource::*', 'ecr:GetAuthorizationToken (the build) and the ECS deploy action\'s task definition calls have no resource-level permissions.'],
+  ];
+  for (const construct of pipeline.node.findAll()) {
+    if (construct instanceof iam.Policy) {
+      Validations.of(construct).acknowledge(...reasons.map(([finding, reason]) => ({ id: `AwsSolutions-IAM5[${finding}]`, reason })));
+    }
   }
 }

@@ -11,7 +11,7 @@ import * as ssm from 'aws-cdk-lib/aws-ssm';
 import { Construct } from 'constructs';
 import { StagingEdge, StagingRouteOptions } from './edge';
 import { StagingServiceAlarmOptions, StagingServiceAlarms } from './observability';
-import { GitHubActionsDeployOptions, GitHubActionsDeployRole } from './pipeline';
+import { GitHubActionsDeployOptions, GitHubActionsDeployRole, StagingPipeline, StagingPipelineOptions } from './pipeline';
 import { DEFAULTS, FARGATE_MEMORY_BY_CPU } from './private/defaults';
 import { StagingValidationError } from './private/errors';
 import { acknowledgeStagingLogGroup, GUARD } from './private/posture';
@@ -432,12 +432,29 @@ export class StagingService extends Construct {
    * @param options the repository and the branch (or GitHub environment) that deploy
    * @returns the deploy role
    */
-  public addGitHubActionsDeployRole(options: GitHubActionsDeployOptions): GitHubActionsDeployRole {
-    const existing = this.node.tryFindChild('GitHubActionsDeploy');
-    if (existing) {
-      throw new StagingValidationError(this, `service '${this.serviceName}' has a GitHub Actions deploy role already (got a second one); one pipeline deploys a service: keep one`);
-    }
+  public addGithubActionsDeployRole(options: GitHubActionsDeployOptions): GitHubActionsDeployRole {
+    this.checkNoPipeline('a GitHub Actions deploy role');
     return new GitHubActionsDeployRole(this, 'GitHubActionsDeploy', { ...options, service: this });
+  }
+
+  /**
+   * Adds the service's delivery pipeline on CodePipeline: see {@link StagingPipeline}.
+   *
+   * @param options the source and the pipeline's settings
+   * @returns the pipeline
+   */
+  public addPipeline(options: StagingPipelineOptions): StagingPipeline {
+    this.checkNoPipeline('a pipeline');
+    return new StagingPipeline(this, 'Pipeline', { ...options, service: this });
+  }
+
+  /** One way delivers a service: two would race over the image-uri parameter and the service. */
+  private checkNoPipeline(adding: string): void {
+    const existing = ['GitHubActionsDeploy', 'Pipeline'].find((id) => this.node.tryFindChild(id));
+    if (existing) {
+      const what = existing === 'Pipeline' ? 'a pipeline' : 'a GitHub Actions deploy role';
+      throw new StagingValidationError(this, `service '${this.serviceName}' has ${what} already (got ${adding} too); one pipeline deploys a service: keep one`);
+    }
   }
 }
 

@@ -1,12 +1,13 @@
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { Stack } from 'aws-cdk-lib';
+import { Duration, Stack } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import * as ecs from 'aws-cdk-lib/aws-ecs';
 import * as iam from 'aws-cdk-lib/aws-iam';
+import * as s3 from 'aws-cdk-lib/aws-s3';
 import { parse } from 'yaml';
-import { EcsStagingEnvironment, GitHubActionsDeployRole, StagingService } from '../src';
+import { EcsStagingEnvironment, GitHubActionsDeployRole, StagingPipelineSource, StagingService } from '../src';
 import { testApp, TEST_ENV, testStack } from './harness/apps';
 import { formatFindings, postureFindings } from './harness/posture';
 import { actionlint, zizmor } from './harness/workflow-linters';
@@ -22,8 +23,8 @@ describe('GitHubActionsDeployRole', () => {
     const parent = testStack();
     const env = new EcsStagingEnvironment(parent, 'Staging');
     web = env.addService('web');
-    deploy = web.addGitHubActionsDeployRole({ repository: 'acme/web' });
-    env.addService('api', { pathPatterns: ['/api/*'] }).addGitHubActionsDeployRole({ repository: 'acme/api', githubEnvironment: 'staging' });
+    deploy = web.addGithubActionsDeployRole({ repository: 'acme/web' });
+    env.addService('api', { pathPatterns: ['/api/*'] }).addGithubActionsDeployRole({ repository: 'acme/api', githubEnvironment: 'staging' });
     parentTemplate = Template.fromStack(parent);
     template = Template.fromStack(Stack.of(web));
     workflow = deploy.renderWorkflow();
@@ -137,19 +138,19 @@ describe('GitHubActionsDeployRole', () => {
   test('is posture-clean', () => {
     const app = testApp();
     const stack = new Stack(app, 'Deploy', { env: TEST_ENV });
-    new EcsStagingEnvironment(stack, 'Staging').addService('web', { user: '1000' }).addGitHubActionsDeployRole({ repository: 'acme/web' });
+    new EcsStagingEnvironment(stack, 'Staging').addService('web', { user: '1000' }).addGithubActionsDeployRole({ repository: 'acme/web' });
     expect(formatFindings(postureFindings(app))).toBe('');
   });
 
   test('imports the account\'s provider when given, creating none', () => {
     const stack = testStack();
     const provider = iam.OidcProviderNative.fromOidcProviderArn(stack, 'GitHub', 'arn:aws:iam::123456789012:oidc-provider/token.actions.githubusercontent.com');
-    new EcsStagingEnvironment(stack, 'Staging').addService('web').addGitHubActionsDeployRole({ repository: 'acme/web', oidcProvider: provider });
+    new EcsStagingEnvironment(stack, 'Staging').addService('web').addGithubActionsDeployRole({ repository: 'acme/web', oidcProvider: provider });
     Template.fromStack(stack).resourceCountIs('AWS::IAM::OIDCProvider', 0);
   });
 
   describe('fails at synth on bad input', () => {
-    const add = (options: any, serviceOptions: any = {}) => () => new EcsStagingEnvironment(testStack(), 'Staging').addService('web', serviceOptions).addGitHubActionsDeployRole(options);
+    const add = (options: any, serviceOptions: any = {}) => () => new EcsStagingEnvironment(testStack(), 'Staging').addService('web', serviceOptions).addGithubActionsDeployRole(options);
     const PREFIX = 'Test/Staging/web/Service/GitHubActionsDeploy: ';
     test.each([
       ['an empty repository', { repository: '' }, "repository must be 'owner/repo' (got ''); for example 'acme/web'"],
@@ -170,9 +171,136 @@ describe('GitHubActionsDeployRole', () => {
 
     test('fails on a second deploy role for one service', () => {
       const web2 = new EcsStagingEnvironment(testStack(), 'Staging').addService('web');
-      web2.addGitHubActionsDeployRole({ repository: 'acme/web' });
-      expect(() => web2.addGitHubActionsDeployRole({ repository: 'acme/other' })).toThrow(
-        "Test/Staging/web/Service: service 'web' has a GitHub Actions deploy role already (got a second one); one pipeline deploys a service: keep one");
+      web2.addGithubActionsDeployRole({ repository: 'acme/web' });
+      expect(() => web2.addGithubActionsDeployRole({ repository: 'acme/other' })).toThrow(
+        "Test/Staging/web/Service: service 'web' has a GitHub Actions deploy role already (got a GitHub Actions deploy role too); one pipeline deploys a service: keep one");
+    });
+  });
+});
+
+describe('StagingPipeline', () => {
+  const CONNECTION = 'arn:aws:codeconnections:us-east-1:123456789012:connection/0a1b2c3d-0000-1111-2222-333344445555';
+  let web: StagingService;
+  let template: Template;
+  beforeAll(() => {
+    const parent = testStack();
+    web = new EcsStagingEnvironment(parent, 'Staging').addService('web');
+    web.addPipeline({ source: StagingPipelineSource.connection({ connectionArn: CONNECTION, owner: 'acme', repo: 'web' }), manualApproval: true });
+    template = Template.fromStack(Stack.of(web));
+  });
+
+  test('runs CodePipeline V2, queued, so two deploys of the service never overlap', () => {
+    template.hasResourceProperties('AWS::CodePipeline::Pipeline', {
+      PipelineType: 'V2',
+      ExecutionMode: 'QUEUED',
+      Stages: [
+        Match.objectLike({ Name: 'Source', Actions: [Match.objectLike({ ActionTypeId: Match.objectLike({ Provider: 'CodeStarSourceConnection' }), Configuration: Match.objectLike({ FullRepositoryId: 'acme/web', BranchName: 'main', ConnectionArn: CONNECTION }) })] }),
+        Match.objectLike({ Name: 'Build', Actions: [Match.objectLike({ ActionTypeId: Match.objectLike({ Provider: 'CodeBuild' }), Configuration: Match.objectLike({ EnvironmentVariables: Match.stringLikeRegexp('SOURCE_VERSION.*#\\{Source_Source_NS\\.CommitId\\}') }) })] }),
+        Match.objectLike({ Name: 'Approve', Actions: [Match.objectLike({ ActionTypeId: Match.objectLike({ Provider: 'Manual' }) })] }),
+        Match.objectLike({ Name: 'Deploy', Actions: [Match.objectLike({ ActionTypeId: Match.objectLike({ Provider: 'ECS' }), Configuration: Match.objectLike({ DeploymentTimeout: 30 }) })] }),
+      ],
+    });
+  });
+
+  test('builds privileged (docker build) with the Docker layer cache, logging to a log group kept a month', () => {
+    template.hasResourceProperties('AWS::CodeBuild::Project', {
+      Environment: Match.objectLike({ PrivilegedMode: true, ComputeType: 'BUILD_GENERAL1_SMALL' }),
+      Cache: { Type: 'LOCAL', Modes: ['LOCAL_DOCKER_LAYER_CACHE'] },
+      TimeoutInMinutes: 30,
+      LogsConfig: { CloudWatchLogs: Match.objectLike({ Status: 'ENABLED' }) },
+    });
+    template.hasResourceProperties('AWS::Logs::LogGroup', { RetentionInDays: 30 });
+  });
+
+  test('tags the image with the commit, skips a push that is there, writes the parameter and emits imagedefinitions.json', () => {
+    const [project] = Object.values(template.findResources('AWS::CodeBuild::Project'));
+    const spec = JSON.parse(project.Properties.Source.BuildSpec);
+    const commands = [...spec.phases.pre_build.commands, ...spec.phases.build.commands, ...spec.phases.post_build.commands].join('\n');
+    expect(commands).toContain('aws ecr describe-images');
+    expect(commands).toContain('not pushed again');
+    expect(commands).toContain('aws ssm put-parameter --name "$IMAGE_PARAMETER"');
+    expect(commands).toContain('imagedefinitions.json');
+    expect(spec.artifacts).toEqual({ files: ['imagedefinitions.json'] });
+  });
+
+  test('keeps artifacts in an encrypted, TLS-only bucket that expires them', () => {
+    template.hasResourceProperties('AWS::S3::Bucket', {
+      BucketEncryption: { ServerSideEncryptionConfiguration: [{ ServerSideEncryptionByDefault: { SSEAlgorithm: 'AES256' } }] },
+      LifecycleConfiguration: { Rules: [Match.objectLike({ ExpirationInDays: 30 })] },
+      PublicAccessBlockConfiguration: Match.objectLike({ BlockPublicAcls: true }),
+    });
+    template.hasResourceProperties('AWS::S3::BucketPolicy', {
+      PolicyDocument: { Statement: Match.arrayWith([Match.objectLike({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } })]) },
+    });
+  });
+
+  test('lets the build push only to the service\'s repository and write only its parameter', () => {
+    const [project] = Object.values(template.findResources('AWS::CodeBuild::Project'));
+    const roleId = project.Properties.ServiceRole['Fn::GetAtt'][0];
+    const statements = Object.values(template.findResources('AWS::IAM::Policy'))
+      .filter((p) => p.Properties.Roles.some((r: any) => r.Ref === roleId))
+      .flatMap((p) => p.Properties.PolicyDocument.Statement);
+    const star = statements.filter((s) => s.Resource === '*').flatMap((s) => [s.Action].flat());
+    expect(star).toEqual(['ecr:GetAuthorizationToken']);
+    const push = statements.find((s) => [s.Action].flat().includes('ecr:PutImage'))!;
+    expect(JSON.stringify(push.Resource)).toMatch(/ServiceRepository/);
+    const write = statements.find((s) => [s.Action].flat().includes('ssm:PutParameter'))!;
+    expect(JSON.stringify(write.Resource)).toMatch(/ServiceImageParameter/);
+  });
+
+  test('takes an S3 source, tagging images with the object\'s e-tag', () => {
+    const parent = testStack();
+    const bucket = new s3.Bucket(parent, 'Sources', { versioned: true });
+    const svc = new EcsStagingEnvironment(parent, 'Staging').addService('web');
+    svc.addPipeline({ source: StagingPipelineSource.s3({ bucket, objectKey: 'web/source.zip' }) });
+    Template.fromStack(Stack.of(svc)).hasResourceProperties('AWS::CodePipeline::Pipeline', {
+      Stages: Match.arrayWith([Match.objectLike({ Name: 'Source', Actions: [Match.objectLike({ ActionTypeId: Match.objectLike({ Provider: 'S3' }) })] })]),
+    });
+  });
+
+  test('is posture-clean', () => {
+    const app = testApp();
+    const stack = new Stack(app, 'Pipeline', { env: TEST_ENV });
+    new EcsStagingEnvironment(stack, 'Staging').addService('web', { user: '1000' })
+      .addPipeline({ source: StagingPipelineSource.connection({ connectionArn: CONNECTION, owner: 'acme', repo: 'web' }) });
+    expect(formatFindings(postureFindings(app))).toBe('');
+  });
+
+  describe('fails at synth on bad input', () => {
+    const add = (source: () => StagingPipelineSource, options: any = {}) => () => new EcsStagingEnvironment(testStack(), 'Staging').addService('web').addPipeline({ source: source(), ...options });
+    const PREFIX = 'Test/Staging/web/Service/Pipeline: ';
+    test.each([
+      ['an empty owner', () => StagingPipelineSource.connection({ connectionArn: CONNECTION, owner: '', repo: 'web' }),
+        "source owner must be a GitHub-style name, letters, digits, '_', '.' and '-' (got ''); for example owner 'acme', repo 'web'"],
+      ['an empty repo', () => StagingPipelineSource.connection({ connectionArn: CONNECTION, owner: 'acme', repo: '' }),
+        "source repo must be a GitHub-style name, letters, digits, '_', '.' and '-' (got ''); for example owner 'acme', repo 'web'"],
+      ['a branch with a wildcard', () => StagingPipelineSource.connection({ connectionArn: CONNECTION, owner: 'acme', repo: 'web', branch: 'feature/*' }),
+        "source branch must name one branch, without wildcards (got 'feature/*'); for example 'main'"],
+      ['an empty branch', () => StagingPipelineSource.connection({ connectionArn: CONNECTION, owner: 'acme', repo: 'web', branch: '' }),
+        "source branch must name one branch, without wildcards (got ''); for example 'main'"],
+      ['a connection ARN that is not one', () => StagingPipelineSource.connection({ connectionArn: 'arn:aws:iam::123456789012:role/x', owner: 'acme', repo: 'web' }),
+        "source connectionArn must be the ARN of an AWS CodeConnections connection (got 'arn:aws:iam::123456789012:role/x'); "
+        + 'for example arn:aws:codeconnections:us-east-1:123456789012:connection/0a1b2c3d-0000-1111-2222-333344445555'],
+    ])('fails on %s', (_, source, message) => {
+      expect(add(source)).toThrow(PREFIX + message);
+    });
+
+    test('fails on a deploy timeout the ECS action does not take', () => {
+      expect(add(() => StagingPipelineSource.connection({ connectionArn: CONNECTION, owner: 'acme', repo: 'web' }), { deployTimeout: Duration.minutes(90) })).toThrow(
+        PREFIX + "deployTimeout (minutes) must be an integer from 1 to 60 (got 90); CodePipeline's ECS deploy action waits 1 to 60 minutes");
+    });
+
+    test('fails for a service that runs an image given in code', () => {
+      const svc = new EcsStagingEnvironment(testStack(), 'Staging').addService('web', { image: ecs.ContainerImage.fromRegistry('public.ecr.aws/nginx/nginx:1.27') });
+      expect(() => svc.addPipeline({ source: StagingPipelineSource.connection({ connectionArn: CONNECTION, owner: 'acme', repo: 'web' }) })).toThrow(
+        PREFIX + "service 'web' runs an image given in code (got image), so there is nothing to deploy; leave image out so the service runs from its own repository");
+    });
+
+    test('fails on a second way to deliver one service', () => {
+      const svc = new EcsStagingEnvironment(testStack(), 'Staging').addService('web');
+      svc.addGithubActionsDeployRole({ repository: 'acme/web' });
+      expect(() => svc.addPipeline({ source: StagingPipelineSource.connection({ connectionArn: CONNECTION, owner: 'acme', repo: 'web' }) })).toThrow(
+        "Test/Staging/web/Service: service 'web' has a GitHub Actions deploy role already (got a pipeline too); one pipeline deploys a service: keep one");
     });
   });
 });

@@ -52,7 +52,7 @@ def build_example_app(outdir: str = "cdk.out") -> cdk.App:
         network=StagingNetworkProps(max_azs=2, nat_strategy=NatStrategy.single_gateway()),
     )
 
-    env.add_service(
+    web = env.add_service(
         "web",
         container_port=80,
         cpu=512,
@@ -64,6 +64,9 @@ def build_example_app(outdir: str = "cdk.out") -> cdk.App:
         secrets={"DB_PASSWORD": StagingSecret.generate(exclude_punctuation=True)},
         auto_scaling=StagingAutoScalingOptions(min_capacity=2, max_capacity=4, target_cpu_percent=60),
     )
+
+    # Pushes to main of acme/web deploy the service, over OIDC.
+    web.add_github_actions_deploy_role(repository="acme/web", branch="main")
 
     return app
 
