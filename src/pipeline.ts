@@ -209,8 +209,9 @@ export class GitHubActionsDeployRole extends Construct {
         },
         { name: 'Read what to deploy', run: READ_TARGET_SCRIPT },
         { name: 'Build and push the image, unless this commit\'s is there', run: BUILD_SCRIPT },
-        { name: 'Write the image-uri parameter', run: 'aws ssm put-parameter --name "$IMAGE_PARAMETER" --value "$IMAGE" --type String --overwrite' },
         { name: 'Register a revision with the image and roll the service', run: DEPLOY_SCRIPT },
+        // Only once the service is stable: the parameter never names an image that failed to deploy.
+        { name: 'Write the image-uri parameter', run: 'aws ssm put-parameter --name "$IMAGE_PARAMETER" --value "$IMAGE" --type String --overwrite' },
       ],
     };
     if (this.githubEnvironment) {
@@ -579,6 +580,7 @@ export class StagingPipeline extends Construct {
       actions: ['s3:GetObject', 's3:GetObjectVersion', 's3:PutObject'],
       resources: [this.artifactBucket.arnForObjects('*')],
     }));
+    role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['s3:GetBucketAcl', 's3:GetBucketLocation'], resources: [this.artifactBucket.bucketArn] }));
 
     const source = new codepipeline.Artifact('Source');
     const built = new codepipeline.Artifact('ImageDefinitions');
@@ -598,7 +600,7 @@ export class StagingPipeline extends Construct {
         project: this.project,
         input: source,
         outputs: [built],
-        environmentVariables: { SOURCE_VERSION: { value: boundSource.version } },
+        environmentVariables: { SOURCE_VERSION: { value: boundSource.version }, STEP: { value: 'build' } },
       })],
     });
     if (props.manualApproval) {
@@ -613,35 +615,46 @@ export class StagingPipeline extends Construct {
         deploymentTimeout: props.deployTimeout ?? Duration.minutes(30),
       })],
     });
+    this.pipeline.addStage({
+      stageName: 'Record',
+      actions: [new cpactions.CodeBuildAction({
+        actionName: 'WriteImageParameter',
+        project: this.project,
+        input: built,
+        environmentVariables: { STEP: { value: 'record' } },
+      })],
+    });
+    // The role is given to the project as imported (so that aws-cdk-lib adds nothing to it): the
+    // project and the pipeline's first run must wait for its policy.
+    this.project.node.addDependency(this.buildRole);
+    this.pipeline.node.addDependency(this.buildRole);
     acknowledgePipeline(this);
   }
 }
 
 /**
- * The build: log in to ECR, build with the Docker layer cache, tag with the source version, push
- * unless that tag is there (immutable tags: a retried run succeeds), write the image-uri parameter,
- * emit imagedefinitions.json for the ECS deploy action.
+ * One project, two steps. `build`: log in to ECR, build with the Docker layer cache, tag with the
+ * source version, push unless that tag is there (immutable tags: a retried run succeeds), and only
+ * then emit imagedefinitions.json for the ECS deploy action. `record` (after a successful deploy):
+ * write the deployed image to the image-uri parameter, so that the parameter never names an image
+ * that failed to build or to deploy.
  */
 const BUILD_SPEC = {
   version: '0.2',
   phases: {
-    pre_build: {
-      commands: [
+    build: {
+      'on-failure': 'ABORT',
+      'commands': [
+        'if [ "$STEP" = record ]; then '
+          + 'IMAGE="$(jq -r --arg c "$CONTAINER" \'.[] | select(.name == $c) | .imageUri\' imagedefinitions.json)" && '
+          + 'aws ssm put-parameter --name "$IMAGE_PARAMETER" --value "$IMAGE" --type String --overwrite && '
+          + 'echo "$IMAGE_PARAMETER now names $IMAGE" && exit 0; fi',
         'TAG="$(echo "$SOURCE_VERSION" | tr -cd \'A-Za-z0-9\' | cut -c1-12)"',
         'IMAGE="$REPOSITORY_URI:$TAG"',
         'aws ecr get-login-password | docker login --username AWS --password-stdin "${REPOSITORY_URI%%/*}"',
-      ],
-    },
-    build: {
-      commands: [
         'if aws ecr describe-images --repository-name "$REPOSITORY_NAME" --image-ids imageTag="$TAG" > /dev/null 2>&1; then '
           + 'echo "$IMAGE is in the repository already: not pushed again"; '
           + 'else docker build --file "$DOCKERFILE" --tag "$IMAGE" "$BUILD_CONTEXT" && docker push "$IMAGE"; fi',
-      ],
-    },
-    post_build: {
-      commands: [
-        'aws ssm put-parameter --name "$IMAGE_PARAMETER" --value "$IMAGE" --type String --overwrite',
         'printf \'[{"name":"%s","imageUri":"%s"}]\' "$CONTAINER" "$IMAGE" > imagedefinitions.json',
       ],
     },

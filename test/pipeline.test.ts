@@ -103,6 +103,8 @@ describe('GitHubActionsDeployRole', () => {
     expect(script).toContain('aws ssm put-parameter --name "$IMAGE_PARAMETER"');
     expect(script).toContain('aws ecs register-task-definition');
     expect(script).toContain('aws ecs wait services-stable');
+    // The parameter is written once the service is stable.
+    expect(script.indexOf('aws ssm put-parameter')).toBeGreaterThan(script.indexOf('aws ecs wait services-stable'));
     // Values reach scripts through the environment, never ${{ }} inside run (template injection).
     expect(script).not.toContain('${{');
   });
@@ -198,6 +200,8 @@ describe('StagingPipeline', () => {
         Match.objectLike({ Name: 'Build', Actions: [Match.objectLike({ ActionTypeId: Match.objectLike({ Provider: 'CodeBuild' }), Configuration: Match.objectLike({ EnvironmentVariables: Match.stringLikeRegexp('SOURCE_VERSION.*#\\{Source_Source_NS\\.CommitId\\}') }) })] }),
         Match.objectLike({ Name: 'Approve', Actions: [Match.objectLike({ ActionTypeId: Match.objectLike({ Provider: 'Manual' }) })] }),
         Match.objectLike({ Name: 'Deploy', Actions: [Match.objectLike({ ActionTypeId: Match.objectLike({ Provider: 'ECS' }), Configuration: Match.objectLike({ DeploymentTimeout: 30 }) })] }),
+        // The parameter names the image only once it is deployed.
+        Match.objectLike({ Name: 'Record', Actions: [Match.objectLike({ ActionTypeId: Match.objectLike({ Provider: 'CodeBuild' }), Configuration: Match.objectLike({ EnvironmentVariables: Match.stringLikeRegexp('STEP.*record') }) })] }),
       ],
     });
   });
@@ -215,7 +219,11 @@ describe('StagingPipeline', () => {
   test('tags the image with the commit, skips a push that is there, writes the parameter and emits imagedefinitions.json', () => {
     const [project] = Object.values(template.findResources('AWS::CodeBuild::Project'));
     const spec = JSON.parse(project.Properties.Source.BuildSpec);
-    const commands = [...spec.phases.pre_build.commands, ...spec.phases.build.commands, ...spec.phases.post_build.commands].join('\n');
+    const commands = spec.phases.build.commands.join('\n');
+    // Nothing runs after a failed step of the build phase (no post_build that would run anyway).
+    expect(spec.phases.build['on-failure']).toBe('ABORT');
+    expect(Object.keys(spec.phases)).toEqual(['build']);
+    expect(commands.indexOf('docker push')).toBeLessThan(commands.lastIndexOf('imagedefinitions.json'));
     expect(commands).toContain('aws ecr describe-images');
     expect(commands).toContain('not pushed again');
     expect(commands).toContain('aws ssm put-parameter --name "$IMAGE_PARAMETER"');

@@ -46,11 +46,22 @@ python3 - "$WHEEL" <<'PY'
 import io, re, sys, tarfile, zipfile
 
 wheel = sys.argv[1]
+# node_modules may hold the package's bundled dependencies (package.json bundledDependencies), nothing else.
+bundled = set(__import__("json").load(open("package.json")).get("bundledDependencies", []))
 junk = re.compile(r"^package/(\.venv[^/]*|node_modules|cdk\.out|\.bench-build|\.ci|test-output|test-reports|coverage)(/|$)")
+def is_junk(name):
+    m = junk.match(name)
+    if not m:
+        return None
+    if m.group(1) == "node_modules":
+        dep = re.match(r"^package/node_modules/((@[^/]+/)?[^/]+)", name)
+        if dep and dep.group(1) in bundled:
+            return None
+    return m.group(1)
 with zipfile.ZipFile(wheel) as zf:
     [tgz] = [n for n in zf.namelist() if n.endswith(".jsii.tgz")]
     with tarfile.open(fileobj=io.BytesIO(zf.read(tgz))) as tf:
-        found = sorted({m.group(1) for m in map(junk.match, tf.getnames()) if m})
+        found = sorted({j for j in map(is_junk, tf.getnames()) if j})
 if found:
     sys.exit(f"python smoke: FAIL: the wheel's npm tarball {tgz} contains local directories {found} "
              "(wheel size {:.1f} MB); exclude them from the npm package (.npmignore) and rebuild".format(
