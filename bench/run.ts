@@ -1,6 +1,8 @@
 /**
- * Benchmark driver (`npx projen bench [--rounds N]`): synth time and peak memory of the
- * example app ("ours") against an equivalent aws-ecs-patterns service ("baseline").
+ * Benchmark driver (`npx projen bench [--rounds N]`): synth time and peak memory of the default
+ * environment ("default": HTTPS, one autoscaled service, every default on) and of the example app
+ * ("example": the same plus config, a secret and a GitHub deploy role) against an equivalent
+ * aws-ecs-patterns service ("baseline"). The target applies to the default environment.
  *
  * Each measurement runs in a fresh Node process; rounds alternate between the two.
  * Prints a table, writes the same figures to .bench-build/bench-result.json and exits 0
@@ -19,9 +21,11 @@ const SCALE_SIZES = [1, 10, 50];
 const SCALE_TARGET_RATIO = 8;
 const SCALE_SCRIPT = path.join(__dirname, 'child-scale.js');
 
-type Subject = 'ours' | 'baseline';
+type Subject = 'default' | 'example' | 'baseline';
+const SUBJECTS: Subject[] = ['default', 'example', 'baseline'];
 const SCRIPTS: Record<Subject, string> = {
-  ours: path.join(__dirname, 'child-ours.js'),
+  default: path.join(__dirname, 'child-default.js'),
+  example: path.join(__dirname, 'child-ours.js'),
   baseline: path.join(__dirname, 'child-baseline.js'),
 };
 
@@ -72,30 +76,32 @@ function main(): void {
   const rounds = parseRounds(process.argv.slice(2));
 
   // Untimed warm-up of each (file cache, compile cache).
-  runChild('ours');
-  runChild('baseline');
+  for (const subject of SUBJECTS) runChild(subject);
 
-  // Measured rounds; the order flips every round so neither side always runs first.
-  const samples: Record<Subject, Sample[]> = { ours: [], baseline: [] };
+  // Measured rounds; the order rotates every round so no subject always runs first.
+  const samples: Record<Subject, Sample[]> = { default: [], example: [], baseline: [] };
   for (let round = 0; round < rounds; round++) {
-    const order: Subject[] = round % 2 === 0 ? ['ours', 'baseline'] : ['baseline', 'ours'];
+    const order = [...SUBJECTS.slice(round % SUBJECTS.length), ...SUBJECTS.slice(0, round % SUBJECTS.length)];
     for (const subject of order) samples[subject].push(runChild(subject));
   }
 
-  const ours = summarize(samples.ours);
-  const baseline = summarize(samples.baseline);
-  const wallRatio = ours.wallMs / baseline.wallMs;
-  const rssRatio = ours.peakRssMiB / baseline.peakRssMiB;
-  const withinTarget = wallRatio <= TARGET_RATIO && rssRatio <= TARGET_RATIO;
+  const summaries = { default: summarize(samples.default), example: summarize(samples.example), baseline: summarize(samples.baseline) };
+  const baseline = summaries.baseline;
+  const ratios = (s: ReturnType<typeof summarize>) => ({ wall: s.wallMs / baseline.wallMs, peakRss: s.peakRssMiB / baseline.peakRssMiB });
+  const defaultRatios = ratios(summaries.default);
+  const exampleRatios = ratios(summaries.example);
+  const withinTarget = defaultRatios.wall <= TARGET_RATIO && defaultRatios.peakRss <= TARGET_RATIO;
 
-  const row = (cells: string[]) => cells[0].padEnd(14) + cells.slice(1).map((c) => c.padStart(16)).join('');
+  const row = (cells: string[]) => cells[0].padEnd(18) + cells.slice(1).map((c) => c.padStart(16)).join('');
   console.log(`Synth benchmark: medians of ${rounds} rounds, Node ${process.version}`);
   console.log(row(['', 'synth wall ms', 'peak RSS MiB', 'resources', 'template KB']));
-  for (const [name, s] of [['ours', ours], ['baseline', baseline]] as const) {
-    console.log(row([name, s.wallMs.toFixed(1), s.peakRssMiB.toFixed(1), String(s.resources), s.templateKB.toFixed(1)]));
+  for (const subject of SUBJECTS) {
+    const s = summaries[subject];
+    console.log(row([subject, s.wallMs.toFixed(1), s.peakRssMiB.toFixed(1), String(s.resources), s.templateKB.toFixed(1)]));
   }
-  console.log(row(['ours/baseline', `${wallRatio.toFixed(2)}x`, `${rssRatio.toFixed(2)}x`]));
-  console.log(`Target (issue): ours at most ${TARGET_RATIO}x baseline wall time and ${TARGET_RATIO}x peak memory: `
+  console.log(row(['default/baseline', `${defaultRatios.wall.toFixed(2)}x`, `${defaultRatios.peakRss.toFixed(2)}x`]));
+  console.log(row(['example/baseline', `${exampleRatios.wall.toFixed(2)}x`, `${exampleRatios.peakRss.toFixed(2)}x`]));
+  console.log(`Target (issue): the default environment at most ${TARGET_RATIO}x baseline wall time and ${TARGET_RATIO}x peak memory: `
     + (withinTarget ? 'within target' : 'over target'));
 
   // Scale: environments of 1, 10 and 50 services, rounds interleaved by size.
@@ -116,12 +122,14 @@ function main(): void {
   console.log(`Target (issue): ${SCALE_SIZES[SCALE_SIZES.length - 1]} services within ${SCALE_TARGET_RATIO}x the synth time of 1: `
     + `${scaleRatio.toFixed(2)}x, ${scaleWithin ? 'within target' : 'over target'}`);
 
+  const strip = ({ samples: _, ...s }: ReturnType<typeof summarize>) => s;
   const result = {
     rounds,
     node: process.version,
-    ours,
-    baseline,
-    ratios: { wall: wallRatio, peakRss: rssRatio },
+    default: strip(summaries.default),
+    example: strip(summaries.example),
+    baseline: strip(baseline),
+    ratios: { default: defaultRatios, example: exampleRatios },
     target: { maxRatio: TARGET_RATIO, withinTarget },
     scale: { sizes: scale.map(({ samples: _, ...s }) => s), ratio: scaleRatio, target: { maxRatio: SCALE_TARGET_RATIO, withinTarget: scaleWithin } },
   };

@@ -171,6 +171,15 @@ describe('GitHubActionsDeployRole', () => {
         PREFIX + "service 'web' runs an image given in code (got image), so there is nothing to deploy; leave image out so the service runs from its own repository");
     });
 
+    test('fails to render a workflow for an environment-agnostic stack, or with a timeout GitHub does not take', () => {
+      const agnostic = new EcsStagingEnvironment(new Stack(testApp(), 'Agnostic', { env: { region: 'us-east-1' } }), 'Staging').addService('web').addGithubActionsDeployRole({ repository: 'acme/web' });
+      expect(() => agnostic.renderWorkflow()).toThrow(
+        "Agnostic/Staging/web/Service/GitHubActionsDeploy: renderWorkflow needs the stack's account (got an environment-agnostic stack); set env: { account: '...', region: '...' } on the stack");
+      const withAccount = new EcsStagingEnvironment(testStack(), 'Staging').addService('web').addGithubActionsDeployRole({ repository: 'acme/web' });
+      expect(() => withAccount.renderWorkflow({ timeoutMinutes: 400 })).toThrow(
+        PREFIX + 'timeoutMinutes must be an integer from 1 to 360 (got 400); GitHub stops a job after 360 minutes');
+    });
+
     test('fails on a second deploy role for one service', () => {
       const web2 = new EcsStagingEnvironment(testStack(), 'Staging').addService('web');
       web2.addGithubActionsDeployRole({ repository: 'acme/web' });
@@ -296,6 +305,19 @@ describe('StagingPipeline', () => {
     test('fails on a deploy timeout the ECS action does not take', () => {
       expect(add(() => StagingPipelineSource.connection({ connectionArn: CONNECTION, owner: 'acme', repo: 'web' }), { deployTimeout: Duration.minutes(90) })).toThrow(
         PREFIX + "deployTimeout (minutes) must be an integer from 1 to 60 (got 90); CodePipeline's ECS deploy action waits 1 to 60 minutes");
+    });
+
+    test('fails on a build timeout CodeBuild does not take', () => {
+      expect(add(() => StagingPipelineSource.connection({ connectionArn: CONNECTION, owner: 'acme', repo: 'web' }), { buildTimeout: Duration.minutes(2) })).toThrow(
+        PREFIX + 'buildTimeout (minutes) must be an integer from 5 to 480 (got 2); CodeBuild runs a build 5 to 480 minutes');
+    });
+
+    test('fails on an S3 source key that starts with /', () => {
+      const stack = testStack();
+      const bucket = new s3.Bucket(stack, 'Sources', { versioned: true });
+      const svc = new EcsStagingEnvironment(stack, 'Staging').addService('web');
+      expect(() => svc.addPipeline({ source: StagingPipelineSource.s3({ bucket, objectKey: '/web.zip' }) })).toThrow(
+        PREFIX + "source objectKey must be the key of a zip in the bucket, not starting with '/' (got '/web.zip'); for example 'web/source.zip'");
     });
 
     test('fails for a service that runs an image given in code', () => {
