@@ -195,7 +195,7 @@ export class StagingNetwork extends Construct {
   public readonly natInstanceProvider?: ec2.NatInstanceProviderV2;
 
   /** The VPC CIDR as a literal where known (so that rules and checkers can read it), else a reference. */
-  private readonly vpcCidr: string;
+  private readonly vpcCidr?: string;
 
   constructor(scope: Construct, id: string, props: StagingNetworkProps = {}) {
     super(scope, id);
@@ -212,7 +212,8 @@ export class StagingNetwork extends Construct {
     if (props.vpc) {
       this.vpc = props.vpc;
       this.natGatewayCount = 0;
-      this.vpcCidr = props.vpc.vpcCidrBlock;
+      // Read only when needed: a VPC imported without its CIDR (valid CDK) throws on access.
+      this.vpcCidr = props.interfaceEndpoints ? importedVpcCidr(this, props.vpc) : undefined;
       this.validateImportedVpc(props.vpc, hasNat);
     } else {
       const { vpc, natGatewayCount, natInstanceProvider } = this.createVpc(props, hasNat);
@@ -256,7 +257,7 @@ export class StagingNetwork extends Construct {
           privateDnsEnabled: true,
           open: false,
         });
-        endpoint.connections.allowFrom(ec2.Peer.ipv4(this.vpcCidr), ec2.Port.tcp(443), 'HTTPS from the VPC');
+        endpoint.connections.allowFrom(ec2.Peer.ipv4(this.vpcCidr!), ec2.Port.tcp(443), 'HTTPS from the VPC');
       }
     }
   }
@@ -379,4 +380,15 @@ function acknowledgeNatInstance(instance: ec2.Instance): void {
       reason: 'The NAT instance forwards traffic to the internet, where instance-to-instance Nitro encryption does not apply; the Graviton types that support it cost 10x a t4g.nano. Application traffic carries its own TLS.',
     },
   );
+}
+
+/** The CIDR of an imported VPC, or a clear error when it was imported without one. */
+function importedVpcCidr(scope: Construct, vpc: ec2.IVpc): string {
+  try {
+    return vpc.vpcCidrBlock;
+  } catch {
+    throw new StagingValidationError(scope,
+      'interfaceEndpoints needs the CIDR of the VPC you bring (got a VPC imported without vpcCidrBlock), to admit it to the endpoints; '
+      + 'pass vpcCidrBlock to ec2.Vpc.fromVpcAttributes, or leave interfaceEndpoints off');
+  }
 }

@@ -197,6 +197,26 @@ describe('EcsStagingEnvironment', () => {
       });
     });
 
+    test('synthesizes with a VPC imported without its CIDR, and asks for it only for interface endpoints', () => {
+      const attributes = {
+        vpcId: 'vpc-0123456789abcdef0',
+        availabilityZones: ['us-east-1a', 'us-east-1b'],
+        publicSubnetIds: ['subnet-public0', 'subnet-public1'],
+        privateSubnetIds: ['subnet-private0', 'subnet-private1'],
+      };
+      // GIVEN / WHEN: valid CDK, no vpcCidrBlock
+      const stack = testStack();
+      const vpc = ec2.Vpc.fromVpcAttributes(stack, 'Existing', attributes);
+      const web = new EcsStagingEnvironment(stack, 'Staging', { network: { vpc } }).addService('web');
+      // THEN
+      Template.fromStack(Stack.of(web)).resourceCountIs('AWS::ECS::Service', 1);
+      const other = testStack();
+      const otherVpc = ec2.Vpc.fromVpcAttributes(other, 'Existing', attributes);
+      expect(() => new EcsStagingEnvironment(other, 'Staging', { network: { vpc: otherVpc, interfaceEndpoints: true } })).toThrow(
+        'Test/Staging/Network: interfaceEndpoints needs the CIDR of the VPC you bring (got a VPC imported without vpcCidrBlock), to admit it to the endpoints; '
+        + 'pass vpcCidrBlock to ec2.Vpc.fromVpcAttributes, or leave interfaceEndpoints off');
+    });
+
     test('is clean with an imported VPC', () => {
       expectClean((stack) => {
         const vpc = ec2.Vpc.fromVpcAttributes(stack, 'Existing', {
