@@ -119,10 +119,7 @@ export class GitHubActionsDeployRole extends Construct {
     this.branch = props.branch ?? 'main';
     this.githubEnvironment = props.githubEnvironment;
     validateGitHubOptions(this, props, this.branch);
-    const imageParameter = service.imageParameter;
-    if (!imageParameter) {
-      throw new StagingValidationError(this, `service '${service.serviceName}' runs an image given in code (got image), so there is nothing to deploy; leave image out so the service runs from its own repository`);
-    }
+    const imageParameter = imageParameterOf(this, service);
 
     this.subject = props.githubEnvironment
       ? `repo:${props.repository}:environment:${props.githubEnvironment}`
@@ -157,7 +154,7 @@ export class GitHubActionsDeployRole extends Construct {
       }),
     });
     this.deployTargetParameterName = `/${service.environmentName}/${service.serviceName}/deploy-target`;
-    grantDeploy(this.role, service, target);
+    grantDeploy(this.role, service, target, imageParameter);
     Validations.of(this.role).acknowledge({
       id: 'AwsSolutions-IAM5[Resource::*]',
       reason: 'ecr:GetAuthorizationToken, ecs:RegisterTaskDefinition and ecs:DescribeTaskDefinition have no resource-level permissions. '
@@ -274,6 +271,14 @@ const DEPLOY_SCRIPT = [
   'echo "$SERVICE runs $IMAGE"',
 ].join('\n');
 
+/** The service's image-uri parameter, which a delivery writes: a service running an image given in code has none. */
+function imageParameterOf(scope: Construct, service: StagingService): ssm.StringParameter {
+  if (!service.imageParameter) {
+    throw new StagingValidationError(scope, `service '${service.serviceName}' runs an image given in code (got image), so there is nothing to deploy; leave image out so the service runs from its own repository`);
+  }
+  return service.imageParameter;
+}
+
 /**
  * The GitHub OIDC provider of the top-level stack (an account holds one per URL), created once and
  * shared by every deploy role of the stack and its nested stacks.
@@ -289,12 +294,12 @@ function githubOidcProvider(scope: Construct): iam.IOidcProvider {
 }
 
 /** Least privilege for one service's deploys. */
-function grantDeploy(role: iam.Role, service: StagingService, target: ssm.StringParameter): void {
+function grantDeploy(role: iam.Role, service: StagingService, target: ssm.StringParameter, imageParameter: ssm.StringParameter): void {
   service.repository.grantPullPush(role);
   role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['ecr:DescribeImages'], resources: [service.repository.repositoryArn] }));
   target.grantRead(role);
-  service.imageParameter!.grantWrite(role);
-  service.imageParameter!.grantRead(role);
+  imageParameter.grantWrite(role);
+  imageParameter.grantRead(role);
   role.addToPrincipalPolicy(new iam.PolicyStatement({
     // No resource-level permissions for these two (Service Authorization Reference, Amazon ECS).
     actions: ['ecs:RegisterTaskDefinition', 'ecs:DescribeTaskDefinition'],
@@ -521,10 +526,7 @@ export class StagingPipeline extends Construct {
   constructor(scope: Construct, id: string, props: StagingPipelineProps) {
     super(scope, id);
     const service = props.service;
-    const imageParameter = service.imageParameter;
-    if (!imageParameter) {
-      throw new StagingValidationError(this, `service '${service.serviceName}' runs an image given in code (got image), so there is nothing to deploy; leave image out so the service runs from its own repository`);
-    }
+    const imageParameter = imageParameterOf(this, service);
     validateIntegerRange(this, 'deployTimeout (minutes)', props.deployTimeout?.toMinutes(), 1, 60, 'CodePipeline\'s ECS deploy action waits 1 to 60 minutes');
     validateIntegerRange(this, 'buildTimeout (minutes)', props.buildTimeout?.toMinutes(), 5, 480, 'CodeBuild runs a build 5 to 480 minutes');
 

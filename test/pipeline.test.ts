@@ -1,14 +1,15 @@
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { Duration, Stack } from 'aws-cdk-lib';
+import { CfnElement, Duration, Stack } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import * as ecs from 'aws-cdk-lib/aws-ecs';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { parse } from 'yaml';
-import { EcsStagingEnvironment, GitHubActionsDeployRole, StagingPipelineSource, StagingService } from '../src';
+import { EcsStagingEnvironment, GitHubActionsDeployRole, StagingPipeline, StagingPipelineSource, StagingService } from '../src';
 import { testApp, TEST_ENV, testStack } from './harness/apps';
+import { statementsOf } from './harness/iam';
 import { formatFindings, postureFindings } from './harness/posture';
 import { actionlint, zizmor } from './harness/workflow-linters';
 
@@ -61,11 +62,7 @@ describe('GitHubActionsDeployRole', () => {
   });
 
   test('may push to the service\'s repository, write its parameter, register its task definitions and roll that service only', () => {
-    const role = deploy.role;
-    const roleRef = JSON.stringify(Stack.of(role).resolve(role.roleName));
-    const statements = Object.values(template.findResources('AWS::IAM::Policy'))
-      .filter((p) => p.Properties.Roles.some((r: unknown) => JSON.stringify(r) === roleRef))
-      .flatMap((p) => p.Properties.PolicyDocument.Statement);
+    const statements = statementsOf(deploy.role);
     const byAction = (action: string) => statements.filter((s) => [s.Action].flat().includes(action));
     const text = JSON.stringify(statements);
     // The only '*': actions without resource-level permissions.
@@ -192,11 +189,12 @@ describe('GitHubActionsDeployRole', () => {
 describe('StagingPipeline', () => {
   const CONNECTION = 'arn:aws:codeconnections:us-east-1:123456789012:connection/0a1b2c3d-0000-1111-2222-333344445555';
   let web: StagingService;
+  let pipeline: StagingPipeline;
   let template: Template;
   beforeAll(() => {
     const parent = testStack();
     web = new EcsStagingEnvironment(parent, 'Staging').addService('web');
-    web.addPipeline({ source: StagingPipelineSource.connection({ connectionArn: CONNECTION, owner: 'acme', repo: 'web' }), manualApproval: true });
+    pipeline = web.addPipeline({ source: StagingPipelineSource.connection({ connectionArn: CONNECTION, owner: 'acme', repo: 'web' }), manualApproval: true });
     template = Template.fromStack(Stack.of(web));
   });
 
@@ -253,10 +251,9 @@ describe('StagingPipeline', () => {
 
   test('lets the build push only to the service\'s repository and write only its parameter', () => {
     const [project] = Object.values(template.findResources('AWS::CodeBuild::Project'));
-    const roleId = project.Properties.ServiceRole['Fn::GetAtt'][0];
-    const statements = Object.values(template.findResources('AWS::IAM::Policy'))
-      .filter((p) => p.Properties.Roles.some((r: any) => r.Ref === roleId))
-      .flatMap((p) => p.Properties.PolicyDocument.Statement);
+    // The project runs as the pipeline's build role.
+    expect(project.Properties.ServiceRole['Fn::GetAtt'][0]).toBe(Stack.of(web).getLogicalId(pipeline.buildRole.node.defaultChild as CfnElement));
+    const statements = statementsOf(pipeline.buildRole);
     const star = statements.filter((s) => s.Resource === '*').flatMap((s) => [s.Action].flat());
     expect(star).toEqual(['ecr:GetAuthorizationToken']);
     const push = statements.find((s) => [s.Action].flat().includes('ecr:PutImage'))!;

@@ -1,11 +1,11 @@
 import { CfnElement, Duration, Stack, Validations } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import * as ecs from 'aws-cdk-lib/aws-ecs';
-import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import { EcsStagingEnvironment, StagingSecret, StagingSecrets, StagingService, StagingServiceOptions } from '../src';
 import { testApp, TEST_ENV, testStack } from './harness/apps';
+import { statementsOf } from './harness/iam';
 import { formatFindings, postureFindings } from './harness/posture';
 
 const SECRET_ARN = 'arn:aws:secretsmanager:us-east-1:123456789012:secret:shared/api-key-AbCdEf';
@@ -14,15 +14,6 @@ const SECRET_ARN = 'arn:aws:secretsmanager:us-east-1:123456789012:secret:shared/
 function containerOf(template: Template): Record<string, any> {
   const [taskDefinition] = Object.values(template.findResources('AWS::ECS::TaskDefinition'));
   return taskDefinition.Properties.ContainerDefinitions[0];
-}
-
-/** The statements of every policy attached to `role`, in the template of the role's stack. */
-function statementsOf(role: iam.IRole): Array<Record<string, any>> {
-  const stack = Stack.of(role);
-  const roleRef = JSON.stringify(stack.resolve(role.roleName));
-  return Object.values(Template.fromStack(stack).findResources('AWS::IAM::Policy'))
-    .filter((p) => p.Properties.Roles.some((r: unknown) => JSON.stringify(r) === roleRef))
-    .flatMap((p) => p.Properties.PolicyDocument.Statement);
 }
 
 describe('StagingSecrets', () => {
