@@ -86,8 +86,8 @@ export interface EcsStagingEnvironmentProps {
 
   /**
    * Emit the values the validation checklist looks up as stack outputs: URL, ALB DNS name,
-   * cluster name, and per service its name, ECR repository URI, log group, task and execution
-   * role ARNs.
+   * cluster name and VPC on the environment's stack, and per service its name, ECR repository URI,
+   * log group, task and execution role ARNs on the service's nested stack.
    *
    * @default true
    */
