@@ -8,7 +8,7 @@ import * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
 import { DEFAULTS } from './private/defaults';
 import { StagingValidationError } from './private/errors';
-import { acknowledgeCdkProviderOutsideVpc, GUARD } from './private/posture';
+import { acknowledge, acknowledgeCdkProviderOutsideVpc, GUARD } from './private/posture';
 import { deriveCatchAllPriority, derivePriority, MAX_EXPLICIT_PRIORITY, RuleMatch, shadows } from './private/routing';
 import { parseIpv4Cidr, validateIntegerRange } from './private/validation';
 
@@ -311,9 +311,10 @@ export class StagingEdge extends Construct {
       });
       this.listener = this.httpListener;
       this.url = `http://${this.loadBalancer.loadBalancerDnsName}`;
-      Validations.of(this.httpListener).acknowledge({
-        id: `${GUARD}::alb_http_to_https_redirection_check`,
+      acknowledge(this.httpListener, {
         reason: 'Without a domain there is no certificate to serve HTTPS with, so port 80 serves the services. Set `domain` to get HTTPS and an 80 -> 443 redirect.',
+        guard: ['alb_http_to_https_redirection_check'],
+        checkov: ['CKV_AWS_2', 'CKV_AWS_103'],
       });
       Annotations.of(this).addWarningV2('cdk-ecs-staging:http-only',
         'No domain: the environment serves plain HTTP on port 80. Set `domain` (domainName + hostedZone, or a certificate) to serve HTTPS with an 80 -> 443 redirect.');
@@ -452,30 +453,29 @@ function validateDomain(scope: Construct, domain: StagingDomainOptions): void {
 }
 
 function acknowledgeAccessLogsBucket(bucket: s3.Bucket): void {
-  Validations.of(bucket).acknowledge(
+  acknowledge(bucket,
     {
-      id: 'AwsSolutions-S1',
       reason: 'This bucket is itself the destination of the load balancer\'s access logs; logging access to it would loop and double the cost.',
+      nag: ['AwsSolutions-S1'],
+      guard: ['s3_bucket_logging_enabled_check'],
+      checkov: ['CKV_AWS_18'],
     },
     {
-      id: `${GUARD}::s3_bucket_logging_enabled_check`,
-      reason: 'This bucket is itself the destination of the load balancer\'s access logs; logging access to it would loop and double the cost.',
-    },
-    {
-      id: `${GUARD}::s3_bucket_versioning_enabled_check`,
       reason: 'Access logs are written once and expire on their own; versions would keep what the lifecycle rule is meant to delete.',
+      guard: ['s3_bucket_versioning_enabled_check'],
+      checkov: ['CKV_AWS_21'],
     },
     {
-      id: `${GUARD}::s3_bucket_default_encryption_kms_check`,
       reason: 'The bucket is encrypted with SSE-S3 because ALB access logs cannot be delivered to a bucket encrypted with a KMS key.',
+      guard: ['s3_bucket_default_encryption_kms_check'],
     },
     {
-      id: `${GUARD}::s3_bucket_object_lock_enabled_check`,
       reason: 'The access logs expire on their own after the configured days; object lock would keep what the lifecycle rule is meant to delete.',
+      guard: ['s3_bucket_object_lock_enabled_check'],
     },
     {
-      id: `${GUARD}::s3_event_notifications_enabled_check`,
       reason: 'Nothing consumes access-log objects as they arrive; add a notification through edge.accessLogsBucket if you ship them elsewhere.',
+      guard: ['s3_event_notifications_enabled_check'],
     },
   );
 }
@@ -487,9 +487,10 @@ function acknowledgePublicLoadBalancer(
   openToAnywhere: boolean,
 ): void {
   if (openToAnywhere) {
-    Validations.of(securityGroup).acknowledge({
-      id: 'AwsSolutions-EC23',
+    acknowledge(securityGroup, {
       reason: 'A public staging load balancer admits HTTP/HTTPS from anywhere by design (80 only redirects to 443 when a domain is set). Pass allowedCidrs to close the environment to the public.',
+      nag: ['AwsSolutions-EC23'],
+      checkov: ['CKV_AWS_260'],
     });
   }
   if (!deletionProtection) {

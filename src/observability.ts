@@ -1,4 +1,4 @@
-import { Annotations, ArnFormat, Duration, Stack, Token, Validations } from 'aws-cdk-lib';
+import { Annotations, ArnFormat, Duration, Stack, Token } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as ecs from 'aws-cdk-lib/aws-ecs';
 import * as elbv2 from 'aws-cdk-lib/aws-elasticloadbalancingv2';
@@ -9,7 +9,7 @@ import * as sns from 'aws-cdk-lib/aws-sns';
 import * as subscriptions from 'aws-cdk-lib/aws-sns-subscriptions';
 import { Construct } from 'constructs';
 import { StagingValidationError } from './private/errors';
-import { GUARD } from './private/posture';
+import { acknowledge } from './private/posture';
 import { validateIntegerRange } from './private/validation';
 import type { StagingService } from './service';
 
@@ -235,16 +235,12 @@ export class StagingObservability extends Construct {
         props.topicEncryptionKey.grant(new iam.ServicePrincipal(service), 'kms:Decrypt', 'kms:GenerateDataKey*');
       }
     } else {
-      Validations.of(topic).acknowledge(
-        {
-          id: 'AwsSolutions-SNS2',
-          reason: 'The topic carries alarm and deployment notices, no data. A KMS key would need a key policy for CloudWatch and EventBridge: pass observability.topicEncryptionKey where encryption with a key is required.',
-        },
-        {
-          id: `${GUARD}::sns_encrypted_kms`,
-          reason: 'The topic carries alarm and deployment notices, no data. Pass observability.topicEncryptionKey where CT.SNS.PR.1 is enforced.',
-        },
-      );
+      acknowledge(topic, {
+        reason: 'The topic carries alarm and deployment notices, no data. A KMS key would need a key policy for CloudWatch and EventBridge: pass observability.topicEncryptionKey where encryption with a key is required.',
+        nag: ['AwsSolutions-SNS2'],
+        guard: ['sns_encrypted_kms'],
+        checkov: ['CKV_AWS_26'],
+      });
     }
     return topic;
   }

@@ -9,7 +9,7 @@ import * as ssm from 'aws-cdk-lib/aws-ssm';
 import { Construct } from 'constructs';
 import { stringify } from 'yaml';
 import { StagingValidationError } from './private/errors';
-import { acknowledgeStagingLogGroup, GUARD } from './private/posture';
+import { acknowledge, acknowledgeStagingLogGroup, GUARD } from './private/posture';
 import { BoundSource } from './private/source-binding';
 import { validateIntegerRange } from './private/validation';
 import type { StagingService } from './service';
@@ -666,13 +666,18 @@ const BUILD_SPEC = {
 
 function acknowledgeArtifactBucket(bucket: s3.Bucket): void {
   const disposable = 'Pipeline artifacts are intermediate files that expire after 30 days; versions, object lock or access logs would keep or multiply what is meant to go.';
-  Validations.of(bucket).acknowledge(
-    { id: 'AwsSolutions-S1', reason: disposable },
-    { id: `${GUARD}::s3_bucket_logging_enabled_check`, reason: disposable },
-    { id: `${GUARD}::s3_bucket_versioning_enabled_check`, reason: disposable },
-    { id: `${GUARD}::s3_bucket_object_lock_enabled_check`, reason: disposable },
-    { id: `${GUARD}::s3_event_notifications_enabled_check`, reason: 'Nothing consumes pipeline artifacts as they arrive but the pipeline itself.' },
-    { id: `${GUARD}::s3_bucket_default_encryption_kms_check`, reason: 'Artifacts are encrypted with SSE-S3; a KMS key would need grants for every pipeline role and adds cost without protecting more in a single-account pipeline.' },
+  acknowledge(bucket,
+    {
+      reason: disposable,
+      nag: ['AwsSolutions-S1'],
+      guard: ['s3_bucket_logging_enabled_check', 's3_bucket_versioning_enabled_check', 's3_bucket_object_lock_enabled_check'],
+      checkov: ['CKV_AWS_18', 'CKV_AWS_21'],
+    },
+    { reason: 'Nothing consumes pipeline artifacts as they arrive but the pipeline itself.', guard: ['s3_event_notifications_enabled_check'] },
+    {
+      reason: 'Artifacts are encrypted with SSE-S3; a KMS key would need grants for every pipeline role and adds cost without protecting more in a single-account pipeline.',
+      guard: ['s3_bucket_default_encryption_kms_check'],
+    },
   );
 }
 
@@ -696,6 +701,10 @@ function acknowledgePipeline(pipeline: StagingPipeline): void {
   for (const construct of pipeline.node.findAll()) {
     if (construct instanceof iam.Policy) {
       Validations.of(construct).acknowledge(...reasons.map(([finding, reason]) => ({ id: `AwsSolutions-IAM5[${finding}]`, reason })));
+      acknowledge(construct, {
+        reason: 'The ECS deploy action registers task definitions, which have no resource-level permissions; every other write names this pipeline\'s bucket, project or service.',
+        checkov: ['CKV_AWS_111'],
+      });
     }
   }
 }

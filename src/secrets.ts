@@ -8,7 +8,7 @@ import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import * as ssm from 'aws-cdk-lib/aws-ssm';
 import { Construct } from 'constructs';
 import { StagingValidationError } from './private/errors';
-import { GUARD } from './private/posture';
+import { acknowledge, GUARD } from './private/posture';
 import { BoundSecret, SecretContext } from './private/secret-binding';
 import { validateIntegerRange } from './private/validation';
 
@@ -254,9 +254,10 @@ class GeneratedSecret extends StagingSecret {
       );
     }
     if (o.encryptionKey === undefined) {
-      Validations.of(secret).acknowledge({
-        id: `${GUARD}::secretsmanager_using_cmk`,
-        reason: 'Encrypted with the AWS managed key aws/secretsmanager, which needs no key policy or grant. Pass encryptionKey where CT.SECRETSMANAGER.PR.3 is enforced.',
+      acknowledge(secret, {
+        reason: 'Encrypted with the AWS managed key aws/secretsmanager, which needs no key policy or grant. Pass encryptionKey where a customer-managed key is required.',
+        guard: ['secretsmanager_using_cmk'],
+        checkov: ['CKV_AWS_149'],
       });
     }
     return {

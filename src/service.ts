@@ -14,7 +14,7 @@ import { StagingServiceAlarmOptions, StagingServiceAlarms } from './observabilit
 import { GitHubActionsDeployOptions, GitHubActionsDeployRole, StagingPipeline, StagingPipelineOptions } from './pipeline';
 import { DEFAULTS, FARGATE_MEMORY_BY_CPU } from './private/defaults';
 import { StagingValidationError } from './private/errors';
-import { acknowledgeStagingLogGroup, GUARD } from './private/posture';
+import { acknowledge, acknowledgeStagingLogGroup, GUARD } from './private/posture';
 import { validateIntegerRange, validateServiceName } from './private/validation';
 import { StagingSecrets, StagingSecretsOptions } from './secrets';
 
@@ -132,6 +132,15 @@ export interface StagingServiceOptions extends StagingRouteOptions, StagingSecre
   /** Images the ECR repository keeps. @default 20 */
   readonly maxImageCount?: number;
 
+  /**
+   * Customer-managed KMS key to encrypt the new ECR repository with. Set it when the repository is
+   * created: ECR cannot change a repository's encryption, so adding it later replaces the
+   * repository (and its images).
+   *
+   * @default - AES-256 encryption by ECR
+   */
+  readonly repositoryEncryptionKey?: kms.IKey;
+
   /** Retention of the service's log group (walkthrough: 14-30 days). @default logs.RetentionDays.ONE_MONTH */
   readonly logRetention?: logs.RetentionDays;
 
@@ -222,7 +231,15 @@ export class StagingService extends Construct {
       ],
       removalPolicy,
       emptyOnDelete: props.ephemeral ? true : undefined,
+      encryption: props.repositoryEncryptionKey ? ecr.RepositoryEncryption.KMS : undefined,
+      encryptionKey: props.repositoryEncryptionKey,
     });
+    if (!props.repository && !props.repositoryEncryptionKey) {
+      acknowledge(this.repository, {
+        reason: 'ECR encrypts images at rest with AES-256. Pass repositoryEncryptionKey when the repository is created where a customer-managed key is required.',
+        checkov: ['CKV_AWS_136'],
+      });
+    }
 
     const logRetention = props.logRetention ?? DEFAULTS.serviceLogRetention;
     this.logGroup = new logs.LogGroup(this, 'LogGroup', { retention: logRetention, encryptionKey: props.logEncryptionKey, removalPolicy });
@@ -516,9 +533,10 @@ function validateServiceProps(scope: Construct, props: StagingServiceProps): voi
   validateIntegerRange(scope, 'containerPort', props.containerPort, 1, 65535, 'use the port the container listens on');
   validateIntegerRange(scope, 'desiredCount', props.desiredCount, 1, 100, 'run 1-2 tasks in staging (walkthrough)');
   validateIntegerRange(scope, 'maxImageCount', props.maxImageCount, 1, 1000, 'keep 1 to 1000 images');
-  if (props.repository && (props.imageTagImmutable !== undefined || props.maxImageCount !== undefined)) {
+  const newRepositoryOptions = [props.imageTagImmutable, props.maxImageCount, props.repositoryEncryptionKey];
+  if (props.repository && newRepositoryOptions.some((option) => option !== undefined)) {
     throw new StagingValidationError(scope,
-      'repository cannot be combined with imageTagImmutable or maxImageCount (got both); those configure a new repository: set them on the repository you bring, or drop repository');
+      'repository cannot be combined with imageTagImmutable, maxImageCount or repositoryEncryptionKey (got both); those configure a new repository: set them on the repository you bring, or drop repository');
   }
 
   const cpu = props.cpu ?? DEFAULTS.cpu;

@@ -453,7 +453,7 @@ describe('StagingService', () => {
     const stack = testStack();
     const retained = ecr.Repository.fromRepositoryName(stack, 'Retained', 'staging-web-retained');
     expect(() => new EcsStagingEnvironment(stack, 'Staging').addService('web', { repository: retained, maxImageCount: 5 })).toThrow(
-      'Test/Staging/web/Service: repository cannot be combined with imageTagImmutable or maxImageCount (got both); those configure a new repository: '
+      'Test/Staging/web/Service: repository cannot be combined with imageTagImmutable, maxImageCount or repositoryEncryptionKey (got both); those configure a new repository: '
       + 'set them on the repository you bring, or drop repository');
   });
 

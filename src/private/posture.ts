@@ -1,4 +1,4 @@
-import { Stack, Validations } from 'aws-cdk-lib';
+import { CfnResource, Stack, Validations } from 'aws-cdk-lib';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { IConstruct } from 'constructs';
 
@@ -35,14 +35,15 @@ export function acknowledgeStagingLogGroup(
       reason: `Staging logs serve debugging, not audit: they are kept ${retention} days (the walkthrough asks 14-30 for staging) to keep cost down. Set ${retentionProp} to a year or more where CT.CLOUDWATCH.PR.2 is enforced.`,
     });
   }
-  if (!encryptedWithCmk) {
-    rules.push({
-      id: `${GUARD}::cloudwatch_log_group_encrypted_check`,
-      reason: `CloudWatch Logs encrypts this log group at rest with a service-owned key. A customer-managed KMS key costs extra and needs a key policy for the logs service: pass ${keyProp} where CT.CLOUDWATCH.PR.3 is enforced.`,
-    });
-  }
   if (rules.length > 0) {
     Validations.of(logGroup).acknowledge(...rules);
+  }
+  if (!encryptedWithCmk) {
+    acknowledge(logGroup, {
+      reason: `CloudWatch Logs encrypts this log group at rest with a service-owned key. A customer-managed KMS key costs extra and needs a key policy for the logs service: pass ${keyProp} where a key is required.`,
+      guard: ['cloudwatch_log_group_encrypted_check'],
+      checkov: ['CKV_AWS_158'],
+    });
   }
 }
 
@@ -56,6 +57,52 @@ export function acknowledgeStagingLogGroup(
 export function acknowledgeCdkProviderOutsideVpc(scope: IConstruct, providerId: string, reason: string): void {
   const provider = Stack.of(scope).node.tryFindChild(providerId);
   if (provider) {
-    Validations.of(provider).acknowledge({ id: `${GUARD}::lambda_inside_vpc_check`, reason });
+    acknowledge(provider, { reason, guard: ['lambda_inside_vpc_check'] });
+    const handler = provider.node.tryFindChild('Handler');
+    if (handler && CfnResource.isCfnResource(handler)) {
+      acknowledge(handler,
+        { reason, checkov: ['CKV_AWS_117'] },
+        {
+          reason: 'AWS CDK\'s one-shot function, invoked by CloudFormation alone, which retries and reports its failures: a dead-letter queue or reserved concurrency would add nothing.',
+          checkov: ['CKV_AWS_115', 'CKV_AWS_116'],
+        });
+    }
+  }
+}
+
+/**
+ * One trade-off, acknowledged for every scanner with one reason: cdk-nag and the Control Tower
+ * controls through `Validations.acknowledge`, checkov through its skip metadata on the resource
+ * (`Metadata.checkov.skip[].comment`), so that the reasons cannot drift apart.
+ */
+export interface Acknowledgement {
+  /** Why the finding stays, and how the user lifts it. */
+  readonly reason: string;
+  /** cdk-nag rule IDs, e.g. `AwsSolutions-S1`. */
+  readonly nag?: string[];
+  /** Control Tower control rule names as cfn-guard reports them, e.g. `s3_bucket_logging_enabled_check`. */
+  readonly guard?: string[];
+  /** checkov check IDs, e.g. `CKV_AWS_18`. */
+  readonly checkov?: string[];
+}
+
+/** Records the acknowledgements on `construct` (its CloudFormation resource, for checkov). */
+export function acknowledge(construct: IConstruct, ...acknowledgements: Acknowledgement[]): void {
+  const rules = acknowledgements.flatMap((a) => [
+    ...(a.nag ?? []).map((id) => ({ id, reason: a.reason })),
+    ...(a.guard ?? []).map((rule) => ({ id: `${GUARD}::${rule}`, reason: a.reason })),
+  ]);
+  if (rules.length > 0) {
+    Validations.of(construct).acknowledge(...rules);
+  }
+  const skips = acknowledgements.flatMap((a) => (a.checkov ?? []).map((id) => ({ id, comment: a.reason })));
+  if (skips.length > 0) {
+    const resource = CfnResource.isCfnResource(construct) ? construct : construct.node.defaultChild;
+    if (!CfnResource.isCfnResource(resource)) {
+      throw new Error(`acknowledge: ${construct.node.path} has no CloudFormation resource to carry checkov's skip metadata`);
+    }
+    const existing: Array<{ id: string; comment: string }> = resource.getMetadata('checkov')?.skip ?? [];
+    const added = skips.filter((skip) => !existing.some((e) => e.id === skip.id));
+    resource.addMetadata('checkov', { skip: [...existing, ...added] });
   }
 }

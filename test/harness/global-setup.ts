@@ -1,8 +1,10 @@
 import { ensureCfnLint } from './cfn-lint';
+import { ensureCheckov } from './checkov';
 import { ensureWorkflowLinters } from './workflow-linters';
 
-/** Jest global setup: installs the pinned cfn-lint, actionlint and zizmor once, before any test file runs. */
+/** Jest global setup: installs the pinned cfn-lint, checkov, actionlint and zizmor once, before any test file runs. */
 export default function globalSetup(): void {
   ensureCfnLint();
+  ensureCheckov();
   ensureWorkflowLinters();
 }
