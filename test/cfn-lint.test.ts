@@ -2,17 +2,8 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { buildExampleApp } from '../examples/app';
-import { cfnLint, formatMatches, REPO_ROOT } from './harness/cfn-lint';
-
-/** Every template the integ apps synthesize, as committed in their snapshots. */
-function integTemplates(): string[] {
-  const integDir = path.join(REPO_ROOT, 'integ');
-  return fs.readdirSync(integDir)
-    .filter((entry) => entry.endsWith('.snapshot'))
-    .flatMap((snapshot) => fs.readdirSync(path.join(integDir, snapshot))
-      .filter((file) => file.endsWith('.template.json'))
-      .map((file) => path.join(integDir, snapshot, file)));
-}
+import { cfnLint, formatMatches } from './harness/cfn-lint';
+import { integSnapshotTemplates } from './harness/snapshots';
 
 describe('cfn-lint', () => {
   let workdir: string;
@@ -26,7 +17,7 @@ describe('cfn-lint', () => {
   test('finds no error or warning in the example app and integ templates', () => {
     // GIVEN
     const example = buildExampleApp(path.join(workdir, 'example')).synth();
-    const templates = [...example.stacksRecursively.map((s) => s.templateFullPath), ...integTemplates()];
+    const templates = [...example.stacksRecursively.map((s) => s.templateFullPath), ...integSnapshotTemplates()];
     expect(templates.length).toBeGreaterThanOrEqual(3);
     // WHEN
     const matches = cfnLint(templates);

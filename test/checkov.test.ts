@@ -6,18 +6,8 @@ import * as ecr from 'aws-cdk-lib/aws-ecr';
 import { buildExampleApp } from '../examples/app';
 import { EcsStagingEnvironment } from '../src';
 import { testApp, TEST_ENV } from './harness/apps';
-import { REPO_ROOT } from './harness/cfn-lint';
 import { checkov } from './harness/checkov';
-
-/** The templates of the integ snapshots' test-case stacks (the assertion stacks are test machinery). */
-function integTestCaseTemplates(): string[] {
-  const integDir = path.join(REPO_ROOT, 'integ');
-  return fs.readdirSync(integDir)
-    .filter((entry) => entry.endsWith('.snapshot'))
-    .flatMap((snapshot) => fs.readdirSync(path.join(integDir, snapshot))
-      .filter((file) => file.endsWith('.template.json') && !/Assert/.test(file))
-      .map((file) => path.join(integDir, snapshot, file)));
-}
+import { integSnapshotTemplates } from './harness/snapshots';
 
 describe('checkov', () => {
   let workdir: string;
@@ -32,7 +22,7 @@ describe('checkov', () => {
     // GIVEN: the example and every integ scenario, nested templates included
     const example = buildExampleApp(path.join(workdir, 'example')).synth();
     const exampleTemplates = fs.readdirSync(example.directory).filter((f) => f.endsWith('.template.json')).map((f) => path.join(example.directory, f));
-    const templates = [...exampleTemplates, ...integTestCaseTemplates()];
+    const templates = [...exampleTemplates, ...integSnapshotTemplates(true)];
     expect(templates.length).toBeGreaterThanOrEqual(20);
     // WHEN
     const findings = checkov(templates);
