@@ -221,6 +221,11 @@ describe('StagingObservability', () => {
         'Test/Staging/Observability: alarmTopic and topicEncryptionKey cannot be used together (got both); the key encrypts a new topic: encrypt your topic yourself, or drop alarmTopic');
     });
 
+    test('fails when the load balancer threshold is below 1', () => {
+      expect(() => new EcsStagingEnvironment(testStack(), 'Staging', { observability: { loadBalancerErrorsPerMinute: 0 } })).toThrow(
+        'Test/Staging/Observability: loadBalancerErrorsPerMinute must be an integer from 1 to 1000000 (got 0); page on 1 or more load balancer 5XX a minute');
+    });
+
     test('fails when a threshold is out of range', () => {
       expect(() => new EcsStagingEnvironment(testStack(), 'Staging').addService('web', { alarms: { cpuPercent: 120 } })).toThrow(
         'Test/Staging/web/Service/Alarms: alarms.cpuPercent must be an integer from 0 to 100 (got 120); use 0 to turn the alarm off');

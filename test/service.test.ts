@@ -449,6 +449,16 @@ describe('StagingService', () => {
     expect(JSON.stringify(pull?.Resource)).toContain('repository/staging-web-retained');
   });
 
+  test('encrypts a new repository with the key given, and then needs no checkov skip', () => {
+    const stack = testStack();
+    const key = kms.Key.fromKeyArn(stack, 'RepoKey', 'arn:aws:kms:us-east-1:123456789012:key/11111111-2222-3333-4444-555555555555');
+    const web = new EcsStagingEnvironment(stack, 'Staging').addService('web', { repositoryEncryptionKey: key });
+    Template.fromStack(Stack.of(web)).hasResource('AWS::ECR::Repository', {
+      Properties: Match.objectLike({ EncryptionConfiguration: { EncryptionType: 'KMS', KmsKey: Match.anyValue() } }),
+      Metadata: Match.absent(),
+    });
+  });
+
   test('fails when a brought repository is combined with options of a new one', () => {
     const stack = testStack();
     const retained = ecr.Repository.fromRepositoryName(stack, 'Retained', 'staging-web-retained');
