@@ -27,7 +27,7 @@ const project = new awscdk.AwsCdkConstructLibrary({
   // The development tsconfig lives at the top level and type-checks src, test, integ, examples and bench.
   tsconfigDevFile: 'tsconfig.dev.json',
   tsconfigDev: {
-    include: ['.projenrc.ts', 'src/**/*.ts', 'test/**/*.ts', 'integ/**/*.ts', 'examples/**/*.ts', 'bench/**/*.ts'],
+    include: ['.projenrc.ts', 'src/**/*.ts', 'test/**/*.ts', 'integ/**/*.ts', 'examples/**/*.ts', 'bench/**/*.ts', 'cost/**/*.ts'],
     exclude: ['node_modules', '**/node_modules', '**/*.snapshot/**', 'cdk.out', '.ci', '.bench-build', 'lib', 'dist'],
     compilerOptions: {},
   },
@@ -54,7 +54,7 @@ const project = new awscdk.AwsCdkConstructLibrary({
     // One project for every linted file: the dev tsconfig is not named tsconfig.json, so the project service would not find it.
     projectService: false,
     dirs: ['src'],
-    devdirs: ['test', 'integ', 'examples', 'bench'],
+    devdirs: ['test', 'integ', 'examples', 'bench', 'cost'],
   },
 
   jestOptions: {
@@ -70,7 +70,7 @@ const project = new awscdk.AwsCdkConstructLibrary({
   sampleCode: false,
 });
 
-for (const p of ['/examples/', '/integ/', '/bench/', '/.ci/', '/rosetta/', '/.venv*/', '/.tools/', '/cdk.out/', '/.bench-build/', '/.cfnlintrc.yaml']) {
+for (const p of ['/examples/', '/integ/', '/bench/', '/cost/', '/.ci/', '/rosetta/', '/.venv*/', '/.tools/', '/cdk.out/', '/.bench-build/', '/.cfnlintrc.yaml']) {
   project.addPackageIgnore(p);
 }
 
@@ -107,6 +107,13 @@ project.addTask('bench', {
     { exec: 'tsc -p bench/tsconfig.json' },
     { exec: 'node .bench-build/bench/run.js', receiveArgs: true },
   ],
+});
+
+project.addTask('cost', {
+  description: "Monthly cost estimate of the example profiles, read from their synthesized templates; '--write' regenerates the README's cost section.",
+  env: tsNodeEnv,
+  exec: 'ts-node cost/run.ts',
+  receiveArgs: true,
 });
 
 project.addTask('test:python', {

@@ -5,3 +5,4 @@ export * from './service';
 export * from './secrets';
 export * from './observability';
 export * from './pipeline';
+export * from './schedule';

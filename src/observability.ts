@@ -337,7 +337,9 @@ export interface StagingServiceAlarmOptions {
 
   /**
    * Minutes in a row with fewer healthy targets than the service's minimum before it pages. A
-   * service without any data (nothing registered, nothing reporting) counts as below.
+   * service without any data (nothing registered, nothing reporting) counts as below, unless it
+   * sleeps on a working-hours schedule: then the alarm follows the tasks ECS is asked to run, and a
+   * sleeping service stays OK.
    *
    * @default 5
    */
@@ -379,6 +381,21 @@ export interface StagingServiceAlarmsProps extends StagingServiceAlarmOptions {
    * @default - no notices (the alarms still roll deployments back)
    */
   readonly alarmTopic?: sns.ITopic;
+  /**
+   * The service scales to zero tasks outside working hours: the below-minimum alarm then measures
+   * healthy targets against the tasks ECS is asked to run (Container Insights' desired-task count),
+   * so a service asleep on purpose stays OK.
+   *
+   * @default false
+   */
+  readonly sleepsOnSchedule?: boolean;
+  /**
+   * Whether the cluster has Container Insights. A service that sleeps on schedule needs it for its
+   * below-minimum alarm; without it that alarm is left out (with a synth warning).
+   *
+   * @default true
+   */
+  readonly containerInsights?: boolean;
 }
 
 /**
@@ -446,7 +463,40 @@ export class StagingServiceAlarms extends Construct {
       }, props.alarmTopic);
     }
     const belowMinimumMinutes = props.belowMinimumMinutes ?? 5;
-    if (belowMinimumMinutes > 0 && props.minimumHealthyTasks > 0) {
+    if (belowMinimumMinutes > 0 && props.minimumHealthyTasks > 0 && props.sleepsOnSchedule && props.containerInsights === false) {
+      Annotations.of(this).addWarningV2('cdk-ecs-staging:below-minimum-without-insights',
+        `Service '${name}' sleeps on its schedule and the cluster has no Container Insights: its below-minimum alarm is left out, `
+        + 'because only Container Insights tells a service asleep on purpose from a dead one. Turn cluster.containerInsights (container_insights) on to keep it.');
+    } else if (belowMinimumMinutes > 0 && props.minimumHealthyTasks > 0 && props.sleepsOnSchedule) {
+      // Healthy targets short of what ECS is asked to run, capped at the minimum: 0 while asleep
+      // (desired 0), and while a new or waking service grows to its minimum.
+      const minimum = props.minimumHealthyTasks;
+      this.belowMinimum = this.add('BelowMinimum', {
+        alarmDescription: `${name}: fewer healthy targets than the tasks it should run (at most ${minimum}) for ${belowMinimumMinutes} minutes; `
+          + 'a service asleep on its schedule stays OK',
+        metric: new cloudwatch.MathExpression({
+          expression: `IF(FILL(desired, 0) < ${minimum}, FILL(desired, 0), ${minimum}) - FILL(healthy, 0)`,
+          usingMetrics: {
+            desired: new cloudwatch.Metric({
+              namespace: 'ECS/ContainerInsights',
+              metricName: 'DesiredTaskCount',
+              dimensionsMap: { ClusterName: props.service.fargateService.cluster.clusterName, ServiceName: props.service.fargateService.serviceName },
+              period: minute,
+              statistic: 'Minimum',
+            }),
+            healthy: tg.metrics.healthyHostCount({ period: minute, statistic: 'Minimum' }),
+          },
+          period: minute,
+          label: 'Healthy targets short of the desired tasks',
+        }),
+        threshold: 0,
+        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+        evaluationPeriods: belowMinimumMinutes + 2,
+        datapointsToAlarm: belowMinimumMinutes,
+        // The desired count anchors the expression: no data means no service asking for tasks.
+        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+      }, props.alarmTopic);
+    } else if (belowMinimumMinutes > 0 && props.minimumHealthyTasks > 0) {
       this.belowMinimum = this.add('BelowMinimum', {
         alarmDescription: `${name}: fewer than ${props.minimumHealthyTasks} healthy targets for ${belowMinimumMinutes} minutes`,
         metric: tg.metrics.healthyHostCount({ period: minute, statistic: 'Minimum' }),

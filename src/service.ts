@@ -15,7 +15,9 @@ import { GitHubActionsDeployOptions, GitHubActionsDeployRole, StagingPipeline, S
 import { DEFAULTS, FARGATE_MEMORY_BY_CPU } from './private/defaults';
 import { StagingValidationError } from './private/errors';
 import { acknowledge, acknowledgeStagingLogGroup, GUARD } from './private/posture';
+import { applyWorkingHours, DaytimeCapacity, resolveSchedule } from './private/schedule-binding';
 import { validateIntegerRange, validateServiceName } from './private/validation';
+import { StagingSchedule } from './schedule';
 import { StagingSecrets, StagingSecretsOptions } from './secrets';
 
 /**
@@ -66,6 +68,16 @@ export interface StagingServiceOptions extends StagingRouteOptions, StagingSecre
    * @default 1
    */
   readonly desiredCount?: number;
+
+  /**
+   * When the service runs: `StagingSchedule.workingHours({ start: '08:00', end: '20:00', timeZone })`
+   * scales it to zero tasks outside those hours and back to its daytime capacity (`desiredCount`, or
+   * `autoScaling`'s minimum and maximum) at the start of each working day; `StagingSchedule.alwaysOn()`
+   * keeps it running when the environment has a schedule.
+   *
+   * @default - the environment's `schedule`; without one, the service runs around the clock
+   */
+  readonly schedule?: StagingSchedule;
 
   /** Path the load balancer probes for health; must start with `/`. @default '/health' */
   readonly healthCheckPath?: string;
@@ -173,6 +185,13 @@ export interface StagingServiceProps extends StagingServiceOptions {
   readonly ephemeral?: boolean;
   /** Where the service's alarms send their notices. @default - no notices (the alarms still roll deployments back) */
   readonly alarmTopic?: sns.ITopic;
+  /**
+   * Whether the cluster has Container Insights, whose desired-task count lets a service that sleeps
+   * on `schedule` keep its below-minimum alarm.
+   *
+   * @default true
+   */
+  readonly containerInsights?: boolean;
 }
 
 /**
@@ -205,8 +224,13 @@ export class StagingService extends Construct {
   public readonly targetGroup: elbv2.ApplicationTargetGroup;
   /** The parameter that holds the image URI, when the service runs from its own repository. */
   public readonly imageParameter?: ssm.StringParameter;
-  /** The scalable task count, with `autoScaling`. */
+  /** The scalable task count, with `autoScaling` or a working-hours `schedule`. */
   public readonly scalableTaskCount?: ecs.ScalableTaskCount;
+  /**
+   * The command that wakes the service outside its working hours (until the next end of a working
+   * day), with a working-hours `schedule`.
+   */
+  public readonly wakeCommand?: string;
   /** The config and secrets injected into the container. */
   public readonly secrets: StagingSecrets;
   /** The service's alarm pack. */
@@ -341,10 +365,14 @@ export class StagingService extends Construct {
     const desiredCount = props.desiredCount ?? DEFAULTS.desiredCount;
     // With autoScaling, the fewest tasks: minCapacity, or desiredCount standing for it.
     const minCapacity = props.autoScaling?.minCapacity ?? desiredCount;
+    // A paused service (desiredCount 0) has no working hours to keep.
+    const workingHours = desiredCount === 0 ? undefined : resolveSchedule(this, 'schedule', props.schedule);
+    // The scaler owns the count with autoScaling or working hours: the template then holds no DesiredCount.
+    const scaled = props.autoScaling !== undefined || workingHours !== undefined;
     this.fargateService = new ecs.FargateService(this, 'Service', {
       cluster: props.cluster,
       taskDefinition: this.taskDefinition,
-      desiredCount: props.autoScaling ? undefined : desiredCount,
+      desiredCount: scaled ? undefined : desiredCount,
       vpcSubnets: props.subnets,
       assignPublicIp: props.assignPublicIp ?? false,
       securityGroups: [this.securityGroup, props.edge.servicesSecurityGroup],
@@ -371,11 +399,16 @@ export class StagingService extends Construct {
       // FARGATE_SPOT must be associated with the cluster before the service asks for it (and stay until it is gone).
       this.fargateService.node.addDependency(props.cluster);
     }
-    if (props.autoScaling) {
-      // No DesiredCount in the template: CloudFormation then never resets what the scaler chose.
+    if (scaled) {
+      // No DesiredCount in the template: CloudFormation then never resets what the scaler (or the
+      // schedule) chose. A new service starts with 1 task; the scalable target takes it from there.
       (this.fargateService.node.defaultChild as ecs.CfnService).addPropertyDeletionOverride('DesiredCount');
     }
-    if ((props.autoScaling ? minCapacity : desiredCount) === 1) {
+    if (desiredCount === 0) {
+      Annotations.of(this).addWarningV2('cdk-ecs-staging:paused',
+        `Service '${props.serviceName}' is paused: desiredCount (desired_count) is 0, so no task runs and its load balancer route answers 503. `
+        + 'Set desiredCount to 1 or more to run it again.');
+    } else if ((props.autoScaling ? minCapacity : desiredCount) === 1) {
       const fix = props.autoScaling ? 'autoScaling.minCapacity (min_capacity): 2' : 'desiredCount (desired_count): 2';
       Annotations.of(this).addWarningV2('cdk-ecs-staging:single-task',
         `Service '${props.serviceName}' runs 1 task: no redundancy, and a task replacement briefly leaves it with none healthy. Set ${fix} for a redundant staging service.`);
@@ -417,11 +450,22 @@ export class StagingService extends Construct {
     // The service must not register targets before the rule exists.
     this.fargateService.node.addDependency(this.node.findChild('ListenerRule'));
 
-    if (props.autoScaling) {
-      const scaling = this.fargateService.autoScaleTaskCount({
-        minCapacity,
-        maxCapacity: props.autoScaling.maxCapacity,
+    const daytime = { minCapacity, maxCapacity: props.autoScaling?.maxCapacity ?? desiredCount };
+    if (scaled) {
+      // With working hours the target's own minimum is 0, so that CloudFormation registering it
+      // again (any change of its properties) never wakes a sleeping service; the schedule's hourly
+      // "Awake" action holds the daytime minimum (see applyWorkingHours).
+      this.scalableTaskCount = this.fargateService.autoScaleTaskCount({
+        minCapacity: workingHours ? 0 : daytime.minCapacity,
+        maxCapacity: daytime.maxCapacity,
       });
+    }
+    if (workingHours) {
+      applyWorkingHours(this.scalableTaskCount!, workingHours, daytime);
+      this.wakeCommand = wakeCommand(props.cluster.clusterName, this.fargateService.serviceName, daytime);
+    }
+    if (props.autoScaling) {
+      const scaling = this.scalableTaskCount!;
       scaling.scaleOnCpuUtilization('Cpu', { targetUtilizationPercent: props.autoScaling.targetCpuPercent ?? DEFAULTS.targetCpuPercent });
       if (props.autoScaling.targetMemoryPercent !== undefined) {
         scaling.scaleOnMemoryUtilization('Memory', { targetUtilizationPercent: props.autoScaling.targetMemoryPercent });
@@ -429,7 +473,6 @@ export class StagingService extends Construct {
       if (props.autoScaling.targetRequestsPerTarget !== undefined) {
         scaling.scaleOnRequestCount('Requests', { requestsPerTarget: props.autoScaling.targetRequestsPerTarget, targetGroup: this.targetGroup });
       }
-      this.scalableTaskCount = scaling;
     }
 
     this.alarms = new StagingServiceAlarms(this, 'Alarms', {
@@ -437,6 +480,8 @@ export class StagingService extends Construct {
       service: this,
       minimumHealthyTasks: props.autoScaling ? minCapacity : desiredCount,
       alarmTopic: props.alarmTopic,
+      sleepsOnSchedule: workingHours !== undefined,
+      containerInsights: props.containerInsights,
     });
 
     acknowledgeService(this, props, Object.keys(environment).length > 0);
@@ -528,10 +573,21 @@ function unprivilegedPortControls(user: string | undefined, containerPort: numbe
   return [{ namespace: 'net.ipv4.ip_unprivileged_port_start', value: String(containerPort) }];
 }
 
+/**
+ * The AWS CLI command that wakes a sleeping service: registering its scalable target with the
+ * daytime minimum moves the task count into range at once
+ * (https://docs.aws.amazon.com/autoscaling/application/APIReference/API_RegisterScalableTarget.html).
+ * The next "Asleep" action puts it back to sleep.
+ */
+function wakeCommand(clusterName: string, serviceName: string, daytime: DaytimeCapacity): string {
+  return 'aws application-autoscaling register-scalable-target --service-namespace ecs --scalable-dimension ecs:service:DesiredCount'
+    + ` --resource-id service/${clusterName}/${serviceName} --min-capacity ${daytime.minCapacity} --max-capacity ${daytime.maxCapacity}`;
+}
+
 function validateServiceProps(scope: Construct, props: StagingServiceProps): void {
   validateServiceName(scope, props.serviceName);
   validateIntegerRange(scope, 'containerPort', props.containerPort, 1, 65535, 'use the port the container listens on');
-  validateIntegerRange(scope, 'desiredCount', props.desiredCount, 1, 100, 'run 1-2 tasks in staging (walkthrough)');
+  validateIntegerRange(scope, 'desiredCount', props.desiredCount, 0, 100, 'run 1-2 tasks in staging (walkthrough), or 0 to pause the service');
   validateIntegerRange(scope, 'maxImageCount', props.maxImageCount, 1, 1000, 'keep 1 to 1000 images');
   const newRepositoryOptions = [props.imageTagImmutable, props.maxImageCount, props.repositoryEncryptionKey];
   if (props.repository && newRepositoryOptions.some((option) => option !== undefined)) {
@@ -588,6 +644,10 @@ function validateServiceProps(scope: Construct, props: StagingServiceProps): voi
     if (given && desired !== undefined && scaling.minCapacity !== undefined && desired !== scaling.minCapacity) {
       throw new StagingValidationError(scope,
         `desiredCount (${desired}) and autoScaling.minCapacity (${scaling.minCapacity}) differ; with autoScaling the service runs minCapacity tasks until the scaler adds more: leave desiredCount out, or set it equal to minCapacity`);
+    }
+    if (desired === 0) {
+      throw new StagingValidationError(scope,
+        'desiredCount (desired_count) is 0 with autoScaling (auto_scaling): a paused service does not scale; drop autoScaling while the service is paused, or set desiredCount to its minimum');
     }
     const min = scaling.minCapacity ?? desired ?? 1;
     if (given && min > scaling.maxCapacity) {

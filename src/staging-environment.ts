@@ -7,7 +7,9 @@ import { StagingObservability, StagingObservabilityOptions } from './observabili
 import { DEFAULTS } from './private/defaults';
 import { StagingValidationError } from './private/errors';
 import { checkTemplateQuotas } from './private/quotas';
+import { resolveSchedule } from './private/schedule-binding';
 import { validateServiceName } from './private/validation';
+import { StagingSchedule } from './schedule';
 import { StagingService, StagingServiceOptions } from './service';
 
 /**
@@ -92,6 +94,15 @@ export interface EcsStagingEnvironmentProps {
    * @default true
    */
   readonly emitOutputs?: boolean;
+
+  /**
+   * When the services run: `StagingSchedule.workingHours({ start: '08:00', end: '20:00', timeZone: TimeZone.EUROPE_BERLIN })`
+   * scales every service to zero tasks outside those hours (Monday to Friday by default) and back at
+   * the start of each working day. A service's own `schedule` wins.
+   *
+   * @default - services run around the clock
+   */
+  readonly schedule?: StagingSchedule;
 }
 
 /**
@@ -114,6 +125,8 @@ export class EcsStagingEnvironment extends Construct {
   private readonly _services: StagingService[] = [];
   private readonly ephemeral: boolean;
   private readonly emitOutputs: boolean;
+  private readonly schedule?: StagingSchedule;
+  private readonly containerInsights: boolean;
 
   constructor(scope: Construct, id: string, props: EcsStagingEnvironmentProps = {}) {
     super(scope, id);
@@ -126,6 +139,10 @@ export class EcsStagingEnvironment extends Construct {
     }
     this.ephemeral = props.ephemeral ?? false;
     this.emitOutputs = props.emitOutputs ?? true;
+    // Checked here too, so a bad environment schedule fails even before the first service.
+    resolveSchedule(this, 'schedule', props.schedule);
+    this.schedule = props.schedule;
+    this.containerInsights = props.cluster?.containerInsights ?? true;
     if (props.network?.ephemeral !== undefined && props.network.ephemeral !== this.ephemeral) {
       throw new StagingValidationError(this, `network.ephemeral (${props.network.ephemeral}) differs from ephemeral (${this.ephemeral}); set ephemeral on the environment only`);
     }
@@ -138,7 +155,7 @@ export class EcsStagingEnvironment extends Construct {
     this.cluster = new ecs.Cluster(this, 'Cluster', {
       vpc: this.network.vpc,
       enableFargateCapacityProviders: true,
-      containerInsightsV2: (props.cluster?.containerInsights ?? true) ? ecs.ContainerInsights.ENABLED : ecs.ContainerInsights.DISABLED,
+      containerInsightsV2: this.containerInsights ? ecs.ContainerInsights.ENABLED : ecs.ContainerInsights.DISABLED,
     });
 
     this.edge = new StagingEdge(this, 'Edge', {
@@ -199,6 +216,8 @@ export class EcsStagingEnvironment extends Construct {
       ephemeral: this.ephemeral,
       alarmTopic: this.observability.alarmTopic,
       alarms: { ...options.alarms, enabled: this.observability.alarmsEnabled && (options.alarms?.enabled ?? true) },
+      schedule: options.schedule ?? this.schedule,
+      containerInsights: this.containerInsights,
     });
     this._services.push(service);
     this.observability.addService(service);
@@ -211,6 +230,9 @@ export class EcsStagingEnvironment extends Construct {
         ['TaskRoleArn', service.taskRole.roleArn, 'Task role ARN'],
         ['ExecutionRoleArn', service.executionRole.roleArn, 'Task execution role ARN'],
       ];
+      if (service.wakeCommand) {
+        outputs.push(['WakeCommand', service.wakeCommand, 'Wake-up command (AWS CLI)']);
+      }
       for (const [id, value, description] of outputs) {
         new CfnOutput(service, id, { value, description: `${description} of service '${name}'` });
       }

@@ -605,9 +605,9 @@ describe('StagingService', () => {
         'Test/Staging/web/Service: memoryLimitMiB must be a valid Fargate pair with cpu 512 (got 512); with cpu 512 use 1024 to 4096 (1024, 2048, 3072, 4096)');
     });
 
-    test('fails when desiredCount is 0', () => {
-      expect(addWeb({ desiredCount: 0 })).toThrow(
-        'Test/Staging/web/Service: desiredCount must be an integer from 1 to 100 (got 0); run 1-2 tasks in staging (walkthrough)');
+    test('fails when desiredCount is negative (0 pauses the service)', () => {
+      expect(addWeb({ desiredCount: -1 })).toThrow(
+        'Test/Staging/web/Service: desiredCount must be an integer from 0 to 100 (got -1); run 1-2 tasks in staging (walkthrough), or 0 to pause the service');
     });
 
     test('fails when deregistrationDelay exceeds what the ALB accepts', () => {
