@@ -154,7 +154,8 @@ export function awakeHoursPerWeek(awakeCron: string, asleepCron: string): number
   return start.days * (end.minutes - start.minutes) / 60;
 }
 
-const WEEK = ['MON', 'TUE', 'WED', 'THU', 'FRI', 'SAT', 'SUN'];
+/** Cron's day-of-week order, 1 (SUN) to 7 (SAT). */
+const WEEK = ['SUN', 'MON', 'TUE', 'WED', 'THU', 'FRI', 'SAT'];
 
 /** Days in a cron day-of-week field such as `MON-FRI` or `MON,WED,FRI`. */
 function countDays(field: string): number {

@@ -40,7 +40,7 @@ export const COST_PROFILES: CostProfile[] = [
   },
   {
     name: 'cheapest',
-    description: 'NatStrategy.none(), 1 Spot task of 0.25 vCPU / 0.5 GB, alarms, no dashboard',
+    description: 'NatStrategy.none(), 1 Spot task of 0.25 vCPU / 0.5 GB (Spot at its best case, 70 % off), alarms, no dashboard',
     environment: CHEAPEST_ENVIRONMENT,
     service: CHEAPEST_SERVICE,
   },

@@ -90,6 +90,15 @@ export interface StagingObservabilityProps extends StagingObservabilityOptions {
    * @default - no load balancer alarm or widgets
    */
   readonly loadBalancer?: elbv2.ApplicationLoadBalancer;
+
+  /**
+   * The environment's services sleep outside working hours. The load balancer then answers their
+   * routes with 503 (no target) at night, which its 5XX alarm leaves out; a service without healthy
+   * targets in the day still pages through its own below-minimum alarm.
+   *
+   * @default false
+   */
+  readonly servicesSleep?: boolean;
 }
 
 /**
@@ -136,8 +145,18 @@ export class StagingObservability extends Construct {
 
     if (this.alarmsEnabled && props.loadBalancer) {
       this.loadBalancerErrorsAlarm = new cloudwatch.Alarm(this, 'LoadBalancerErrors', {
-        alarmDescription: `${props.environmentName}: the load balancer returned 5XX itself (no healthy target, a reset connection or a timeout)`,
-        metric: props.loadBalancer.metrics.httpCodeElb(elbv2.HttpCodeElb.ELB_5XX_COUNT, { period: Duration.minutes(1), statistic: 'Sum' }),
+        alarmDescription: props.servicesSleep
+          ? `${props.environmentName}: the load balancer returned 5XX other than 503 itself (a reset connection or a timeout); 503 is what sleeping services answer`
+          : `${props.environmentName}: the load balancer returned 5XX itself (no healthy target, a reset connection or a timeout)`,
+        metric: props.servicesSleep ? new cloudwatch.MathExpression({
+          expression: 'FILL(elb5xx, 0) - FILL(elb503, 0)',
+          usingMetrics: {
+            elb5xx: props.loadBalancer.metrics.httpCodeElb(elbv2.HttpCodeElb.ELB_5XX_COUNT, { period: Duration.minutes(1), statistic: 'Sum' }),
+            elb503: props.loadBalancer.metrics.httpCodeElb(elbv2.HttpCodeElb.ELB_503_COUNT, { period: Duration.minutes(1), statistic: 'Sum' }),
+          },
+          period: Duration.minutes(1),
+          label: 'Load balancer 5XX other than 503',
+        }) : props.loadBalancer.metrics.httpCodeElb(elbv2.HttpCodeElb.ELB_5XX_COUNT, { period: Duration.minutes(1), statistic: 'Sum' }),
         threshold: props.loadBalancerErrorsPerMinute ?? DEFAULT_LOAD_BALANCER_ERRORS_PER_MINUTE,
         comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
         evaluationPeriods: 1,

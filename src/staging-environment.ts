@@ -170,6 +170,7 @@ export class EcsStagingEnvironment extends Construct {
       environmentName: name,
       cluster: this.cluster,
       loadBalancer: this.edge.loadBalancer,
+      servicesSleep: props.schedule?.hours !== undefined,
     });
 
     this.node.addValidation({ validate: () => checkTemplateQuotas(this) });

@@ -123,6 +123,13 @@ describe('StagingSchedule.workingHours on the environment', () => {
     expect(strict).toMatchObject({ TreatMissingData: 'breaching', ComparisonOperator: 'LessThanThreshold', Threshold: 2 });
   });
 
+  test("the load balancer's 5XX alarm leaves out the 503 that sleeping services' routes answer at night", () => {
+    const [alarm] = Object.values(Template.fromStack(parent).findResources('AWS::CloudWatch::Alarm')).map((a) => a.Properties);
+    expect(alarm.Metrics.find((m: any) => m.Expression).Expression).toBe('FILL(elb5xx, 0) - FILL(elb503, 0)');
+    expect(alarm.Metrics.map((m: any) => m.MetricStat?.Metric.MetricName).filter(Boolean).sort()).toEqual(['HTTPCode_ELB_503_Count', 'HTTPCode_ELB_5XX_Count']);
+    expect(alarm.AlarmDescription).toContain('503 is what sleeping services answer');
+  });
+
   test('the wake-up command is printed for each sleeping service', () => {
     expect(fixed.wakeCommand).toContain('aws application-autoscaling register-scalable-target --service-namespace ecs --scalable-dimension ecs:service:DesiredCount');
     const outputs = Template.fromStack(Stack.of(scaled)).findOutputs('*', { Description: "Wake-up command (AWS CLI) of service 'api'" });
@@ -143,8 +150,21 @@ describe('StagingSchedule without Container Insights', () => {
     const web = env.addService('web', { desiredCount: 2 });
     expect(web.alarms.belowMinimum).toBeUndefined();
     expect(web.alarms.unhealthyHosts).toBeDefined();
-    expect(scalableTargetOf(web).ScheduledActions[1].Schedule).toBe('cron(0 20 ? * SAT,SUN *)');
+    expect(scalableTargetOf(web).ScheduledActions[1].Schedule).toBe('cron(0 20 ? * SUN,SAT *)');
     Annotations.fromStack(parent).hasWarning('*', Match.stringLikeRegexp('cluster.containerInsights \\(container_insights\\)'));
+  });
+});
+
+describe('days of the week in cron order (1 = SUN to 7 = SAT), ranges only forwards', () => {
+  test.each([
+    [[StagingWeekday.MONDAY, StagingWeekday.TUESDAY, StagingWeekday.WEDNESDAY, StagingWeekday.THURSDAY, StagingWeekday.FRIDAY, StagingWeekday.SATURDAY, StagingWeekday.SUNDAY], 'SUN-SAT'],
+    [[StagingWeekday.FRIDAY, StagingWeekday.SATURDAY, StagingWeekday.SUNDAY], 'SUN,FRI,SAT'],
+    [[StagingWeekday.TUESDAY, StagingWeekday.WEDNESDAY, StagingWeekday.THURSDAY, StagingWeekday.SATURDAY], 'TUE-THU,SAT'],
+    [[StagingWeekday.MONDAY, StagingWeekday.MONDAY], 'MON'],
+  ])('%j -> %s', (days, field) => {
+    const env = new EcsStagingEnvironment(testStack(), 'Staging', { schedule: StagingSchedule.workingHours({ ...BERLIN_DAY, days }) });
+    const web = env.addService('web', { desiredCount: 2 });
+    expect(scalableTargetOf(web).ScheduledActions[1].Schedule).toBe(`cron(0 20 ? * ${field} *)`);
   });
 });
 
@@ -152,6 +172,7 @@ describe('bad schedules fail at synth', () => {
   const cases: Array<[string, Partial<StagingWorkingHoursOptions>, RegExp]> = [
     ['an unknown time zone', { timeZone: TimeZone.of('Mars/Olympus_Mons') }, /schedule\.timeZone 'Mars\/Olympus_Mons' is not an IANA time zone/],
     ['a time zone in the wrong case', { timeZone: TimeZone.of('europe/berlin') }, /schedule\.timeZone 'europe\/berlin' must be spelt with its capitals, 'Europe\/Berlin'/],
+    ['an alias of a time zone', { timeZone: TimeZone.of('US/Eastern') }, /schedule\.timeZone 'US\/Eastern' is an alias, not a canonical IANA time zone.*use 'America\/New_York'/],
     ['end before start', { start: '20:00', end: '08:00' }, /schedule\.end \('08:00'\) must be after schedule\.start \('20:00'\)/],
     ['end equal to start', { start: '09:00', end: '09:00' }, /schedule\.end \('09:00'\) must be after schedule\.start/],
     ['an hour without its leading zero', { start: '8:00' }, /schedule\.start must be a time of day as HH:MM .* \(got '8:00'\)/],

@@ -5,11 +5,17 @@ import { IConstruct } from 'constructs';
 import { StagingValidationError } from './errors';
 import { StagingSchedule, StagingWeekday } from '../schedule';
 
-/** The days of the week in the order cron expressions list them; the first five are the default. */
+/**
+ * The days of the week in the order of cron's day-of-week field, 1 (SUN) to 7 (SAT): ranges must
+ * run forwards in it (https://docs.aws.amazon.com/autoscaling/application/userguide/scheduled-scaling-using-cron-expressions.html,
+ * which follows the EventBridge cron reference).
+ */
 const WEEKDAY_ORDER = [
-  StagingWeekday.MONDAY, StagingWeekday.TUESDAY, StagingWeekday.WEDNESDAY, StagingWeekday.THURSDAY,
-  StagingWeekday.FRIDAY, StagingWeekday.SATURDAY, StagingWeekday.SUNDAY,
+  StagingWeekday.SUNDAY, StagingWeekday.MONDAY, StagingWeekday.TUESDAY, StagingWeekday.WEDNESDAY,
+  StagingWeekday.THURSDAY, StagingWeekday.FRIDAY, StagingWeekday.SATURDAY,
 ];
+/** Monday to Friday: the default working days. */
+const WORKING_WEEK = WEEKDAY_ORDER.slice(1, 6);
 
 /** The validated form of a working-hours schedule: minutes after midnight, days in cron order. */
 export interface ResolvedWorkingHours {
@@ -39,7 +45,7 @@ export function resolveSchedule(scope: IConstruct, prop: string, schedule: Stagi
   if (!Token.isUnresolved(zone)) {
     validateTimeZone(scope, `${prop}.timeZone`, zone);
   }
-  const given = hours.days ?? WEEKDAY_ORDER.slice(0, 5);
+  const given = hours.days ?? WORKING_WEEK;
   if (given.length === 0) {
     throw new StagingValidationError(scope,
       `${prop}.days is empty: the services would never run; list at least one day, leave days out for Monday to Friday, or use StagingSchedule.alwaysOn()`);
@@ -82,6 +88,22 @@ function validateTimeZone(scope: IConstruct, prop: string, zone: string | undefi
   if (resolved !== zone && resolved.toLowerCase() === zone!.toLowerCase()) {
     throw new StagingValidationError(scope, `${prop} '${zone}' must be spelt with its capitals, '${resolved}': Application Auto Scaling matches time zones exactly`);
   }
+  // ICU also knows old link names (US/Eastern), which are not canonical: a name is accepted when
+  // ICU lists it as a zone of its own, or aws-cdk-lib offers it as a TimeZone constant.
+  if (!canonicalZones().has(zone!)) {
+    throw new StagingValidationError(scope,
+      `${prop} '${zone}' is an alias, not a canonical IANA time zone, which Application Auto Scaling requires; `
+      + (resolved !== zone ? `use '${resolved}' or a TimeZone constant` : 'use a TimeZone constant'));
+  }
+}
+
+let canonical: Set<string> | undefined;
+function canonicalZones(): Set<string> {
+  if (!canonical) {
+    const fromCdk = Object.values(TimeZone).filter((z): z is TimeZone => z instanceof TimeZone).map((z) => z.timezoneName);
+    canonical = new Set([...Intl.supportedValuesOf('timeZone'), ...fromCdk, 'UTC']);
+  }
+  return canonical;
 }
 
 /** Formats minutes after midnight as `HH:MM`. */
