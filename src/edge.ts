@@ -40,7 +40,7 @@ export interface StagingDomainOptions {
 }
 
 /**
- * Properties of a {@link StagingEdge}.
+ * Properties of a `StagingEdge`.
  */
 export interface StagingEdgeProps {
   /** The VPC whose public subnets hold the load balancer. */
@@ -148,7 +148,7 @@ interface ReservedRoute {
 }
 
 /**
- * The edge of a staging environment (walkthrough steps 3 and 8): an internet-facing ALB across
+ * The edge of a staging environment: an internet-facing ALB across
  * the public subnets, its security group, HTTPS with a DNS-validated certificate and an 80 → 443
  * redirect when a domain is given, a Route 53 alias, and access logs in S3.
  *
@@ -214,7 +214,7 @@ export class StagingEdge extends Construct {
     }
     if (Token.isUnresolved(Stack.of(this).region)) {
       throw new StagingValidationError(this,
-        'the stack has no region (got an environment-agnostic stack), which the access-log bucket policy needs to admit the region\'s load-balancer log delivery; set env: { region: \'...\' } (and account) on the stack');
+        'the stack has no region (got an environment-agnostic stack), which the access-log bucket policy needs to admit the region\'s load-balancer log delivery; give the stack an env with a region (and an account)');
     }
 
     this.securityGroup = new ec2.SecurityGroup(this, 'SecurityGroup', {
@@ -317,7 +317,7 @@ export class StagingEdge extends Construct {
         checkov: ['CKV_AWS_2', 'CKV_AWS_103'],
       });
       Annotations.of(this).addWarningV2('cdk-ecs-staging:http-only',
-        'No domain: the environment serves plain HTTP on port 80. Set `domain` (domainName + hostedZone, or a certificate) to serve HTTPS with an 80 -> 443 redirect.');
+        'No domain: the environment serves plain HTTP on port 80. Set `domain` (domainName and hostedZone, or a certificate; Python: domain_name, hosted_zone) to serve HTTPS with an 80 -> 443 redirect.');
     }
   }
 

@@ -26,7 +26,7 @@ export interface StagingAutoScalingOptions {
   readonly minCapacity?: number;
   /** Most tasks. */
   readonly maxCapacity: number;
-  /** Average CPU the service is scaled to hold (walkthrough: scale on CPU >= 60 %). @default 60 */
+  /** Average CPU the service is scaled to hold (60 % leaves headroom for a burst while a new task starts). @default 60 */
   readonly targetCpuPercent?: number;
   /** Average memory the service is scaled to hold. @default - no memory scaling */
   readonly targetMemoryPercent?: number;
@@ -60,7 +60,7 @@ export interface StagingServiceOptions extends StagingRouteOptions, StagingSecre
   readonly cpuArchitecture?: ecs.CpuArchitecture;
 
   /**
-   * Tasks to run. The walkthrough's range is 1-2; 1 has no redundancy (a synth warning says so).
+   * Tasks to run. Staging usually runs 1-2; 1 has no redundancy (a synth warning says so).
    * With `autoScaling`, the template leaves the count to the scaler so a deploy never resets it.
    *
    * @default 1
@@ -141,7 +141,7 @@ export interface StagingServiceOptions extends StagingRouteOptions, StagingSecre
    */
   readonly repositoryEncryptionKey?: kms.IKey;
 
-  /** Retention of the service's log group (walkthrough: 14-30 days). @default logs.RetentionDays.ONE_MONTH */
+  /** Retention of the service's log group (14-30 days suits staging). @default logs.RetentionDays.ONE_MONTH */
   readonly logRetention?: logs.RetentionDays;
 
   /**
@@ -154,7 +154,7 @@ export interface StagingServiceOptions extends StagingRouteOptions, StagingSecre
 }
 
 /**
- * Properties of a {@link StagingService}.
+ * Properties of a `StagingService`.
  */
 export interface StagingServiceProps extends StagingServiceOptions {
   /** Name of the service: lowercase letters, digits and hyphens, starting with a letter, at most 24 characters. */
@@ -176,7 +176,7 @@ export interface StagingServiceProps extends StagingServiceOptions {
 }
 
 /**
- * One app of a staging environment (walkthrough steps 4, 5, 7, 10 and 11): its ECR repository,
+ * One app of a staging environment: its ECR repository,
  * log group, execution and task roles, task definition, Fargate service, target group, listener
  * rule and autoscaling.
  */
@@ -443,7 +443,7 @@ export class StagingService extends Construct {
   }
 
   /**
-   * Lets a GitHub Actions workflow deploy this service over OIDC: see {@link GitHubActionsDeployRole}
+   * Lets a GitHub Actions workflow deploy this service over OIDC: see `GitHubActionsDeployRole`
    * and its `renderWorkflow()`.
    *
    * @param options the repository and the branch (or GitHub environment) that deploy
@@ -455,7 +455,7 @@ export class StagingService extends Construct {
   }
 
   /**
-   * Adds the service's delivery pipeline on CodePipeline: see {@link StagingPipeline}.
+   * Adds the service's delivery pipeline on CodePipeline: see `StagingPipeline`.
    *
    * @param options the source and the pipeline's settings
    * @returns the pipeline
@@ -531,7 +531,7 @@ function unprivilegedPortControls(user: string | undefined, containerPort: numbe
 function validateServiceProps(scope: Construct, props: StagingServiceProps): void {
   validateServiceName(scope, props.serviceName);
   validateIntegerRange(scope, 'containerPort', props.containerPort, 1, 65535, 'use the port the container listens on');
-  validateIntegerRange(scope, 'desiredCount', props.desiredCount, 1, 100, 'run 1-2 tasks in staging (walkthrough)');
+  validateIntegerRange(scope, 'desiredCount', props.desiredCount, 1, 100, 'run 1-2 tasks in staging');
   validateIntegerRange(scope, 'maxImageCount', props.maxImageCount, 1, 1000, 'keep 1 to 1000 images');
   const newRepositoryOptions = [props.imageTagImmutable, props.maxImageCount, props.repositoryEncryptionKey];
   if (props.repository && newRepositoryOptions.some((option) => option !== undefined)) {
@@ -594,7 +594,7 @@ function validateServiceProps(scope: Construct, props: StagingServiceProps): voi
       const minProp = scaling.minCapacity !== undefined ? 'autoScaling.minCapacity' : 'desiredCount';
       throw new StagingValidationError(scope, `${minProp} (${min}) must not exceed autoScaling.maxCapacity (${scaling.maxCapacity}); raise maxCapacity or lower ${minProp}`);
     }
-    validateIntegerRange(scope, 'autoScaling.targetCpuPercent', scaling.targetCpuPercent, 10, 95, 'target 10-95 % (walkthrough: 60)');
+    validateIntegerRange(scope, 'autoScaling.targetCpuPercent', scaling.targetCpuPercent, 10, 95, 'target 10-95 % (60 suits staging)');
     validateIntegerRange(scope, 'autoScaling.targetMemoryPercent', scaling.targetMemoryPercent, 10, 95, 'target 10-95 %');
     validateIntegerRange(scope, 'autoScaling.targetRequestsPerTarget', scaling.targetRequestsPerTarget, 1, 1_000_000, 'use requests per target per minute');
   }

@@ -37,7 +37,7 @@ export interface StagingEdgeOptions {
 }
 
 /**
- * Properties of an {@link EcsStagingEnvironment}.
+ * Properties of an `EcsStagingEnvironment`.
  */
 export interface EcsStagingEnvironmentProps {
   /**
