@@ -7,13 +7,20 @@ const INTEG_TESTS_ALPHA = '2.245.0-alpha.0';
 const INTEG_RUNNER = '2.197.10';
 const CDK_CLI = '2.1148.1';
 
+const REPO = 'https://github.com/cdk-ecs-staging/cdk-ecs-staging';
+
 const project = new awscdk.AwsCdkConstructLibrary({
   name: 'cdk-ecs-staging',
   description:
-    'A production-like staging environment on Amazon ECS Fargate in one construct: network, edge, services, config and secrets, observability and delivery, safe and cheap by default.',
-  author: 'cdk-ecs-staging contributors',
+    'AWS CDK constructs for a staging environment on Amazon ECS Fargate: VPC, load balancer, Fargate services, config and secrets, alarms and a deploy pipeline.',
+  // jsii-pacmak writes the Python author as name + '<email>' with no space between: the trailing space gives 'Name <email>'.
+  author: 'cdk-ecs-staging contributors ',
   authorAddress: 'maintainers@cdk-ecs-staging.dev',
-  repositoryUrl: 'https://github.com/cdk-ecs-staging/cdk-ecs-staging.git',
+  repositoryUrl: `${REPO}.git`,
+  homepage: `${REPO}#readme`,
+  bugsUrl: `${REPO}/issues`,
+  // 0.x: the API may still change. jsii maps it to 'Development Status :: 4 - Beta' on PyPI.
+  stability: 'experimental',
   license: 'Apache-2.0',
   keywords: ['aws', 'aws-cdk', 'cdk', 'ecs', 'fargate', 'staging', 'alb', 'vpc'],
   defaultReleaseBranch: 'main',
@@ -35,7 +42,13 @@ const project = new awscdk.AwsCdkConstructLibrary({
   publishToPypi: {
     distName: 'cdk-ecs-staging',
     module: 'cdk_ecs_staging',
+    // OIDC from the release workflow to PyPI, with attestations: no long-lived PyPI token.
+    trustedPublishing: true,
+    attestations: true,
   },
+  // OIDC from the release workflow to npm, with a provenance statement: no long-lived npm token.
+  npmTrustedPublishing: true,
+  npmProvenance: true,
 
   // Renders the GitHub Actions workflow (GitHubActionsDeployRole.renderWorkflow): bundled, so users install nothing.
   bundledDeps: ['yaml@^2.8.0'],
@@ -69,6 +82,9 @@ const project = new awscdk.AwsCdkConstructLibrary({
   gitignore: ['/.jsii.tabl.json', '/cdk.out/', '/.venv*/', '/.tools/', '/.ci/node/', '/.bench-build/', 'cdk-integ.out.*', '/integ/**/cdk.out/', '/test-output/'],
   sampleCode: false,
 });
+
+// PyPI trove classifiers beside those jsii-pacmak sets (projen's publishToPypi has no option for them).
+project.package.file.addOverride('jsii.targets.python.classifiers', ['Framework :: AWS CDK', 'Framework :: AWS CDK :: 2']);
 
 for (const p of ['/examples/', '/integ/', '/bench/', '/.ci/', '/rosetta/', '/.venv*/', '/.tools/', '/cdk.out/', '/.bench-build/', '/.cfnlintrc.yaml']) {
   project.addPackageIgnore(p);
