@@ -1,6 +1,9 @@
-import { awscdk, javascript } from 'projen';
+import * as fs from 'fs';
+import * as path from 'path';
+import { awscdk, Component, javascript, Project } from 'projen';
+import * as YAML from 'yaml';
 
-/** Versions that work together on aws-cdk-lib 2.257.0 (cloud-assembly schema 53); see CONTRIBUTING notes in README. */
+/** Versions that work together on aws-cdk-lib 2.257.0 (cloud-assembly schema 53); see CONTRIBUTING.md. */
 const CDK_VERSION = '2.257.0';
 const CONSTRUCTS_VERSION = '10.5.1';
 const INTEG_TESTS_ALPHA = '2.245.0-alpha.0';
@@ -49,6 +52,8 @@ const project = new awscdk.AwsCdkConstructLibrary({
   // OIDC from the release workflow to npm, with a provenance statement: no long-lived npm token.
   npmTrustedPublishing: true,
   npmProvenance: true,
+  // The build workflow fails on a changed file instead of pushing a fix back: no write token in CI.
+  buildWorkflowOptions: { mutableBuild: false },
 
   // Renders the GitHub Actions workflow (GitHubActionsDeployRole.renderWorkflow): bundled, so users install nothing.
   bundledDeps: ['yaml@^2.8.0'],
@@ -129,5 +134,61 @@ project.addTask('test:python', {
   description: 'Python smoke test: install the wheel from dist/python into a fresh venv and compare examples/python/app.py with the TypeScript example.',
   exec: 'bash test/python/smoke.sh',
 });
+
+/**
+ * Actions pinned to a commit (the tag in the comment of each line below), found with
+ * `git rev-list -n1 <tag>` in a clone of the action's repository. Update them together with projen.
+ */
+const PINNED_ACTIONS: Record<string, string> = {
+  'actions/setup-node': 'actions/setup-node@820762786026740c76f36085b0efc47a31fe5020', // v7.0.0
+  'actions/setup-python': 'actions/setup-python@5fda3b95a4ea91299a34e894583c3862153e4b97', // v7.0.0
+  'peter-evans/create-pull-request': 'peter-evans/create-pull-request@5f6978faf089d4d20b00c7766989d076bb2fc7f1', // v8.1.1
+};
+for (const [action, pinned] of Object.entries(PINNED_ACTIONS)) {
+  project.github!.actions.set(action, pinned);
+}
+
+/**
+ * Hardens the workflows projen writes: the build job reads the repository only, no checkout keeps the token in
+ * .git/config (zizmor's artipacked), and the pull-request title check runs on `pull_request`, with the PR's read-only token, instead of
+ * `pull_request_target` (zizmor's dangerous-triggers). The checkouts are patched in the written files: some
+ * of projen's jobs only receive their final steps while the file is rendered.
+ */
+class WorkflowHardening extends Component {
+  constructor(scope: Project) {
+    super(scope);
+  }
+
+  public preSynthesize(): void {
+    // The build job no longer pushes (mutableBuild: false): reading the repository is all it needs.
+    project.github!.tryFindWorkflow('build')?.file!.addOverride('jobs.build.permissions.contents', 'read');
+    const prLint = project.github!.tryFindWorkflow('pull-request-lint');
+    if (prLint) {
+      prLint.file!.addOverride('on.pull_request', { types: ['labeled', 'opened', 'synchronize', 'reopened', 'ready_for_review', 'edited'] });
+      prLint.file!.addDeletionOverride('on.pull_request_target');
+    }
+  }
+
+  public postSynthesize(): void {
+    for (const workflow of project.github!.workflows) {
+      const file = path.join(project.outdir, workflow.file!.path);
+      const doc = YAML.parseDocument(fs.readFileSync(file, 'utf8'));
+      const jobs = doc.get('jobs') as YAML.YAMLMap<YAML.Scalar<string>, YAML.YAMLMap>;
+      for (const job of jobs.items) {
+        const steps = job.value?.get('steps') as YAML.YAMLSeq<YAML.YAMLMap> | undefined;
+        for (const step of steps?.items ?? []) {
+          if (String(step.get('uses') ?? '').startsWith('actions/checkout@')) {
+            step.setIn(['with', 'persist-credentials'], false);
+          }
+        }
+      }
+      const mode = fs.statSync(file).mode;
+      fs.chmodSync(file, 0o644);
+      fs.writeFileSync(file, doc.toString({ lineWidth: 0 }));
+      fs.chmodSync(file, mode);
+    }
+  }
+}
+new WorkflowHardening(project);
 
 project.synth();
