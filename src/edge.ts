@@ -174,7 +174,13 @@ export class StagingEdge extends Construct {
   /** The port 443 listener, with a domain. */
   public readonly httpsListener?: elbv2.ApplicationListener;
 
-  /** The listener services attach to: HTTPS with a domain, HTTP without. */
+  /**
+   * The listener services attach to: HTTPS (443) with a domain, HTTP (80) without.
+   *
+   * Always set, whatever the props: the escape hatch for listener rules, actions or certificates of
+   * your own. `httpsListener` is optional, so typed code (TypeScript, Python under mypy or pyright)
+   * would have to check it even with a domain.
+   */
   public readonly listener: elbv2.ApplicationListener;
 
   /** The certificate of the HTTPS listener, with a domain. */

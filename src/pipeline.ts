@@ -96,7 +96,7 @@ export interface GitHubWorkflowOptions {
  * service's repository, write its image-uri parameter, register task definitions of its family
  * and roll that service, nothing else. No long-lived keys.
  *
- * `renderWorkflow()` writes the workflow that uses it.
+ * `renderWorkflow()` (Python: `render_workflow()`) writes the workflow that uses it.
  */
 export class GitHubActionsDeployRole extends Construct {
   /** The role the workflow assumes. */

@@ -444,7 +444,7 @@ export class StagingService extends Construct {
 
   /**
    * Lets a GitHub Actions workflow deploy this service over OIDC: see `GitHubActionsDeployRole`
-   * and its `renderWorkflow()`.
+   * and its `renderWorkflow()` (Python: `render_workflow()`).
    *
    * @param options the repository and the branch (or GitHub environment) that deploy
    * @returns the deploy role

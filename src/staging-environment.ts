@@ -56,7 +56,7 @@ export interface EcsStagingEnvironmentProps {
   readonly domain?: StagingDomainOptions;
 
   /**
-   * The network: options of a new one, or `{ vpc }` to use an existing VPC.
+   * The network: options of a new one, or `vpc` to use an existing VPC.
    *
    * @default - a new VPC over 2 AZs with one NAT gateway
    */
