@@ -502,7 +502,7 @@ function acknowledgePublicLoadBalancer(
   if (!deletionProtection) {
     Validations.of(loadBalancer).acknowledge({
       id: `${GUARD}::elbv2_deletion_protection_enabled_check`,
-      reason: 'Staging is torn down and rebuilt at will and the load balancer holds no data. Set deletionProtection: true to protect it.',
+      reason: 'Staging is torn down and rebuilt at will and the load balancer holds no data. Set deletionProtection (Python: deletion_protection) to true to protect it.',
     });
   }
 }

@@ -632,7 +632,7 @@ function acknowledgeService(service: StagingService, props: StagingServiceProps,
   if (props.readonlyRootFilesystem === false) {
     Validations.of(service.taskDefinition).acknowledge({
       id: `${GUARD}::ecs_containers_readonly_access_check`,
-      reason: 'readonlyRootFilesystem: false was asked for: the app writes outside /tmp. Prefer a writable volume for those paths and the read-only default.',
+      reason: 'A writable root filesystem was asked for (readonlyRootFilesystem / readonly_root_filesystem false): the app writes outside /tmp. Prefer a writable volume for those paths and the read-only default.',
     });
   }
   if (props.assignPublicIp) {
@@ -644,7 +644,7 @@ function acknowledgeService(service: StagingService, props: StagingServiceProps,
   if (props.imageTagImmutable === false) {
     Validations.of(service.repository).acknowledge({
       id: `${GUARD}::ecr_private_tag_immutability_enabled_check`,
-      reason: 'imageTagImmutable: false was asked for, so that a moving tag (e.g. `staging`) can be pushed again.',
+      reason: 'Mutable tags were asked for (imageTagImmutable / image_tag_immutable false), so that a moving tag (e.g. `staging`) can be pushed again.',
     });
   }
 }
