@@ -40,7 +40,7 @@ export interface StagingDomainOptions {
 }
 
 /**
- * Properties of a {@link StagingEdge}.
+ * Properties of a `StagingEdge`.
  */
 export interface StagingEdgeProps {
   /** The VPC whose public subnets hold the load balancer. */
@@ -148,7 +148,7 @@ interface ReservedRoute {
 }
 
 /**
- * The edge of a staging environment (walkthrough steps 3 and 8): an internet-facing ALB across
+ * The edge of a staging environment: an internet-facing ALB across
  * the public subnets, its security group, HTTPS with a DNS-validated certificate and an 80 → 443
  * redirect when a domain is given, a Route 53 alias, and access logs in S3.
  *
@@ -174,7 +174,13 @@ export class StagingEdge extends Construct {
   /** The port 443 listener, with a domain. */
   public readonly httpsListener?: elbv2.ApplicationListener;
 
-  /** The listener services attach to: HTTPS with a domain, HTTP without. */
+  /**
+   * The listener services attach to: HTTPS (443) with a domain, HTTP (80) without.
+   *
+   * Always set, whatever the props: the escape hatch for listener rules, actions or certificates of
+   * your own. `httpsListener` is optional, so typed code (TypeScript, Python under mypy or pyright)
+   * would have to check it even with a domain.
+   */
   public readonly listener: elbv2.ApplicationListener;
 
   /** The certificate of the HTTPS listener, with a domain. */
@@ -214,7 +220,7 @@ export class StagingEdge extends Construct {
     }
     if (Token.isUnresolved(Stack.of(this).region)) {
       throw new StagingValidationError(this,
-        'the stack has no region (got an environment-agnostic stack), which the access-log bucket policy needs to admit the region\'s load-balancer log delivery; set env: { region: \'...\' } (and account) on the stack');
+        'the stack has no region (got an environment-agnostic stack), which the access-log bucket policy needs to admit the region\'s load-balancer log delivery; give the stack an env with a region (and an account)');
     }
 
     this.securityGroup = new ec2.SecurityGroup(this, 'SecurityGroup', {
@@ -317,7 +323,7 @@ export class StagingEdge extends Construct {
         checkov: ['CKV_AWS_2', 'CKV_AWS_103'],
       });
       Annotations.of(this).addWarningV2('cdk-ecs-staging:http-only',
-        'No domain: the environment serves plain HTTP on port 80. Set `domain` (domainName + hostedZone, or a certificate) to serve HTTPS with an 80 -> 443 redirect.');
+        'No domain: the environment serves plain HTTP on port 80. Set `domain` (domainName and hostedZone, or a certificate; Python: domain_name, hosted_zone) to serve HTTPS with an 80 -> 443 redirect.');
     }
   }
 
@@ -496,7 +502,7 @@ function acknowledgePublicLoadBalancer(
   if (!deletionProtection) {
     Validations.of(loadBalancer).acknowledge({
       id: `${GUARD}::elbv2_deletion_protection_enabled_check`,
-      reason: 'Staging is torn down and rebuilt at will and the load balancer holds no data. Set deletionProtection: true to protect it.',
+      reason: 'Staging is torn down and rebuilt at will and the load balancer holds no data. Set deletionProtection (Python: deletion_protection) to true to protect it.',
     });
   }
 }

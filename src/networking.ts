@@ -9,7 +9,7 @@ import { acknowledgeCdkProviderOutsideVpc, acknowledgeStagingLogGroup, GUARD } f
 import { parseIpv4Cidr, validateExclusive, validateIntegerRange } from './private/validation';
 
 /**
- * The kinds of egress a {@link NatStrategy} gives the private subnets.
+ * The kinds of egress a `NatStrategy` gives the private subnets.
  */
 export enum NatStrategyKind {
   /** One NAT gateway in every AZ: no cross-AZ egress, highest cost. */
@@ -23,7 +23,7 @@ export enum NatStrategyKind {
 }
 
 /**
- * Options for {@link NatStrategy.instance}.
+ * Options for `NatStrategy.instance`.
  */
 export interface NatInstanceOptions {
   /**
@@ -37,7 +37,7 @@ export interface NatInstanceOptions {
 }
 
 /**
- * How the private subnets of a {@link StagingNetwork} reach the internet.
+ * How the private subnets of a `StagingNetwork` reach the internet.
  *
  * Staging rarely needs a NAT gateway per AZ: one gateway (the default) costs half of two and
  * an AZ outage in staging is an inconvenience, not an incident.
@@ -71,18 +71,18 @@ export class NatStrategy {
 
   /**
    * @param kind which strategy this is
-   * @param instanceType the NAT instance type, for {@link NatStrategyKind.INSTANCE}
+   * @param instanceType the NAT instance type, for `NatStrategyKind.INSTANCE`
    */
   private constructor(
     /** Which strategy this is. */
     public readonly kind: NatStrategyKind,
-    /** The NAT instance type, set for {@link NatStrategyKind.INSTANCE} only. */
+    /** The NAT instance type, set for `NatStrategyKind.INSTANCE` only. */
     public readonly instanceType?: ec2.InstanceType,
   ) {}
 }
 
 /**
- * Properties of a {@link StagingNetwork}.
+ * Properties of a `StagingNetwork`.
  */
 export interface StagingNetworkProps {
   /**
@@ -166,7 +166,7 @@ export interface StagingNetworkProps {
 }
 
 /**
- * The network of a staging environment (walkthrough steps 1-2): a VPC over 2+ AZs with a public
+ * The network of a staging environment: a VPC over 2+ AZs with a public
  * and a private subnet per AZ, an internet gateway, one route table per subnet, the chosen NAT
  * strategy, flow logs and a free S3 gateway endpoint.
  *
@@ -202,7 +202,7 @@ export class StagingNetwork extends Construct {
 
     validateExclusive(this, 'vpc', props.vpc, 'cidr', props.cidr, 'set the CIDR on the VPC you bring, or drop `vpc` to create one');
     validateExclusive(this, 'vpc', props.vpc, 'maxAzs', props.maxAzs, 'the VPC you bring already decides its AZs; drop `maxAzs`');
-    validateIntegerRange(this, 'maxAzs', props.maxAzs, 2, 6, 'a staging VPC needs at least 2 AZs (walkthrough: 2+) and a region has at most 6');
+    validateIntegerRange(this, 'maxAzs', props.maxAzs, 2, 6, 'a staging VPC needs at least 2 AZs and a region has at most 6');
 
     this.natStrategy = props.natStrategy ?? NatStrategy.singleGateway();
     const hasNat = this.natStrategy.kind !== NatStrategyKind.NONE;

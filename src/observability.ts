@@ -71,7 +71,7 @@ export interface StagingObservabilityOptions {
 }
 
 /**
- * Properties of a {@link StagingObservability}.
+ * Properties of a `StagingObservability`.
  */
 export interface StagingObservabilityProps extends StagingObservabilityOptions {
   /** Name of the environment, in messages and the dashboard. */
@@ -102,9 +102,9 @@ export interface StagingObservabilityProps extends StagingObservabilityOptions {
 }
 
 /**
- * Observability of a staging environment (walkthrough step 12): an SNS topic that pages, the load
+ * Observability of a staging environment: an SNS topic that pages, the load
  * balancer's 5XX alarm, failed deployments and tasks that fail to start as readable messages, and
- * one dashboard. Each service's alarm pack is its own ({@link StagingServiceAlarms}).
+ * one dashboard. Each service's alarm pack is its own (`StagingServiceAlarms`).
  */
 export class StagingObservability extends Construct {
   /** Where alarms and failed-deployment events go. */
@@ -387,7 +387,7 @@ export interface StagingServiceAlarmOptions {
 }
 
 /**
- * Properties of a {@link StagingServiceAlarms}.
+ * Properties of a `StagingServiceAlarms`.
  */
 export interface StagingServiceAlarmsProps extends StagingServiceAlarmOptions {
   /** The service watched. */

@@ -36,7 +36,7 @@ const PINNED_ACTIONS = {
 };
 
 /**
- * Options of a {@link GitHubActionsDeployRole}.
+ * Options of a `GitHubActionsDeployRole`.
  */
 export interface GitHubActionsDeployOptions {
   /** The GitHub repository that deploys, `owner/repo`. */
@@ -67,7 +67,7 @@ export interface GitHubActionsDeployOptions {
 }
 
 /**
- * Properties of a {@link GitHubActionsDeployRole}.
+ * Properties of a `GitHubActionsDeployRole`.
  */
 export interface GitHubActionsDeployRoleProps extends GitHubActionsDeployOptions {
   /** The service deployed: it must run from its own repository (no `image`). */
@@ -101,11 +101,11 @@ export interface GitHubWorkflowOptions {
 }
 
 /**
- * The IAM role a GitHub Actions workflow assumes over OIDC to deploy one service (walkthrough step
- * 13): push to the service's repository, write its image-uri parameter, register task definitions
- * of its family and roll that service, nothing else. No long-lived keys.
+ * The IAM role a GitHub Actions workflow assumes over OIDC to deploy one service: push to the
+ * service's repository, write its image-uri parameter, register task definitions of its family
+ * and roll that service, nothing else. No long-lived keys.
  *
- * `renderWorkflow()` writes the workflow that uses it.
+ * `renderWorkflow()` (Python: `render_workflow()`) writes the workflow that uses it.
  */
 export class GitHubActionsDeployRole extends Construct {
   /** The role the workflow assumes. */
@@ -185,7 +185,7 @@ export class GitHubActionsDeployRole extends Construct {
     const stack = Stack.of(this);
     for (const [what, value] of [['account', stack.account], ['region', stack.region]]) {
       if (Token.isUnresolved(value)) {
-        throw new StagingValidationError(this, `renderWorkflow needs the stack's ${what} (got an environment-agnostic stack); set env: { account: '...', region: '...' } on the stack`);
+        throw new StagingValidationError(this, `renderWorkflow needs the stack's ${what} (got an environment-agnostic stack); give the stack an env with an account and a region`);
       }
     }
     const timeoutMinutes = options.timeoutMinutes ?? 30;
@@ -372,7 +372,7 @@ export interface StagingS3SourceOptions {
 }
 
 /**
- * Where a {@link StagingPipeline} takes the app's code from.
+ * Where a `StagingPipeline` takes the app's code from.
  */
 export abstract class StagingPipelineSource {
   /**
@@ -456,7 +456,7 @@ class S3Source extends StagingPipelineSource {
 }
 
 /**
- * Options of a {@link StagingPipeline}.
+ * Options of a `StagingPipeline`.
  */
 export interface StagingPipelineOptions {
   /** Where the app's code comes from. */
@@ -507,7 +507,7 @@ export interface StagingPipelineOptions {
 }
 
 /**
- * Properties of a {@link StagingPipeline}.
+ * Properties of a `StagingPipeline`.
  */
 export interface StagingPipelineProps extends StagingPipelineOptions {
   /** The service deployed: it must run from its own repository (no `image`). */
@@ -515,7 +515,7 @@ export interface StagingPipelineProps extends StagingPipelineOptions {
 }
 
 /**
- * The delivery pipeline of one service (walkthrough step 13), on CodePipeline V2: source, a
+ * The delivery pipeline of one service, on CodePipeline V2: source, a
  * CodeBuild build that pushes the image tagged with the commit (once: a re-run skips the push),
  * writes the image-uri parameter and emits `imagedefinitions.json`, an optional approval, and an
  * ECS deploy with a timeout. Runs are queued, so two deploys of a service never overlap.

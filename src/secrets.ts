@@ -247,7 +247,7 @@ class GeneratedSecret extends StagingSecret {
       });
     } else {
       const reason = 'A staging secret is generated once and read by ECS when a task starts. Rotate it with '
-        + '`StagingSecret.generate({ rotation: { rotationLambda } })` where rotation is required.';
+        + 'the `rotation` option of `StagingSecret.generate` (a rotation function) where rotation is required.';
       Validations.of(secret).acknowledge(
         { id: 'AwsSolutions-SMG4', reason },
         { id: `${GUARD}::secretsmanager_rotation_enabled_check`, reason },
@@ -359,7 +359,7 @@ export interface StagingSecretsOptions {
 }
 
 /**
- * Properties of a {@link StagingSecrets}.
+ * Properties of a `StagingSecrets`.
  */
 export interface StagingSecretsProps extends StagingSecretsOptions {
   /** The container the config and secrets are injected into. */
@@ -392,7 +392,7 @@ export interface StagingSecretsProps extends StagingSecretsOptions {
 }
 
 /**
- * The config and secrets of a container (walkthrough step 9): SSM String parameters for plain
+ * The config and secrets of a container: SSM String parameters for plain
  * config, Secrets Manager or SecureString parameters for secrets, all injected through the
  * container definition's `secrets`, which ECS resolves when a task starts.
  *

@@ -28,7 +28,7 @@ export interface StagingAutoScalingOptions {
   readonly minCapacity?: number;
   /** Most tasks. */
   readonly maxCapacity: number;
-  /** Average CPU the service is scaled to hold (walkthrough: scale on CPU >= 60 %). @default 60 */
+  /** Average CPU the service is scaled to hold (60 % leaves headroom for a burst while a new task starts). @default 60 */
   readonly targetCpuPercent?: number;
   /** Average memory the service is scaled to hold. @default - no memory scaling */
   readonly targetMemoryPercent?: number;
@@ -62,7 +62,7 @@ export interface StagingServiceOptions extends StagingRouteOptions, StagingSecre
   readonly cpuArchitecture?: ecs.CpuArchitecture;
 
   /**
-   * Tasks to run. The walkthrough's range is 1-2; 1 has no redundancy (a synth warning says so).
+   * Tasks to run. Staging usually runs 1-2; 1 has no redundancy (a synth warning says so).
    * With `autoScaling`, the template leaves the count to the scaler so a deploy never resets it.
    *
    * @default 1
@@ -153,7 +153,7 @@ export interface StagingServiceOptions extends StagingRouteOptions, StagingSecre
    */
   readonly repositoryEncryptionKey?: kms.IKey;
 
-  /** Retention of the service's log group (walkthrough: 14-30 days). @default logs.RetentionDays.ONE_MONTH */
+  /** Retention of the service's log group (14-30 days suits staging). @default logs.RetentionDays.ONE_MONTH */
   readonly logRetention?: logs.RetentionDays;
 
   /**
@@ -166,7 +166,7 @@ export interface StagingServiceOptions extends StagingRouteOptions, StagingSecre
 }
 
 /**
- * Properties of a {@link StagingService}.
+ * Properties of a `StagingService`.
  */
 export interface StagingServiceProps extends StagingServiceOptions {
   /** Name of the service: lowercase letters, digits and hyphens, starting with a letter, at most 24 characters. */
@@ -195,7 +195,7 @@ export interface StagingServiceProps extends StagingServiceOptions {
 }
 
 /**
- * One app of a staging environment (walkthrough steps 4, 5, 7, 10 and 11): its ECR repository,
+ * One app of a staging environment: its ECR repository,
  * log group, execution and task roles, task definition, Fargate service, target group, listener
  * rule and autoscaling.
  */
@@ -488,8 +488,8 @@ export class StagingService extends Construct {
   }
 
   /**
-   * Lets a GitHub Actions workflow deploy this service over OIDC: see {@link GitHubActionsDeployRole}
-   * and its `renderWorkflow()`.
+   * Lets a GitHub Actions workflow deploy this service over OIDC: see `GitHubActionsDeployRole`
+   * and its `renderWorkflow()` (Python: `render_workflow()`).
    *
    * @param options the repository and the branch (or GitHub environment) that deploy
    * @returns the deploy role
@@ -500,7 +500,7 @@ export class StagingService extends Construct {
   }
 
   /**
-   * Adds the service's delivery pipeline on CodePipeline: see {@link StagingPipeline}.
+   * Adds the service's delivery pipeline on CodePipeline: see `StagingPipeline`.
    *
    * @param options the source and the pipeline's settings
    * @returns the pipeline
@@ -587,7 +587,7 @@ function wakeCommand(clusterName: string, serviceName: string, daytime: DaytimeC
 function validateServiceProps(scope: Construct, props: StagingServiceProps): void {
   validateServiceName(scope, props.serviceName);
   validateIntegerRange(scope, 'containerPort', props.containerPort, 1, 65535, 'use the port the container listens on');
-  validateIntegerRange(scope, 'desiredCount', props.desiredCount, 0, 100, 'run 1-2 tasks in staging (walkthrough), or 0 to pause the service');
+  validateIntegerRange(scope, 'desiredCount', props.desiredCount, 0, 100, 'run 1-2 tasks in staging, or 0 to pause the service');
   validateIntegerRange(scope, 'maxImageCount', props.maxImageCount, 1, 1000, 'keep 1 to 1000 images');
   const newRepositoryOptions = [props.imageTagImmutable, props.maxImageCount, props.repositoryEncryptionKey];
   if (props.repository && newRepositoryOptions.some((option) => option !== undefined)) {
@@ -647,14 +647,14 @@ function validateServiceProps(scope: Construct, props: StagingServiceProps): voi
     }
     if (desired === 0) {
       throw new StagingValidationError(scope,
-        'desiredCount (desired_count) is 0 with autoScaling (auto_scaling): a paused service does not scale; drop autoScaling while the service is paused, or set desiredCount to its minimum');
+        'desiredCount is 0 with autoScaling: a paused service does not scale; drop autoScaling while the service is paused, or set desiredCount to its minimum');
     }
     const min = scaling.minCapacity ?? desired ?? 1;
     if (given && min > scaling.maxCapacity) {
       const minProp = scaling.minCapacity !== undefined ? 'autoScaling.minCapacity' : 'desiredCount';
       throw new StagingValidationError(scope, `${minProp} (${min}) must not exceed autoScaling.maxCapacity (${scaling.maxCapacity}); raise maxCapacity or lower ${minProp}`);
     }
-    validateIntegerRange(scope, 'autoScaling.targetCpuPercent', scaling.targetCpuPercent, 10, 95, 'target 10-95 % (walkthrough: 60)');
+    validateIntegerRange(scope, 'autoScaling.targetCpuPercent', scaling.targetCpuPercent, 10, 95, 'target 10-95 % (60 suits staging)');
     validateIntegerRange(scope, 'autoScaling.targetMemoryPercent', scaling.targetMemoryPercent, 10, 95, 'target 10-95 %');
     validateIntegerRange(scope, 'autoScaling.targetRequestsPerTarget', scaling.targetRequestsPerTarget, 1, 1_000_000, 'use requests per target per minute');
   }
@@ -692,7 +692,7 @@ function acknowledgeService(service: StagingService, props: StagingServiceProps,
   if (props.readonlyRootFilesystem === false) {
     Validations.of(service.taskDefinition).acknowledge({
       id: `${GUARD}::ecs_containers_readonly_access_check`,
-      reason: 'readonlyRootFilesystem: false was asked for: the app writes outside /tmp. Prefer a writable volume for those paths and the read-only default.',
+      reason: 'A writable root filesystem was asked for (readonlyRootFilesystem / readonly_root_filesystem false): the app writes outside /tmp. Prefer a writable volume for those paths and the read-only default.',
     });
   }
   if (props.assignPublicIp) {
@@ -704,7 +704,7 @@ function acknowledgeService(service: StagingService, props: StagingServiceProps,
   if (props.imageTagImmutable === false) {
     Validations.of(service.repository).acknowledge({
       id: `${GUARD}::ecr_private_tag_immutability_enabled_check`,
-      reason: 'imageTagImmutable: false was asked for, so that a moving tag (e.g. `staging`) can be pushed again.',
+      reason: 'Mutable tags were asked for (imageTagImmutable / image_tag_immutable false), so that a moving tag (e.g. `staging`) can be pushed again.',
     });
   }
 }

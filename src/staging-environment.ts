@@ -39,7 +39,7 @@ export interface StagingEdgeOptions {
 }
 
 /**
- * Properties of an {@link EcsStagingEnvironment}.
+ * Properties of an `EcsStagingEnvironment`.
  */
 export interface EcsStagingEnvironmentProps {
   /**
@@ -58,7 +58,7 @@ export interface EcsStagingEnvironmentProps {
   readonly domain?: StagingDomainOptions;
 
   /**
-   * The network: options of a new one, or `{ vpc }` to use an existing VPC.
+   * The network: options of a new one, or `vpc` to use an existing VPC.
    *
    * @default - a new VPC over 2 AZs with one NAT gateway
    */

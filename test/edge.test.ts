@@ -8,7 +8,7 @@ import { TEST_ZONE_ID, testStack, testZone } from './harness/apps';
 import { derivePriority } from '../src/private/routing';
 
 const CERTIFICATE_ARN = 'arn:aws:acm:us-east-1:123456789012:certificate/11111111-2222-3333-4444-555555555555';
-const HTTP_ONLY_WARNING = 'No domain: the environment serves plain HTTP on port 80. Set `domain` (domainName + hostedZone, or a certificate) '
+const HTTP_ONLY_WARNING = 'No domain: the environment serves plain HTTP on port 80. Set `domain` (domainName and hostedZone, or a certificate; Python: domain_name, hosted_zone) '
   + 'to serve HTTPS with an 80 -> 443 redirect. [ack: cdk-ecs-staging:http-only]';
 /** The egress rule CDK puts on a security group that may send nothing. */
 const NO_EGRESS = [{ CidrIp: '255.255.255.255/32', Description: 'Disallow all traffic', FromPort: 252, IpProtocol: 'icmp', ToPort: 86 }];
@@ -504,14 +504,14 @@ describe('StagingEdge', () => {
       const env = environment();
       env.addService('all', { pathPatterns: ['/*'], priority: 1 });
       expect(() => env.addService('api', { pathPatterns: ['/api/*'] })).toThrow(
-        /^Test\/Staging\/Edge: service 'api' \(priority \d+\) would never receive a request: service 'all' \(priority 1\) comes first and matches every request it matches; give 'api' a priority below 1, or narrow the route of 'all'$/);
+        /^\[cdk-ecs-staging\] Test\/Staging\/Edge: service 'api' \(priority \d+\) would never receive a request: service 'all' \(priority 1\) comes first and matches every request it matches; give 'api' a priority below 1, or narrow the route of 'all'$/);
     });
 
     test('fails when a routed service leaves nothing to the catch-all', () => {
       const env = environment();
       env.addService('web');
       expect(() => env.addService('all', { pathPatterns: ['/*'], hostHeaders: ['*'] })).toThrow(
-        /^Test\/Staging\/Edge: service 'web' \(priority \d+\) would never receive a request: service 'all' \(priority \d+\) comes first and matches every request it matches; narrow the hostHeaders or pathPatterns of 'all'$/);
+        /^\[cdk-ecs-staging\] Test\/Staging\/Edge: service 'web' \(priority \d+\) would never receive a request: service 'all' \(priority \d+\) comes first and matches every request it matches; narrow the hostHeaders or pathPatterns of 'all' \[Python: host_headers, path_patterns\]$/);
     });
 
     test('fails when the catch-all service has a priority', () => {
@@ -577,7 +577,7 @@ describe('StagingEdge', () => {
     test('fails when the stack has no region', () => {
       const stack = new Stack(new App(), 'Agnostic');
       expect(() => new StagingEdge(stack, 'Edge', { vpc: publicVpc(stack) })).toThrow(
-        /^Agnostic\/Edge: the stack has no region \(got an environment-agnostic stack\)/);
+        /^\[cdk-ecs-staging\] Agnostic\/Edge: the stack has no region \(got an environment-agnostic stack\)/);
     });
   });
 });

@@ -171,7 +171,7 @@ describe('GitHubActionsDeployRole', () => {
     test('fails to render a workflow for an environment-agnostic stack, or with a timeout GitHub does not take', () => {
       const agnostic = new EcsStagingEnvironment(new Stack(testApp(), 'Agnostic', { env: { region: 'us-east-1' } }), 'Staging').addService('web').addGithubActionsDeployRole({ repository: 'acme/web' });
       expect(() => agnostic.renderWorkflow()).toThrow(
-        "Agnostic/Staging/web/Service/GitHubActionsDeploy: renderWorkflow needs the stack's account (got an environment-agnostic stack); set env: { account: '...', region: '...' } on the stack");
+        "Agnostic/Staging/web/Service/GitHubActionsDeploy: renderWorkflow needs the stack's account (got an environment-agnostic stack); give the stack an env with an account and a region [Python: render_workflow]");
       const withAccount = new EcsStagingEnvironment(testStack(), 'Staging').addService('web').addGithubActionsDeployRole({ repository: 'acme/web' });
       expect(() => withAccount.renderWorkflow({ timeoutMinutes: 400 })).toThrow(
         PREFIX + 'timeoutMinutes must be an integer from 1 to 360 (got 400); GitHub stops a job after 360 minutes');

@@ -130,7 +130,7 @@ describe('checkTemplateQuotas', () => {
     const scope = new Construct(stack, 'Scope');
     for (let i = 0; i < 201; i++) new CfnOutput(scope, `O${i}`, { value: 'x' });
     expect(checkTemplateQuotas(scope)).toEqual([
-      "stack Outputs holds 201 outputs of this environment, over CloudFormation's 200 per template; set emitOutputs: false, or move the environment into a stack of its own, or split its services over several environments",
+      "[cdk-ecs-staging] stack Outputs holds 201 outputs of this environment, over CloudFormation's 200 per template; set emitOutputs (emit_outputs) to false, or move the environment into a stack of its own, or split its services over several environments",
     ]);
   });
 

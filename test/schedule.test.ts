@@ -193,7 +193,7 @@ describe('bad schedules fail at synth', () => {
   test('a paused service cannot autoscale', () => {
     const env = new EcsStagingEnvironment(testStack(), 'Staging');
     expect(() => env.addService('web', { desiredCount: 0, autoScaling: { maxCapacity: 2 } })).toThrow(
-      /desiredCount \(desired_count\) is 0 with autoScaling \(auto_scaling\): a paused service does not scale/);
+      /desiredCount is 0 with autoScaling: a paused service does not scale.*\[Python: desired_count, auto_scaling\]/);
   });
 });
 

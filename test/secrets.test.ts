@@ -126,7 +126,7 @@ describe('StagingSecrets', () => {
         const acknowledged = secret.node.metadata
           .filter((m) => m.type === Validations.ACKNOWLEDGED_RULES_METADATA_KEY)
           .map((m) => JSON.stringify(m.data));
-        expect(acknowledged.join()).toMatch(/AwsSolutions-SMG4.*rotation: \{ rotationLambda \}/);
+        expect(acknowledged.join()).toMatch(/AwsSolutions-SMG4.*the `rotation` option of `StagingSecret.generate`/);
       }
     });
   });

@@ -577,7 +577,7 @@ describe('StagingService', () => {
 
     test('rejects the name on the environment, before any construct is made', () => {
       const env = new EcsStagingEnvironment(testStack(), 'Staging');
-      expect(() => env.addService('Web')).toThrow(/^Test\/Staging: service name must be .*\(got 'Web'\)/);
+      expect(() => env.addService('Web')).toThrow(/^\[cdk-ecs-staging\] Test\/Staging: service name must be .*\(got 'Web'\)/);
       expect(env.node.tryFindChild('Web')).toBeUndefined();
     });
 
@@ -607,7 +607,7 @@ describe('StagingService', () => {
 
     test('fails when desiredCount is negative (0 pauses the service)', () => {
       expect(addWeb({ desiredCount: -1 })).toThrow(
-        'Test/Staging/web/Service: desiredCount must be an integer from 0 to 100 (got -1); run 1-2 tasks in staging (walkthrough), or 0 to pause the service');
+        'Test/Staging/web/Service: desiredCount must be an integer from 0 to 100 (got -1); run 1-2 tasks in staging, or 0 to pause the service [Python: desired_count]');
     });
 
     test('fails when deregistrationDelay exceeds what the ALB accepts', () => {
@@ -658,7 +658,7 @@ describe('StagingService', () => {
 
     test.each([5, 96])('fails when autoScaling.targetCpuPercent is %p', (targetCpuPercent) => {
       expect(addWeb({ autoScaling: { maxCapacity: 2, targetCpuPercent } })).toThrow(
-        `Test/Staging/web/Service: autoScaling.targetCpuPercent must be an integer from 10 to 95 (got ${targetCpuPercent}); target 10-95 % (walkthrough: 60)`);
+        `Test/Staging/web/Service: autoScaling.targetCpuPercent must be an integer from 10 to 95 (got ${targetCpuPercent}); target 10-95 % (60 suits staging) [Python: auto_scaling.target_cpu_percent]`);
     });
 
     test('fails when autoScaling.maxCapacity is 0', () => {

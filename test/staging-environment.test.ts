@@ -150,7 +150,7 @@ describe('EcsStagingEnvironment', () => {
 
     test('fails when the stack has no region', () => {
       expect(() => new EcsStagingEnvironment(new Stack(new App(), 'Agnostic'), 'Staging'))
-        .toThrow(/^Agnostic\/Staging\/Edge: the stack has no region \(got an environment-agnostic stack\).*set env: \{ region: '...' \}/);
+        .toThrow(/^\[cdk-ecs-staging\] Agnostic\/Staging\/Edge: the stack has no region \(got an environment-agnostic stack\).*give the stack an env with a region/);
     });
   });
 

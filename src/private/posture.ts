@@ -32,7 +32,7 @@ export function acknowledgeStagingLogGroup(
   if (retention !== logs.RetentionDays.INFINITE && retention < ONE_YEAR_DAYS) {
     rules.push({
       id: `${GUARD}::cloudwatch_log_group_retention_period_check`,
-      reason: `Staging logs serve debugging, not audit: they are kept ${retention} days (the walkthrough asks 14-30 for staging) to keep cost down. Set ${retentionProp} to a year or more where CT.CLOUDWATCH.PR.2 is enforced.`,
+      reason: `Staging logs serve debugging, not audit: they are kept ${retention} days (14-30 days suits staging) to keep cost down. Set ${retentionProp} to a year or more where CT.CLOUDWATCH.PR.2 is enforced.`,
     });
   }
   if (rules.length > 0) {

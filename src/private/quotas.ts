@@ -1,5 +1,6 @@
 import { CfnElement, CfnOutput, CfnParameter, CfnResource, Stack } from 'aws-cdk-lib';
 import { IConstruct } from 'constructs';
+import { ERROR_PREFIX } from './errors';
 
 /**
  * CloudFormation's per-template quotas
@@ -31,8 +32,8 @@ export function checkTemplateQuotas(scope: IConstruct): string[] {
   for (const [stack, count] of counts) {
     for (const quota of Object.keys(TEMPLATE_QUOTAS) as Array<keyof typeof TEMPLATE_QUOTAS>) {
       if (count[quota] > TEMPLATE_QUOTAS[quota]) {
-        messages.push(`stack ${stack.node.path} holds ${count[quota]} ${quota} of this environment, over CloudFormation's ${TEMPLATE_QUOTAS[quota]} per template; `
-          + (quota === 'outputs' ? 'set emitOutputs: false, or ' : '') + 'move the environment into a stack of its own, or split its services over several environments');
+        messages.push(`${ERROR_PREFIX}stack ${stack.node.path} holds ${count[quota]} ${quota} of this environment, over CloudFormation's ${TEMPLATE_QUOTAS[quota]} per template; `
+          + (quota === 'outputs' ? 'set emitOutputs (emit_outputs) to false, or ' : '') + 'move the environment into a stack of its own, or split its services over several environments');
       }
     }
   }

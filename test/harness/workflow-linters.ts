@@ -42,9 +42,10 @@ export function actionlint(file: string): LintResult {
   return { findings: result.status === 1, output: result.stdout + result.stderr };
 }
 
-/** zizmor (offline: no GitHub API here) over one workflow file, every severity and confidence. */
-export function zizmor(file: string): LintResult {
-  const result = spawnSync(ZIZMOR_BIN, ['--offline', '--no-progress', '--format', 'plain', file], { encoding: 'utf8' });
+/** zizmor (offline: no GitHub API here) over workflow files or folders, every severity unless `minSeverity` is given. */
+export function zizmor(file: string, minSeverity?: 'low' | 'medium' | 'high'): LintResult {
+  const args = ['--offline', '--no-progress', '--format', 'plain', ...(minSeverity ? ['--min-severity', minSeverity] : []), file];
+  const result = spawnSync(ZIZMOR_BIN, args, { encoding: 'utf8' });
   if (result.error || result.status === 1 || result.status === 2) {
     throw new Error(`zizmor failed (exit ${result.status}): ${result.error?.message ?? result.stderr}`);
   }

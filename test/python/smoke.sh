@@ -4,7 +4,9 @@
 # Installs the wheel from dist/python into a fresh venv (.venv-smoke) together with the
 # aws-cdk-lib and constructs versions the TypeScript side uses, synthesizes
 # examples/python/app.py and examples/app.ts, and fails unless every *.template.json of the two
-# cloud assemblies is identical (after JSON normalisation with sorted keys).
+# cloud assemblies is identical (after JSON normalisation with sorted keys). Then checks that the
+# wheel's description and docstrings are Python (test/python/wheel_docs.py) and that the README's
+# Python examples type-check under pyright (the npm devDependency) against the wheel.
 #
 # Build the wheel first: npx projen compile && npx projen package:python
 # Environment:
@@ -141,4 +143,21 @@ if [ "$status" -ne 0 ]; then
   [ -z "$STALE_HINT" ] || echo "python smoke: hint: $STALE_HINT" >&2
   exit "$status"
 fi
+# What a Python user reads: the PyPI description and the docstrings, translated by jsii-rosetta.
+python3 test/python/wheel_docs.py "$WHEEL"
+
+# The README's Python examples (complete apps) type-check under pyright against the wheel.
+mkdir -p "$OUT/readme"
+python3 - README.md "$OUT/readme" <<'PY'
+import pathlib, re, sys
+readme, out = pathlib.Path(sys.argv[1]).read_text(), pathlib.Path(sys.argv[2])
+blocks = re.findall(r"^```python\n(.*?)^```", readme, re.M | re.S)
+if len(blocks) < 2:
+    sys.exit(f"python smoke: FAIL: expected the README's Python examples, found {len(blocks)} python blocks")
+for i, code in enumerate(blocks, 1):
+    (out / f"readme_example_{i}.py").write_text(code)
+print(f"python smoke: pyright over the README's {len(blocks)} Python examples")
+PY
+npx pyright --pythonpath "$VENV/bin/python" "$OUT"/readme/*.py
+
 echo "python smoke: done in $((SECONDS - START))s"
