@@ -47,6 +47,8 @@ const project = new awscdk.AwsCdkConstructLibrary({
     'cdk-nag@^3.0.2',
     '@types/node@^22',
     '@cdklabs/cdk-validator-cfnguard@0.0.62',
+    // Property-based tests (test/properties.test.ts); exact pin so that a seed replays the same cases.
+    'fast-check@4.10.2',
   ],
 
   eslintOptions: {
