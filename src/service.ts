@@ -15,7 +15,7 @@ import { GitHubActionsDeployOptions, GitHubActionsDeployRole, StagingPipeline, S
 import { DEFAULTS, FARGATE_MEMORY_BY_CPU } from './private/defaults';
 import { StagingValidationError } from './private/errors';
 import { acknowledge, acknowledgeStagingLogGroup, GUARD } from './private/posture';
-import { validateIntegerRange, validateServiceName } from './private/validation';
+import { validateIntegerRange, validateParameterName, validateServiceName } from './private/validation';
 import { StagingSecrets, StagingSecretsOptions } from './secrets';
 
 /**
@@ -271,6 +271,7 @@ export class StagingService extends Construct {
     if (!image) {
       // The parameter starts as the placeholder; the pipeline writes the pushed image's URI. A later
       // `cdk deploy` does not touch its value, and re-resolves it whenever the task definition changes.
+      validateParameterName(this, 'environmentName', undefined, `${parameterPath}/image-uri`, 'shorten environmentName or the service\'s name');
       this.imageParameter = new ssm.StringParameter(this, 'ImageParameter', {
         parameterName: `${parameterPath}/image-uri`,
         stringValue: DEFAULTS.placeholderImage,
