@@ -5,7 +5,7 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import { DEFAULTS } from './private/defaults';
 import { StagingValidationError } from './private/errors';
-import { acknowledgeCdkProviderOutsideVpc, acknowledgeStagingLogGroup, GUARD } from './private/posture';
+import { acknowledge, acknowledgeCdkProviderOutsideVpc, acknowledgeStagingLogGroup, GUARD } from './private/posture';
 import { parseIpv4Cidr, propName, validateExclusive, validateIntegerRange } from './private/validation';
 
 /**
@@ -371,6 +371,11 @@ export class StagingNetwork extends Construct {
 
 /** The findings a NAT instance raises by being a NAT instance, each with the reason it stays. */
 function acknowledgeNatInstance(instance: ec2.Instance): void {
+  acknowledge(instance, {
+    reason: 'A NAT instance forwards the private subnets\' egress to the internet and needs a public IP to do so; its security group admits traffic from the VPC CIDR only.',
+    guard: ['ec2_instance_no_public_ip_check'],
+    checkov: ['CKV_AWS_88'],
+  });
   const monitoring = 'Basic 5-minute metrics are enough for a staging NAT instance; detailed monitoring would cost more than the t4g.nano itself. Use NatStrategy.singleGateway() for a managed NAT.';
   Validations.of(instance).acknowledge(
     { id: 'AwsSolutions-EC28', reason: monitoring },
@@ -379,10 +384,6 @@ function acknowledgeNatInstance(instance: ec2.Instance): void {
     {
       id: 'AwsSolutions-EC29',
       reason: 'The NAT instance is disposable: CloudFormation replaces it when its image or type changes, which termination protection would block. It holds no data.',
-    },
-    {
-      id: `${GUARD}::ec2_instance_no_public_ip_check`,
-      reason: 'A NAT instance forwards the private subnets\' egress to the internet and needs a public IP to do so; its security group admits traffic from the VPC CIDR only.',
     },
     {
       id: `${GUARD}::ec2_instance_nitro_encryption_in_transit_check`,

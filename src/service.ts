@@ -624,9 +624,10 @@ function acknowledgeService(service: StagingService, props: StagingServiceProps,
   if (props.enableExecuteCommand) {
     const taskPolicy = service.taskRole.node.tryFindChild('DefaultPolicy');
     if (taskPolicy) {
-      Validations.of(taskPolicy).acknowledge({
-        id: 'AwsSolutions-IAM5[Resource::*]',
+      acknowledge(taskPolicy, {
         reason: 'enableExecuteCommand: ECS Exec needs ssmmessages:Create/OpenControlChannel and Create/OpenDataChannel, which have no resource-level permissions. Grant anything else to the task role on named resources.',
+        nag: ['AwsSolutions-IAM5[Resource::*]'],
+        checkov: ['CKV_AWS_111'],
       });
     }
   }
@@ -643,9 +644,10 @@ function acknowledgeService(service: StagingService, props: StagingServiceProps,
     });
   }
   if (props.imageTagImmutable === false) {
-    Validations.of(service.repository).acknowledge({
-      id: `${GUARD}::ecr_private_tag_immutability_enabled_check`,
+    acknowledge(service.repository, {
       reason: 'imageTagImmutable: false was asked for, so that a moving tag (e.g. `staging`) can be pushed again.',
+      guard: ['ecr_private_tag_immutability_enabled_check'],
+      checkov: ['CKV_AWS_51'],
     });
   }
 }
