@@ -67,6 +67,8 @@ const project = new awscdk.AwsCdkConstructLibrary({
     '@cdklabs/cdk-validator-cfnguard@0.0.62',
     // Type-checks the README's Python examples against the wheel (test:python).
     'pyright@1.1.414',
+    // Property-based tests (test/properties.test.ts); exact pin so that a seed replays the same cases.
+    'fast-check@4.10.2',
   ],
 
   eslintOptions: {

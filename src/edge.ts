@@ -10,7 +10,7 @@ import { DEFAULTS } from './private/defaults';
 import { StagingValidationError } from './private/errors';
 import { acknowledge, acknowledgeCdkProviderOutsideVpc, GUARD } from './private/posture';
 import { deriveCatchAllPriority, derivePriority, MAX_EXPLICIT_PRIORITY, RuleMatch, shadows } from './private/routing';
-import { parseIpv4Cidr, validateIntegerRange } from './private/validation';
+import { parseIpv4Cidr, validateDnsName, validateHostHeader, validateIntegerRange, validatePathPattern } from './private/validation';
 
 /**
  * The domain a staging environment serves HTTPS on.
@@ -371,15 +371,11 @@ export class StagingEdge extends Construct {
       throw new StagingValidationError(this,
         `service '${service}' has ${wildcards} wildcards (* and ?) in its hostHeaders and pathPatterns (got more than 5); an ALB rule holds at most 5 wildcards: use fewer patterns or fewer wildcards`);
     }
-    for (const value of [...hosts, ...paths]) {
-      if (!Token.isUnresolved(value) && (value.length === 0 || value.length > 128)) {
-        throw new StagingValidationError(this, `hostHeaders and pathPatterns of service '${service}' must be 1-128 characters (got '${value}'); shorten the pattern`);
-      }
+    for (const host of hosts) {
+      validateHostHeader(this, 'hostHeaders', ` of service '${service}'`, host, 'write a host name such as \'api.example.com\' or \'*.example.com\'');
     }
     for (const path of paths) {
-      if (!Token.isUnresolved(path) && !path.startsWith('/')) {
-        throw new StagingValidationError(this, `pathPatterns of service '${service}' must start with '/' (got '${path}'); for example '/${path}'`);
-      }
+      validatePathPattern(this, 'pathPatterns', ` of service '${service}'`, path, 'write a path such as \'/api/*\', percent-encoding other characters');
     }
 
     const key = `${match.hosts.map((h) => h.toLowerCase()).sort().join(',')}|${[...match.paths].sort().join(',')}`;
@@ -447,6 +443,11 @@ function validateDomain(scope: Construct, domain: StagingDomainOptions): void {
     throw new StagingValidationError(scope,
       `domain '${domain.domainName}' needs a hostedZone (to validate a new certificate and add the DNS record) or a certificate (got neither); pass one of them`);
   }
+  // The name is the certificate's common name (when the edge requests one), a Route 53 record and
+  // the host every route matches: each of those services' limits applies.
+  const fix = 'use a name such as \'staging.example.com\'';
+  validateDnsName(scope, 'domain.domainName', domain.domainName, fix, domain.certificate ? undefined : 64);
+  validateHostHeader(scope, 'domain.domainName', '', domain.domainName, fix);
   const zoneName = domain.hostedZone?.zoneName;
   if (zoneName === undefined || Token.isUnresolved(zoneName) || Token.isUnresolved(domain.domainName)) {
     return;

@@ -5,8 +5,8 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import { DEFAULTS } from './private/defaults';
 import { StagingValidationError } from './private/errors';
-import { acknowledgeCdkProviderOutsideVpc, acknowledgeStagingLogGroup, GUARD } from './private/posture';
-import { parseIpv4Cidr, validateExclusive, validateIntegerRange } from './private/validation';
+import { acknowledge, acknowledgeCdkProviderOutsideVpc, acknowledgeStagingLogGroup, GUARD } from './private/posture';
+import { parseIpv4Cidr, propName, validateExclusive, validateIntegerRange } from './private/validation';
 
 /**
  * The kinds of egress a `NatStrategy` gives the private subnets.
@@ -351,8 +351,17 @@ export class StagingNetwork extends Construct {
       throw new StagingValidationError(this, `vpc must span at least 2 AZs (got ${azs.length}: ${azs.join(', ')}); bring a VPC with subnets in 2 or more AZs`);
     }
     if (hasNat && vpc.privateSubnets.length === 0) {
+      // Isolated subnets are not made to work: with interface endpoints, tasks there could reach ECR,
+      // CloudWatch Logs, SSM and Secrets Manager, but not the placeholder image every new service
+      // starts from (ghcr.io), nor anything else the app calls on the internet. One clear failure
+      // beats a service that never becomes healthy.
+      const isolated = vpc.isolatedSubnets.length > 0
+        ? ' Isolated subnets cannot run the services: without a NAT their tasks cannot pull the placeholder image from ghcr.io, and interface endpoints reach AWS services only.'
+        : '';
       throw new StagingValidationError(this,
-        `vpc has no private subnets with egress (got ${vpc.publicSubnets.length} public, ${vpc.isolatedSubnets.length} isolated), which natStrategy ${this.natStrategy.kind} needs for the services; add private subnets with a NAT, or pass natStrategy: NatStrategy.none() to run services in the public subnets`);
+        `${propName('vpc')} has no private subnets with egress (got ${vpc.publicSubnets.length} public, ${vpc.isolatedSubnets.length} isolated), which ${propName('natStrategy')} `
+        + `${this.natStrategy.kind} needs for the services.${isolated} Import the subnets that route to a NAT as privateSubnetIds (private_subnet_ids), `
+        + 'or pass natStrategy: NatStrategy.none() (nat_strategy=NatStrategy.none()) to run the services in the public subnets with public IPs');
     }
     if (!hasNat && vpc.publicSubnets.length === 0) {
       throw new StagingValidationError(this, 'vpc has no public subnets, which natStrategy NONE needs for the services; add public subnets, or pass a NAT strategy to run services in private subnets');
@@ -362,6 +371,11 @@ export class StagingNetwork extends Construct {
 
 /** The findings a NAT instance raises by being a NAT instance, each with the reason it stays. */
 function acknowledgeNatInstance(instance: ec2.Instance): void {
+  acknowledge(instance, {
+    reason: 'A NAT instance forwards the private subnets\' egress to the internet and needs a public IP to do so; its security group admits traffic from the VPC CIDR only.',
+    guard: ['ec2_instance_no_public_ip_check'],
+    checkov: ['CKV_AWS_88'],
+  });
   const monitoring = 'Basic 5-minute metrics are enough for a staging NAT instance; detailed monitoring would cost more than the t4g.nano itself. Use NatStrategy.singleGateway() for a managed NAT.';
   Validations.of(instance).acknowledge(
     { id: 'AwsSolutions-EC28', reason: monitoring },
@@ -370,10 +384,6 @@ function acknowledgeNatInstance(instance: ec2.Instance): void {
     {
       id: 'AwsSolutions-EC29',
       reason: 'The NAT instance is disposable: CloudFormation replaces it when its image or type changes, which termination protection would block. It holds no data.',
-    },
-    {
-      id: `${GUARD}::ec2_instance_no_public_ip_check`,
-      reason: 'A NAT instance forwards the private subnets\' egress to the internet and needs a public IP to do so; its security group admits traffic from the VPC CIDR only.',
     },
     {
       id: `${GUARD}::ec2_instance_nitro_encryption_in_transit_check`,
@@ -386,9 +396,13 @@ function acknowledgeNatInstance(instance: ec2.Instance): void {
 function importedVpcCidr(scope: Construct, vpc: ec2.IVpc): string {
   try {
     return vpc.vpcCidrBlock;
-  } catch {
+  } catch (e) {
+    // Vpc.fromLookup answers from the cdk.context.json of an older CLI, which did not record the CIDR.
+    const lookedUp = e instanceof Error && /looking up/.test(e.message);
     throw new StagingValidationError(scope,
-      'interfaceEndpoints needs the CIDR of the VPC you bring (got a VPC imported without vpcCidrBlock), to admit it to the endpoints; '
-      + 'pass vpcCidrBlock to ec2.Vpc.fromVpcAttributes, or leave interfaceEndpoints off');
+      `interfaceEndpoints needs the CIDR of the VPC you bring (got a VPC ${lookedUp ? 'looked up without its CIDR' : 'imported without vpcCidrBlock'}), to admit it to the endpoints; `
+      + (lookedUp
+        ? 'remove the vpc-provider entry from cdk.context.json (cdk context --reset <key>) so that the CLI looks the VPC up again, or leave interfaceEndpoints off'
+        : 'pass vpcCidrBlock to ec2.Vpc.fromVpcAttributes, or leave interfaceEndpoints off'));
   }
 }

@@ -11,7 +11,7 @@ import type * as yaml from 'yaml';
 import { StagingValidationError } from './private/errors';
 import { acknowledge, acknowledgeStagingLogGroup, GUARD } from './private/posture';
 import { BoundSource } from './private/source-binding';
-import { validateIntegerRange } from './private/validation';
+import { validateIntegerRange, validateParameterName, validateRoleName } from './private/validation';
 import type { StagingService } from './service';
 
 /**
@@ -135,8 +135,11 @@ export class GitHubActionsDeployRole extends Construct {
       : `repo:${props.repository}:ref:refs/heads/${this.branch}`;
     this.oidcProvider = props.oidcProvider ?? githubOidcProvider(this);
 
+    const roleName = `${service.environmentName}-${service.serviceName}-github-deploy`;
+    validateRoleName(this, 'environmentName', roleName, 'shorten environmentName or the service\'s name');
+    validateParameterName(this, 'environmentName', undefined, `/${service.environmentName}/${service.serviceName}/deploy-target`, 'shorten environmentName or the service\'s name');
     this.role = new iam.Role(this, 'Role', {
-      roleName: `${service.environmentName}-${service.serviceName}-github-deploy`,
+      roleName,
       description: `GitHub Actions (${this.subject}) deploys service ${service.serviceName} of ${service.environmentName}`,
       maxSessionDuration: Duration.hours(1),
       assumedBy: new iam.WebIdentityPrincipal(this.oidcProvider.oidcProviderArn, {

@@ -10,7 +10,7 @@ import { Construct } from 'constructs';
 import { StagingValidationError } from './private/errors';
 import { acknowledge, GUARD } from './private/posture';
 import { BoundSecret, SecretContext } from './private/secret-binding';
-import { validateIntegerRange } from './private/validation';
+import { validateIntegerRange, validateParameterName } from './private/validation';
 
 /**
  * Options every secret source takes.
@@ -318,7 +318,7 @@ class SecureStringSecret extends StagingSecret {
   }
 
   public _bind(scope: Construct, id: string, context: SecretContext): BoundSecret {
-    validateParameterName(scope, `secrets.${context.variable}`, this.parameterName);
+    validateParameterName(scope, 'secrets', context.variable, this.parameterName, 'pass the name of an existing SecureString parameter, e.g. \'/staging/web/API_TOKEN\'', false);
     const parameter = ssm.StringParameter.fromSecureStringParameterAttributes(scope, id, {
       parameterName: this.parameterName,
       encryptionKey: this.options.encryptionKey,
@@ -418,7 +418,7 @@ export class StagingSecrets extends Construct {
     // Sorted, so that reordering keys in code leaves the task definition as it is.
     for (const [key, value] of sortedEntries(config)) {
       const parameterName = `${props.parameterPath}/${key}`;
-      validateParameterName(this, `config.${key}`, parameterName);
+      validateParameterName(this, 'config', key, parameterName, 'shorten the key, the service name or environmentName');
       if (!Token.isUnresolved(value) && (value.length === 0 || Buffer.byteLength(value) > SSM_STANDARD_MAX_VALUE_BYTES)) {
         throw new StagingValidationError(this, `config.${key} must be 1 to ${SSM_STANDARD_MAX_VALUE_BYTES} bytes, the limit of a standard SSM parameter (got ${Buffer.byteLength(value)}); keep large values in S3 and pass their location`);
       }
@@ -431,7 +431,7 @@ export class StagingSecrets extends Construct {
       props.container.addSecret(key, ecs.Secret.fromSsmParameter(parameter));
     }
     for (const [key, parameterName] of sortedEntries(fromParameters)) {
-      validateParameterName(this, `configFromParameters.${key}`, parameterName);
+      validateParameterName(this, 'configFromParameters', key, parameterName, 'pass the name of an existing String parameter, e.g. \'/shared/DATABASE_HOST\'', false);
       const parameter = ssm.StringParameter.fromStringParameterName(this, `Shared${key}`, parameterName);
       props.container.addSecret(key, ecs.Secret.fromSsmParameter(parameter));
     }
@@ -501,17 +501,6 @@ function validateNames(scope: Construct, reserved: string[], groups: { [group: s
 }
 
 /** Fails unless `name` is a valid SSM parameter name (hierarchy, characters, length). */
-function validateParameterName(scope: Construct, prop: string, name: string): void {
-  if (Token.isUnresolved(name)) {
-    return;
-  }
-  const levels = name.split('/').length - 1;
-  if (!/^\/?[A-Za-z0-9_.\-/]+$/.test(name) || name.length > 1011 || levels > 15 || name.includes('//') || /^\/?(aws|ssm)/i.test(name)) {
-    throw new StagingValidationError(scope,
-      `${prop}: parameter name '${name}' is not a valid SSM parameter name (letters, digits, _ . - and /, at most 1011 characters and 15 levels, not starting with aws or ssm); shorten or rename it`);
-  }
-}
-
 function parseArn(arn: string): { service: string; resource: string; resourceName?: string } | undefined {
   try {
     const parts = Arn.split(arn, ArnFormat.COLON_RESOURCE_NAME);

@@ -16,7 +16,7 @@ import { DEFAULTS, FARGATE_MEMORY_BY_CPU } from './private/defaults';
 import { StagingValidationError } from './private/errors';
 import { acknowledge, acknowledgeStagingLogGroup, GUARD } from './private/posture';
 import { applyWorkingHours, DaytimeCapacity, resolveSchedule } from './private/schedule-binding';
-import { validateIntegerRange, validateServiceName } from './private/validation';
+import { validateIntegerRange, validateParameterName, validateServiceName } from './private/validation';
 import { StagingSchedule } from './schedule';
 import { StagingSecrets, StagingSecretsOptions } from './secrets';
 
@@ -295,6 +295,7 @@ export class StagingService extends Construct {
     if (!image) {
       // The parameter starts as the placeholder; the pipeline writes the pushed image's URI. A later
       // `cdk deploy` does not touch its value, and re-resolves it whenever the task definition changes.
+      validateParameterName(this, 'environmentName', undefined, `${parameterPath}/image-uri`, 'shorten environmentName or the service\'s name');
       this.imageParameter = new ssm.StringParameter(this, 'ImageParameter', {
         parameterName: `${parameterPath}/image-uri`,
         stringValue: DEFAULTS.placeholderImage,
@@ -683,9 +684,10 @@ function acknowledgeService(service: StagingService, props: StagingServiceProps,
   if (props.enableExecuteCommand) {
     const taskPolicy = service.taskRole.node.tryFindChild('DefaultPolicy');
     if (taskPolicy) {
-      Validations.of(taskPolicy).acknowledge({
-        id: 'AwsSolutions-IAM5[Resource::*]',
+      acknowledge(taskPolicy, {
         reason: 'enableExecuteCommand: ECS Exec needs ssmmessages:Create/OpenControlChannel and Create/OpenDataChannel, which have no resource-level permissions. Grant anything else to the task role on named resources.',
+        nag: ['AwsSolutions-IAM5[Resource::*]'],
+        checkov: ['CKV_AWS_111'],
       });
     }
   }
@@ -702,9 +704,10 @@ function acknowledgeService(service: StagingService, props: StagingServiceProps,
     });
   }
   if (props.imageTagImmutable === false) {
-    Validations.of(service.repository).acknowledge({
-      id: `${GUARD}::ecr_private_tag_immutability_enabled_check`,
+    acknowledge(service.repository, {
       reason: 'Mutable tags were asked for (imageTagImmutable / image_tag_immutable false), so that a moving tag (e.g. `staging`) can be pushed again.',
+      guard: ['ecr_private_tag_immutability_enabled_check'],
+      checkov: ['CKV_AWS_51'],
     });
   }
 }

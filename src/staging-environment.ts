@@ -8,7 +8,7 @@ import { DEFAULTS } from './private/defaults';
 import { StagingValidationError } from './private/errors';
 import { checkTemplateQuotas } from './private/quotas';
 import { resolveSchedule } from './private/schedule-binding';
-import { validateServiceName } from './private/validation';
+import { propName, validateParameterName, validateServiceName, validateTag } from './private/validation';
 import { StagingSchedule } from './schedule';
 import { StagingService, StagingServiceOptions } from './service';
 
@@ -87,6 +87,15 @@ export interface EcsStagingEnvironmentProps {
   readonly ephemeral?: boolean;
 
   /**
+   * More tags for every taggable resource of the environment, beside `environment` and `managed-by`
+   * (which they may not replace). Keys of 1-128 and values of up to 256 characters: letters, digits,
+   * spaces and `_ . : / = + - @`, not starting with `aws:`.
+   *
+   * @default - the `environment` and `managed-by` tags only
+   */
+  readonly tags?: { [key: string]: string };
+
+  /**
    * Emit the values the validation checklist looks up as stack outputs: URL, ALB DNS name,
    * cluster name and VPC on the environment's stack, and per service its name, ECR repository URI,
    * log group, task and execution role ARNs on the service's nested stack.
@@ -147,8 +156,20 @@ export class EcsStagingEnvironment extends Construct {
       throw new StagingValidationError(this, `network.ephemeral (${props.network.ephemeral}) differs from ephemeral (${this.ephemeral}); set ephemeral on the environment only`);
     }
 
-    Tags.of(this).add('environment', name);
-    Tags.of(this).add('managed-by', 'cdk-ecs-staging');
+    const tags: { [key: string]: string } = { 'environment': name, 'managed-by': 'cdk-ecs-staging' };
+    for (const [key, value] of Object.entries(props.tags ?? {})) {
+      if (key in tags) {
+        throw new StagingValidationError(this, `${propName('tags', key)} would replace the '${key}' tag the environment sets itself (got '${value}'); choose another key`);
+      }
+      validateTag(this, 'tags', key, value);
+      tags[key] = value;
+    }
+    validateTag(this, 'environmentName', 'environment', name);
+    // The first level of every parameter the environment creates (`/<environmentName>/<service>/...`).
+    validateParameterName(this, 'environmentName', undefined, `/${name}/service/image-uri`, 'choose a name that does not start with aws or ssm, e.g. \'staging\'');
+    for (const [key, value] of Object.entries(tags)) {
+      Tags.of(this).add(key, value);
+    }
 
     this.network = new StagingNetwork(this, 'Network', { ...props.network, ephemeral: this.ephemeral });
 

@@ -475,13 +475,15 @@ describe('StagingEdge', () => {
 
     test('fails when a path pattern does not start with /', () => {
       expect(() => environment().addService('api', { pathPatterns: ['api/*'] }))
-        .toThrow("Test/Staging/Edge: pathPatterns of service 'api' must start with '/' (got 'api/*'); for example '/api/*'");
+        .toThrow("Test/Staging/Edge: `pathPatterns` / `path_patterns` of service 'api': 'api/*' does not start with '/', as the path of every request does (for example '/api/*'); "
+          + "write a path such as '/api/*', percent-encoding other characters");
     });
 
     test('fails when a host header is longer than 128 characters', () => {
       const host = `${'a'.repeat(120)}.example.com`;
       expect(() => environment().addService('api', { hostHeaders: [host] }))
-        .toThrow(`Test/Staging/Edge: hostHeaders and pathPatterns of service 'api' must be 1-128 characters (got '${host}'); shorten the pattern`);
+        .toThrow(`Test/Staging/Edge: \`hostHeaders\` / \`host_headers\` of service 'api': '${host}' is 132 characters, and an ALB host-header condition takes 1-128; `
+          + "write a host name such as 'api.example.com' or '*.example.com'");
     });
 
     test('fails when two services ask for the same priority', () => {
@@ -508,9 +510,11 @@ describe('StagingEdge', () => {
     });
 
     test('fails when a routed service leaves nothing to the catch-all', () => {
-      const env = environment();
+      // GIVEN: with a domain, the catch-all matches the domain, which '*.com' covers
+      const stack = testStack();
+      const env = new EcsStagingEnvironment(stack, 'Staging', { domain: { domainName: 'staging.example.com', hostedZone: testZone(stack) } });
       env.addService('web');
-      expect(() => env.addService('all', { pathPatterns: ['/*'], hostHeaders: ['*'] })).toThrow(
+      expect(() => env.addService('all', { pathPatterns: ['/*'], hostHeaders: ['*.com'] })).toThrow(
         /^\[cdk-ecs-staging\] Test\/Staging\/Edge: service 'web' \(priority \d+\) would never receive a request: service 'all' \(priority \d+\) comes first and matches every request it matches; narrow the hostHeaders or pathPatterns of 'all' \[Python: host_headers, path_patterns\]$/);
     });
 

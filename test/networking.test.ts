@@ -290,7 +290,7 @@ describe('StagingNetwork', () => {
     test('fails when a NAT strategy needs private subnets it lacks', () => {
       const stack = testStack();
       expect(() => new StagingNetwork(stack, 'Network', { vpc: importedVpc(stack, { privateSubnets: false }) }))
-        .toThrow(/vpc has no private subnets with egress \(got 2 public, 0 isolated\), which natStrategy SINGLE_GATEWAY needs.*pass natStrategy: NatStrategy.none\(\)/);
+        .toThrow(/`vpc` has no private subnets with egress \(got 2 public, 0 isolated\), which `natStrategy` \/ `nat_strategy` SINGLE_GATEWAY needs.*pass natStrategy: NatStrategy.none\(\)/);
     });
 
     test('fails when NatStrategy.none() has no public subnets to run services in', () => {

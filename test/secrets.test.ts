@@ -208,7 +208,17 @@ describe('StagingSecrets', () => {
       ['a config value over 4 KB', { config: { BIG: 'x'.repeat(4097) } },
         'config.BIG must be 1 to 4096 bytes, the limit of a standard SSM parameter (got 4097); keep large values in S3 and pass their location'],
       ['an invalid parameter name', { configFromParameters: { SHARED: 'not valid!' } },
-        "configFromParameters.SHARED: parameter name 'not valid!' is not a valid SSM parameter name (letters, digits, _ . - and /, at most 1011 characters and 15 levels, not starting with aws or ssm); shorten or rename it"],
+        "`configFromParameters.SHARED` / `config_from_parameters.SHARED` makes the SSM parameter name 'not valid!', which holds a character an SSM parameter name rejects "
+        + "(allowed: letters, digits, _ . - and / between levels); pass the name of an existing String parameter, e.g. '/shared/DATABASE_HOST'"],
+      ['a config key that makes the parameter name longer than SSM takes', { config: { [`K${'E'.repeat(999)}`]: 'x' } },
+        `\`config.K${'E'.repeat(999)}\` makes the SSM parameter name '/staging/web/K${'E'.repeat(999)}', which is 1013 characters, and an SSM parameter name takes 1-1011; `
+        + 'shorten the key, the service name or environmentName'],
+      ['a shared parameter 16 levels deep', { configFromParameters: { SHARED: `/${Array(16).fill('a').join('/')}` } },
+        `\`configFromParameters.SHARED\` / \`config_from_parameters.SHARED\` makes the SSM parameter name '/${Array(16).fill('a').join('/')}', which has 16 levels, `
+        + "over the 15 of an SSM parameter hierarchy; pass the name of an existing String parameter, e.g. '/shared/DATABASE_HOST'"],
+      ['a SecureString parameter name with a space', { secrets: { TOKEN: StagingSecret.fromSecureStringParameter('/staging/web/API TOKEN') } },
+        "`secrets.TOKEN` makes the SSM parameter name '/staging/web/API TOKEN', which holds a character an SSM parameter name rejects (allowed: letters, digits, _ . - and / between levels); "
+        + "pass the name of an existing SecureString parameter, e.g. '/staging/web/API_TOKEN'"],
       ['a field on a plain generated secret', { secrets: { TOKEN: StagingSecret.generate({ field: 'x' }) } },
         "secrets.TOKEN: field 'x' needs a JSON secret (got a plain generated value); set secretStringTemplate and generateStringKey, or drop field"],
       ['a template without its key', { secrets: { TOKEN: StagingSecret.generate({ secretStringTemplate: '{}' }) } },
