@@ -8,10 +8,10 @@ import * as ecs from 'aws-cdk-lib/aws-ecs';
 import * as ecsPatterns from 'aws-cdk-lib/aws-ecs-patterns';
 import * as elbv2 from 'aws-cdk-lib/aws-elasticloadbalancingv2';
 import * as route53 from 'aws-cdk-lib/aws-route53';
-import { measure } from './measure';
+import { benchContext, measure } from './measure';
 
 measure((outdir) => {
-  const app = new App({ outdir, analyticsReporting: false });
+  const app = new App({ outdir, analyticsReporting: false, context: benchContext() });
   const stack = new Stack(app, 'BaselineAlbFargate');
 
   const service = new ecsPatterns.ApplicationLoadBalancedFargateService(stack, 'Service', {

@@ -6,10 +6,10 @@
 import { App, Stack } from 'aws-cdk-lib';
 import * as route53 from 'aws-cdk-lib/aws-route53';
 import { EcsStagingEnvironment } from '../src';
-import { measure } from './measure';
+import { benchContext, measure } from './measure';
 
 measure((outdir) => {
-  const app = new App({ outdir, analyticsReporting: false });
+  const app = new App({ outdir, analyticsReporting: false, context: benchContext() });
   const stack = new Stack(app, 'DefaultEnvironment', { env: { region: 'us-east-1' } });
   const hostedZone = route53.HostedZone.fromHostedZoneAttributes(stack, 'Zone', { hostedZoneId: 'Z0123456789ABCDEFGHIJ', zoneName: 'example.com' });
   const env = new EcsStagingEnvironment(stack, 'Staging', { domain: { domainName: 'staging.example.com', hostedZone } });

@@ -6,6 +6,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { App } from 'aws-cdk-lib';
+import * as cxapi from 'aws-cdk-lib/cx-api';
 
 /** What one child measurement reports. */
 export interface Sample {
@@ -49,4 +50,12 @@ export function measure(build: (outdir: string) => App): void {
   } finally {
     fs.rmSync(outdir, { recursive: true, force: true });
   }
+}
+
+/**
+ * The app context of a measurement: with `BENCH_FEATURE_FLAGS=recommended`, the feature flags that
+ * `cdk init` writes into a new app's cdk.json (aws-cdk-lib's currently recommended flags); else none.
+ */
+export function benchContext(): Record<string, unknown> | undefined {
+  return process.env.BENCH_FEATURE_FLAGS === 'recommended' ? { ...cxapi.CURRENTLY_RECOMMENDED_FLAGS } : undefined;
 }

@@ -2,7 +2,8 @@
  * Benchmark driver (`npx projen bench [--rounds N]`): synth time and peak memory of the default
  * environment ("default": HTTPS, one autoscaled service, every default on) and of the example app
  * ("example": the same plus config, a secret and a GitHub deploy role) against an equivalent
- * aws-ecs-patterns service ("baseline"). The target applies to the default environment.
+ * aws-ecs-patterns service ("baseline"). The target applies to the default environment. The
+ * default/baseline comparison runs a second time in apps with the feature flags `cdk init` writes.
  *
  * Each measurement runs in a fresh Node process; rounds alternate between the two.
  * Prints a table, writes the same figures to .bench-build/bench-result.json and exits 0
@@ -43,9 +44,10 @@ function parseRounds(argv: string[]): number {
 }
 
 /** Runs one child process and returns its sample; exits 1 with its stderr if it crashes. */
-function runChild(subject: Subject | number): Sample {
+function runChild(subject: Subject | number, featureFlags = false): Sample {
   const args = typeof subject === 'number' ? [SCALE_SCRIPT, String(subject)] : [SCRIPTS[subject]];
-  const child = spawnSync(process.execPath, args, { encoding: 'utf8' });
+  const env = { ...process.env, BENCH_FEATURE_FLAGS: featureFlags ? 'recommended' : '' };
+  const child = spawnSync(process.execPath, args, { encoding: 'utf8', env });
   const lastLine = child.stdout?.trim().split('\n').pop();
   if (child.status !== 0 || !lastLine) {
     console.error(`bench: ${subject} child failed (status ${child.status}, signal ${child.signal})`);
@@ -104,6 +106,25 @@ function main(): void {
   console.log(`Target (issue): the default environment at most ${TARGET_RATIO}x baseline wall time and ${TARGET_RATIO}x peak memory: `
     + (withinTarget ? 'within target' : 'over target'));
 
+  // The same comparison in apps with the feature flags `cdk init` writes: there the baseline's VPC
+  // also strips its default security group (a custom resource the default environment always has).
+  const FLAGGED: Subject[] = ['default', 'baseline'];
+  for (const subject of FLAGGED) runChild(subject, true);
+  const flagged: Record<string, Sample[]> = { default: [], baseline: [] };
+  for (let round = 0; round < rounds; round++) {
+    for (const subject of round % 2 ? [...FLAGGED].reverse() : FLAGGED) flagged[subject].push(runChild(subject, true));
+  }
+  const flaggedDefault = summarize(flagged.default);
+  const flaggedBaseline = summarize(flagged.baseline);
+  const flaggedRatios = { wall: flaggedDefault.wallMs / flaggedBaseline.wallMs, peakRss: flaggedDefault.peakRssMiB / flaggedBaseline.peakRssMiB };
+  console.log('');
+  console.log(`With the feature flags of a new app (cdk init), medians of ${rounds} rounds`);
+  console.log(row(['', 'synth wall ms', 'peak RSS MiB', 'resources', 'template KB']));
+  for (const [name, s] of [['default', flaggedDefault], ['baseline', flaggedBaseline]] as const) {
+    console.log(row([name, s.wallMs.toFixed(1), s.peakRssMiB.toFixed(1), String(s.resources), s.templateKB.toFixed(1)]));
+  }
+  console.log(row(['default/baseline', `${flaggedRatios.wall.toFixed(2)}x`, `${flaggedRatios.peakRss.toFixed(2)}x`]));
+
   // Scale: environments of 1, 10 and 50 services, rounds interleaved by size.
   runChild(SCALE_SIZES[0]);
   const scaleSamples = new Map<number, Sample[]>(SCALE_SIZES.map((n) => [n, []]));
@@ -131,6 +152,7 @@ function main(): void {
     baseline: strip(baseline),
     ratios: { default: defaultRatios, example: exampleRatios },
     target: { maxRatio: TARGET_RATIO, withinTarget },
+    withNewAppFeatureFlags: { default: strip(flaggedDefault), baseline: strip(flaggedBaseline), ratios: flaggedRatios },
     scale: { sizes: scale.map(({ samples: _, ...s }) => s), ratio: scaleRatio, target: { maxRatio: SCALE_TARGET_RATIO, withinTarget: scaleWithin } },
   };
   const resultFile = path.join(__dirname, '..', 'bench-result.json');

@@ -318,7 +318,7 @@ export class StagingEdge extends Construct {
       this.listener = this.httpListener;
       this.url = `http://${this.loadBalancer.loadBalancerDnsName}`;
       acknowledge(this.httpListener, {
-        reason: 'Without a domain there is no certificate to serve HTTPS with, so port 80 serves the services. Set `domain` to get HTTPS and an 80 -> 443 redirect.',
+        reason: 'Without a domain there is no certificate to serve HTTPS with, so port 80 serves the services. Set domain to get HTTPS and an 80 -> 443 redirect.',
         guard: ['alb_http_to_https_redirection_check'],
         checkov: ['CKV_AWS_2', 'CKV_AWS_103'],
       });
@@ -375,7 +375,7 @@ export class StagingEdge extends Construct {
       validateHostHeader(this, 'hostHeaders', ` of service '${service}'`, host, 'write a host name such as \'api.example.com\' or \'*.example.com\'');
     }
     for (const path of paths) {
-      validatePathPattern(this, 'pathPatterns', ` of service '${service}'`, path, 'write a path such as \'/api/*\', percent-encoding other characters');
+      validatePathPattern(this, 'pathPatterns', ` of service '${service}'`, path, 'write a path such as \'/api/*\'');
     }
 
     const key = `${match.hosts.map((h) => h.toLowerCase()).sort().join(',')}|${[...match.paths].sort().join(',')}`;

@@ -350,6 +350,20 @@ export class StagingNetwork extends Construct {
     if (!Token.isUnresolved(azs) && azs.length > 0 && azs.length < 2) {
       throw new StagingValidationError(this, `vpc must span at least 2 AZs (got ${azs.length}: ${azs.join(', ')}); bring a VPC with subnets in 2 or more AZs`);
     }
+    // The load balancer is internet-facing: "You must specify subnets from at least two Availability
+    // Zones" (Elastic Load Balancing API reference, CreateLoadBalancer Subnets:
+    // https://docs.aws.amazon.com/elasticloadbalancing/latest/APIReference/API_CreateLoadBalancer.html).
+    if (vpc.publicSubnets.length === 0) {
+      throw new StagingValidationError(this,
+        `vpc has no public subnets (got ${vpc.privateSubnets.length} private, ${vpc.isolatedSubnets.length} isolated), and the environment's internet-facing load balancer `
+        + 'needs public subnets in 2 or more AZs; import them as publicSubnetIds');
+    }
+    const publicAzs = vpc.publicSubnets.map((subnet) => subnet.availabilityZone);
+    if (!publicAzs.some((az) => Token.isUnresolved(az)) && new Set(publicAzs).size < 2) {
+      throw new StagingValidationError(this,
+        `vpc has public subnets in ${new Set(publicAzs).size} AZ (${[...new Set(publicAzs)].join(', ')}), and an Application Load Balancer needs subnets in 2 or more AZs; `
+        + 'import a public subnet of a second AZ as well');
+    }
     if (hasNat && vpc.privateSubnets.length === 0) {
       // Isolated subnets are not made to work: with interface endpoints, tasks there could reach ECR,
       // CloudWatch Logs, SSM and Secrets Manager, but not the placeholder image every new service
@@ -362,9 +376,6 @@ export class StagingNetwork extends Construct {
         `${propName('vpc')} has no private subnets with egress (got ${vpc.publicSubnets.length} public, ${vpc.isolatedSubnets.length} isolated), which ${propName('natStrategy')} `
         + `${this.natStrategy.kind} needs for the services.${isolated} Import the subnets that route to a NAT as privateSubnetIds (private_subnet_ids), `
         + 'or pass natStrategy: NatStrategy.none() (nat_strategy=NatStrategy.none()) to run the services in the public subnets with public IPs');
-    }
-    if (!hasNat && vpc.publicSubnets.length === 0) {
-      throw new StagingValidationError(this, 'vpc has no public subnets, which natStrategy NONE needs for the services; add public subnets, or pass a NAT strategy to run services in private subnets');
     }
   }
 }

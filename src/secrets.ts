@@ -247,7 +247,7 @@ class GeneratedSecret extends StagingSecret {
       });
     } else {
       const reason = 'A staging secret is generated once and read by ECS when a task starts. Rotate it with '
-        + 'the `rotation` option of `StagingSecret.generate` (a rotation function) where rotation is required.';
+        + 'the rotation option of StagingSecret.generate() (a rotation function) where rotation is required.';
       Validations.of(secret).acknowledge(
         { id: 'AwsSolutions-SMG4', reason },
         { id: `${GUARD}::secretsmanager_rotation_enabled_check`, reason },

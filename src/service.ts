@@ -672,13 +672,13 @@ function acknowledgeService(service: StagingService, props: StagingServiceProps,
   if (hasEnvironment) {
     Validations.of(service.taskDefinition).acknowledge({
       id: 'AwsSolutions-ECS2',
-      reason: '`environment` holds plain, non-secret configuration by contract (names that look like secrets are rejected at synth); secrets are injected from Secrets Manager, never as environment variables.',
+      reason: 'The environment prop holds plain, non-secret configuration by contract (names that look like secrets are rejected at synth); secrets are injected from Secrets Manager, never as environment variables.',
     });
   }
   if (props.user === undefined) {
     Validations.of(service.taskDefinition).acknowledge({
       id: `${GUARD}::ecs_task_definition_nonroot_user_check`,
-      reason: 'The container runs as the user its image declares, because many app images need theirs. Set `user` (e.g. \'1000\') to run as a named non-root user.',
+      reason: 'The container runs as the user its image declares, because many app images need theirs. Set user (e.g. \'1000\') to run as a named non-root user.',
     });
   }
   if (props.enableExecuteCommand) {
@@ -705,7 +705,7 @@ function acknowledgeService(service: StagingService, props: StagingServiceProps,
   }
   if (props.imageTagImmutable === false) {
     acknowledge(service.repository, {
-      reason: 'Mutable tags were asked for (imageTagImmutable / image_tag_immutable false), so that a moving tag (e.g. `staging`) can be pushed again.',
+      reason: 'Mutable tags were asked for (imageTagImmutable / image_tag_immutable false), so that a moving tag (e.g. staging) can be pushed again.',
       guard: ['ecr_private_tag_immutability_enabled_check'],
       checkov: ['CKV_AWS_51'],
     });

@@ -114,6 +114,9 @@ export interface EcsStagingEnvironmentProps {
   readonly schedule?: StagingSchedule;
 }
 
+/** Tags a user may add: AWS takes 50 a resource, and the environment and AWS CDK set 3 (`environment`, `managed-by`, `Name`). */
+const MAX_USER_TAGS = 47;
+
 /**
  * A production-like staging environment on ECS Fargate: network, cluster, edge and services,
  * staging-grade by default (one NAT gateway, HTTPS with redirect, fast and safe rollouts,
@@ -157,11 +160,27 @@ export class EcsStagingEnvironment extends Construct {
     }
 
     const tags: { [key: string]: string } = { 'environment': name, 'managed-by': 'cdk-ecs-staging' };
-    for (const [key, value] of Object.entries(props.tags ?? {})) {
-      if (key in tags) {
-        throw new StagingValidationError(this, `${propName('tags', key)} would replace the '${key}' tag the environment sets itself (got '${value}'); choose another key`);
+    // Tag keys are case-insensitive to IAM ("Duplicate tag keys found. Please note that Tag keys are case
+    // insensitive"), and AWS CDK tags some resources with `Name` itself (the VPC's, the flow-log role).
+    const taken = new Map<string, [string, string]>([
+      ['environment', ['environment', 'the environment sets itself']],
+      ['managed-by', ['managed-by', 'the environment sets itself']],
+      ['name', ['Name', 'AWS CDK sets']],
+    ]);
+    const userTags = Object.entries(props.tags ?? {});
+    // 50 tags a resource (ECS, IAM, EC2 and most services): the environment's two and CDK's Name leave 47.
+    if (userTags.length > MAX_USER_TAGS) {
+      throw new StagingValidationError(this,
+        `tags holds ${userTags.length} tags, and AWS takes 50 a resource, of which the environment and AWS CDK set 3; keep at most ${MAX_USER_TAGS}`);
+    }
+    for (const [key, value] of userTags) {
+      const clash = Token.isUnresolved(key) ? undefined : taken.get(key.toLowerCase());
+      if (clash !== undefined) {
+        throw new StagingValidationError(this, `${propName('tags', key)} would clash with the '${clash[0]}' tag ${clash[1]} `
+          + `(got '${value}'; tag keys are case-insensitive to IAM); choose another key`);
       }
       validateTag(this, 'tags', key, value);
+      if (!Token.isUnresolved(key)) taken.set(key.toLowerCase(), [key, 'you set too']);
       tags[key] = value;
     }
     validateTag(this, 'environmentName', 'environment', name);

@@ -476,7 +476,7 @@ describe('StagingEdge', () => {
     test('fails when a path pattern does not start with /', () => {
       expect(() => environment().addService('api', { pathPatterns: ['api/*'] }))
         .toThrow("Test/Staging/Edge: `pathPatterns` / `path_patterns` of service 'api': 'api/*' does not start with '/', as the path of every request does (for example '/api/*'); "
-          + "write a path such as '/api/*', percent-encoding other characters");
+          + "write a path such as '/api/*'");
     });
 
     test('fails when a host header is longer than 128 characters', () => {

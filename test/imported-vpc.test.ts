@@ -73,6 +73,18 @@ describe('an imported VPC', () => {
       expect(app.synth().manifest.missing).toBeUndefined();
     });
 
+    test('fails when its public subnets lie in one AZ: the load balancer needs two', () => {
+      const oneAzPublic = {
+        ...LOOKED_UP_VPC,
+        subnetGroups: LOOKED_UP_VPC.subnetGroups.map((g) => (g.type === 'Public' ? { ...g, subnets: g.subnets.slice(0, 1) } : g)),
+      };
+      const app = appWith({ [lookupKey(VPC_ID)]: oneAzPublic });
+      const stack = new Stack(app, 'Test', { env: TEST_ENV });
+      const vpc = ec2.Vpc.fromLookup(stack, 'Vpc', { vpcId: VPC_ID });
+      expect(() => environment(stack, vpc)).toThrow(
+        /^\[cdk-ecs-staging\] Test\/Staging\/Network: vpc has public subnets in 1 AZ \(us-east-1a\), and an Application Load Balancer needs subnets in 2 or more AZs/);
+    });
+
     test('synthesizes before the lookup, so that the CLI can look the VPC up', () => {
       // GIVEN: no context yet; CDK answers with a placeholder VPC and records what is missing
       const app = appWith();

@@ -293,10 +293,12 @@ describe('StagingNetwork', () => {
         .toThrow(/`vpc` has no private subnets with egress \(got 2 public, 0 isolated\), which `natStrategy` \/ `nat_strategy` SINGLE_GATEWAY needs.*pass natStrategy: NatStrategy.none\(\)/);
     });
 
-    test('fails when NatStrategy.none() has no public subnets to run services in', () => {
-      const stack = testStack();
-      expect(() => new StagingNetwork(stack, 'Network', { vpc: importedVpc(stack, { publicSubnets: false }), natStrategy: NatStrategy.none() }))
-        .toThrow(/vpc has no public subnets, which natStrategy NONE needs/);
+    test('fails when the load balancer has no public subnets, whatever the NAT strategy', () => {
+      for (const natStrategy of [NatStrategy.none(), NatStrategy.singleGateway()]) {
+        const stack = testStack();
+        expect(() => new StagingNetwork(stack, 'Network', { vpc: importedVpc(stack, { publicSubnets: false }), natStrategy }))
+          .toThrow(/vpc has no public subnets \(got 2 private, 0 isolated\), and the environment's internet-facing load balancer needs public subnets in 2 or more AZs/);
+      }
     });
 
     test('fails when cidr or maxAzs is given too', () => {

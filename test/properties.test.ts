@@ -367,7 +367,8 @@ const invalidCase: fc.Arbitrary<InvalidCase> = fc.oneof(
   fc.oneof(fc.integer({ max: 0 }), fc.integer({ min: 65536 }), fc.double({ min: 1, max: 65535, noInteger: true, noNaN: true }))
     .map((containerPort) => ({ prop: 'containerPort', service: { containerPort } })),
   fc.string({ minLength: 1 }).filter((p) => !p.startsWith('/')).map((healthCheckPath) => ({ prop: 'healthCheckPath', service: { healthCheckPath } })),
-  fc.oneof(fc.integer({ max: 0 }), fc.integer({ min: 101 })).map((desiredCount) => ({ prop: 'desiredCount', service: { desiredCount } })),
+  // 0 is valid: a paused service.
+  fc.oneof(fc.integer({ max: -1 }), fc.integer({ min: 101 })).map((desiredCount) => ({ prop: 'desiredCount', service: { desiredCount } })),
   fc.oneof(fc.integer({ max: 1 }), fc.integer({ min: 7 })).map((maxAzs) => ({ prop: 'maxAzs', env: { network: { maxAzs } } })),
   fc.oneof(
     fc.string({ minLength: 1 }).filter((n) => !/^[a-z][a-z0-9-]{0,23}$/.test(n) || n.endsWith('-')),

@@ -126,7 +126,7 @@ describe('StagingSecrets', () => {
         const acknowledged = secret.node.metadata
           .filter((m) => m.type === Validations.ACKNOWLEDGED_RULES_METADATA_KEY)
           .map((m) => JSON.stringify(m.data));
-        expect(acknowledged.join()).toMatch(/AwsSolutions-SMG4.*the `rotation` option of `StagingSecret.generate`/);
+        expect(acknowledged.join()).toMatch(/AwsSolutions-SMG4.*the rotation option of StagingSecret.generate()/);
       }
     });
   });
@@ -211,7 +211,7 @@ describe('StagingSecrets', () => {
         "`configFromParameters.SHARED` / `config_from_parameters.SHARED` makes the SSM parameter name 'not valid!', which holds a character an SSM parameter name rejects "
         + "(allowed: letters, digits, _ . - and / between levels); pass the name of an existing String parameter, e.g. '/shared/DATABASE_HOST'"],
       ['a config key that makes the parameter name longer than SSM takes', { config: { [`K${'E'.repeat(999)}`]: 'x' } },
-        `\`config.K${'E'.repeat(999)}\` makes the SSM parameter name '/staging/web/K${'E'.repeat(999)}', which is 1013 characters, and an SSM parameter name takes 1-1011; `
+        `\`config.K${'E'.repeat(999)}\` makes the SSM parameter name '/staging/web/K${'E'.repeat(999)}', which is 1013 characters, and an SSM parameter name takes 1-946 beside its ARN; `
         + 'shorten the key, the service name or environmentName'],
       ['a shared parameter 16 levels deep', { configFromParameters: { SHARED: `/${Array(16).fill('a').join('/')}` } },
         `\`configFromParameters.SHARED\` / \`config_from_parameters.SHARED\` makes the SSM parameter name '/${Array(16).fill('a').join('/')}', which has 16 levels, `

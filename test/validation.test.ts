@@ -106,6 +106,10 @@ describe('the domain', () => {
     const scope = new Construct(new Stack(new App(), 'S'), 'C');
     const name = Array(4).fill('a'.repeat(63)).join('.') + '.com';
     expect(() => validateDnsName(scope, 'domain.domainName', name, 'fix')).toThrow(`'${name}' is 259 characters, over the 253 of a DNS name; fix`);
+    // A wildcard first label and the fully qualified form (trailing dot) are DNS names too.
+    expect(() => validateDnsName(scope, 'domain.domainName', '*.staging.example.com', 'fix')).not.toThrow();
+    expect(() => validateDnsName(scope, 'domain.domainName', 'staging.example.com.', 'fix')).not.toThrow();
+    expect(() => validateDnsName(scope, 'domain.domainName', 'a.*.example.com', 'fix')).toThrow("has the label '*'");
   });
 });
 
@@ -155,7 +159,13 @@ describe('tags', () => {
     ['a value of 257 characters', { team: 'v'.repeat(257) }, `\`tags\`: tag value '${'v'.repeat(257)}' (of key 'team') is 257 characters, and a tag value takes 0-256; change the value`],
     ['a value with a character tags reject', { team: 'a&b' }, "`tags`: tag value 'a&b' (of key 'team') holds a character AWS tags reject"],
     ['a value with a reserved prefix', { team: 'AWS:x' }, "`tags`: tag value 'AWS:x' (of key 'team') starts with aws:"],
-    ['a key the environment sets', { environment: 'prod' }, "`tags.environment` would replace the 'environment' tag the environment sets itself (got 'prod'); choose another key"],
+    ['a key the environment sets', { environment: 'prod' }, "`tags.environment` would clash with the 'environment' tag the environment sets itself (got 'prod'; tag keys are case-insensitive to IAM); choose another key"],
+    ['a key the environment sets, in other capitals', { 'Managed-By': 'me' }, "`tags.Managed-By` would clash with the 'managed-by' tag the environment sets itself"],
+    ["AWS CDK's Name tag, in other capitals", { name: 'x' }, "`tags.name` would clash with the 'Name' tag AWS CDK sets"],
+    ['two keys that differ in case only', { Team: 'a', team: 'b' }, "`tags.team` would clash with the 'Team' tag you set too"],
+    ['a value with a tab', { team: 'a\tb' }, "`tags`: tag value 'a\tb' (of key 'team') holds a character AWS tags reject"],
+    ['48 tags', Object.fromEntries(Array.from({ length: 48 }, (_, i) => [`k${i}`, 'v'])),
+      'tags holds 48 tags, and AWS takes 50 a resource, of which the environment and AWS CDK set 3; keep at most 47'],
   ])('fails on %s', (_, tags, message) => {
     expect(() => environment({ tags })).toThrow(`Test/Staging: ${message}`);
   });

@@ -124,7 +124,9 @@ export function validateDnsName(scope: IConstruct, prop: string, name: string, f
   if (Token.isUnresolved(name)) {
     return;
   }
-  const labels = name.split('.');
+  // A leading '*.' makes a wildcard certificate (ACM RequestCertificate DomainName) and record; a
+  // trailing dot (the fully qualified form) is dropped by the edge.
+  const labels = name.replace(/^\*\./, '').replace(/\.$/, '').split('.');
   const badLabel = labels.find((label) => !/^[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?$/.test(label));
   const longLabel = labels.find((label) => label.length > 63);
   const problem = name.length > maxLength ? `is ${name.length} characters, over the ${maxLength} of ${maxLength === 253 ? 'a DNS name' : 'a certificate\'s common name'}`
@@ -141,7 +143,7 @@ export function validateDnsName(scope: IConstruct, prop: string, name: string, f
  * Fails unless `name` is an SSM parameter name (AWS Systems Manager API reference, PutParameter Name:
  * https://docs.aws.amazon.com/systems-manager/latest/APIReference/API_PutParameter.html): letters,
  * digits, `_ . -` and `/` between the levels of at most 15, not prefixed with `aws` or `ssm`; of the
- * 2048 characters the API reports, 1037 are reserved for internal use, which leaves 1011. The
+ * 2048 characters the API reports, 1037 are reserved for internal use, which leaves 1011 with the ARN. The
  * prefix applies to parameters the library creates (`created`), not to those it reads, such as
  * AWS's public `/aws/service/...` parameters. Unresolved tokens are not validated.
  */
@@ -150,7 +152,11 @@ export function validateParameterName(scope: IConstruct, prop: string, key: stri
     return;
   }
   const levels = name.replace(/^\//, '').split('/').length;
-  const problem = name.length === 0 || name.length > 1011 ? `is ${name.length} characters, and an SSM parameter name takes 1-1011`
+  // The 1011 count the parameter's ARN too ("including the full length of the parameter ARN", AWS::SSM::Parameter Name,
+  // https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/aws-resource-ssm-parameter.html): the ARN
+  // prefix arn:<partition>:ssm:<region>:<account>:parameter takes up to 65 of them.
+  const maxName = 1011 - 65;
+  const problem = name.length === 0 || name.length > maxName ? `is ${name.length} characters, and an SSM parameter name takes 1-${maxName} beside its ARN`
     : !/^[A-Za-z0-9_.\-/]+$/.test(name) ? 'holds a character an SSM parameter name rejects (allowed: letters, digits, _ . - and / between levels)'
       : name.includes('//') || name.endsWith('/') ? 'has an empty level'
         : levels > 15 ? `has ${levels} levels, over the 15 of an SSM parameter hierarchy`
@@ -184,7 +190,9 @@ export function validateRoleName(scope: IConstruct, prop: string, name: string, 
  * https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_Tag.html). Unresolved tokens are not validated.
  */
 export function validateTag(scope: IConstruct, prop: string, key: string, value: string): void {
-  const allowed = /^[\p{L}\p{N}\s_.:/=+\-@]*$/u;
+  // Spaces only (\p{Z}), not tabs or newlines: IAM's Tag pattern is [\p{L}\p{Z}\p{N}_.:/=+\-@]*
+  // (https://docs.aws.amazon.com/IAM/latest/APIReference/API_Tag.html).
+  const allowed = /^[\p{L}\p{Z}\p{N}_.:/=+\-@]*$/u;
   const check = (what: 'key' | 'value', text: string, max: number) => {
     if (Token.isUnresolved(text)) {
       return;
