@@ -24,17 +24,17 @@ export interface StagingDomainOptions {
   readonly domainName: string;
 
   /**
-   * Public hosted zone that holds `domainName`: the certificate is validated in it and an alias
-   * record points `domainName` at the load balancer.
+   * Public hosted zone that holds the domain name: the certificate is validated in it and an alias
+   * record points the domain name at the load balancer.
    *
    * @default - no DNS record; `certificate` is then required and you point the name yourself
    */
   readonly hostedZone?: route53.IHostedZone;
 
   /**
-   * A certificate you bring, covering `domainName`.
+   * A certificate you bring, covering the domain name.
    *
-   * @default - a new ACM certificate for `domainName`, DNS-validated in `hostedZone`
+   * @default - a new ACM certificate for the domain name, DNS-validated in the hosted zone
    */
   readonly certificate?: acm.ICertificate;
 }
@@ -178,7 +178,7 @@ export class StagingEdge extends Construct {
    * The listener services attach to: HTTPS (443) with a domain, HTTP (80) without.
    *
    * Always set, whatever the props: the escape hatch for listener rules, actions or certificates of
-   * your own. `httpsListener` is optional, so typed code (TypeScript, Python under mypy or pyright)
+   * your own. `httpsListener` / `https_listener` is optional, so typed code (TypeScript, Python under mypy or pyright)
    * would have to check it even with a domain.
    */
   public readonly listener: elbv2.ApplicationListener;

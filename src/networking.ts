@@ -88,9 +88,9 @@ export interface StagingNetworkProps {
   /**
    * An existing VPC to use instead of creating one.
    *
-   * It must span at least 2 AZs and, unless `natStrategy` is `NatStrategy.none()`, have private
-   * subnets with egress. Nothing is created in it except what you ask for (`interfaceEndpoints`,
-   * `flowLogs`).
+   * It must span at least 2 AZs and, unless the NAT strategy is `NatStrategy.none()`, have private
+   * subnets with egress. Nothing is created in it except what you ask for (interface endpoints,
+   * flow logs).
    *
    * @default - a new VPC
    */
@@ -119,7 +119,7 @@ export interface StagingNetworkProps {
    * With an existing `vpc`, describes it: `NatStrategy.none()` places services in its public
    * subnets, any other strategy in its private subnets.
    *
-   * @default NatStrategy.singleGateway()
+   * @default - `NatStrategy.singleGateway()` / `single_gateway()`: one NAT gateway
    */
   readonly natStrategy?: NatStrategy;
 

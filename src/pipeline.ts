@@ -59,7 +59,7 @@ export interface GitHubActionsDeployOptions {
 
   /**
    * The account's GitHub OIDC provider, when it exists already (an account holds one per URL), e.g.
-   * `iam.OidcProviderNative.fromOidcProviderArn(this, 'GitHub', arn)`.
+   * imported with `iam.OidcProviderNative.fromOidcProviderArn()` / `from_oidc_provider_arn()`.
    *
    * @default - one is created in the stack (`AWS::IAM::OIDCProvider`), shared by its deploy roles
    */

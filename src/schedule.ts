@@ -1,7 +1,7 @@
 import { TimeZone } from 'aws-cdk-lib';
 
 /**
- * A day of the week, for `StagingSchedule.workingHours()`.
+ * A day of the week, for `StagingSchedule.workingHours()` / `working_hours()`.
  */
 export enum StagingWeekday {
   /** Monday. */
@@ -50,7 +50,7 @@ export interface StagingWorkingHoursOptions {
  * daytime capacity at the start of the next working day.
  *
  * Set it on the environment (`schedule`, every service) or on one service (its own `schedule`,
- * which wins; `StagingSchedule.alwaysOn()` keeps one service running around the clock).
+ * which wins; `StagingSchedule.alwaysOn()` / `always_on()` keeps one service running around the clock).
  */
 export class StagingSchedule {
   /**
@@ -68,7 +68,7 @@ export class StagingSchedule {
     return new StagingSchedule(undefined);
   }
 
-  /** The working hours, or undefined for a service that runs around the clock. */
+  /** The working hours, or none for a service that runs around the clock. */
   public readonly hours?: StagingWorkingHoursOptions;
 
   private constructor(hours: StagingWorkingHoursOptions | undefined) {

@@ -37,7 +37,7 @@ export interface StagingExistingSecretOptions extends StagingSecretOptions {
   readonly field?: string;
 
   /**
-   * The customer-managed KMS key the secret is encrypted with: ECS (and, with `runtimeAccess`, the
+   * The customer-managed KMS key the secret is encrypted with: ECS (and, with runtime access, the
    * app) is granted `kms:Decrypt` on it.
    *
    * @default - the AWS managed key `aws/secretsmanager`, which needs no grant
@@ -86,7 +86,7 @@ export interface StagingGeneratedSecretOptions extends StagingSecretOptions {
   readonly excludePunctuation?: boolean;
 
   /**
-   * A JSON object the generated value is added to, under `generateStringKey`, for example
+   * A JSON object the generated value is added to, under `generateStringKey` / `generate_string_key`, for example
    * `'{"username":"app"}'`. Set both, or neither.
    *
    * @default - the secret is the generated value alone
@@ -94,7 +94,7 @@ export interface StagingGeneratedSecretOptions extends StagingSecretOptions {
   readonly secretStringTemplate?: string;
 
   /**
-   * Key of the generated value in `secretStringTemplate`.
+   * Key of the generated value in the secret string template.
    *
    * @default - the secret is the generated value alone
    */
@@ -127,7 +127,7 @@ export interface StagingGeneratedSecretOptions extends StagingSecretOptions {
  */
 export interface StagingSecureStringOptions extends StagingSecretOptions {
   /**
-   * The customer-managed KMS key the parameter is encrypted with: ECS (and, with `runtimeAccess`,
+   * The customer-managed KMS key the parameter is encrypted with: ECS (and, with runtime access,
    * the app) is granted `kms:Decrypt` on it.
    *
    * @default - the AWS managed key `aws/ssm`, which needs no grant
@@ -335,7 +335,7 @@ class SecureStringSecret extends StagingSecret {
  */
 export interface StagingSecretsOptions {
   /**
-   * Plain configuration: each key becomes an SSM String parameter `<parameterPath>/<KEY>`, injected
+   * Plain configuration: each key becomes an SSM String parameter `<parameter path>/<KEY>`, injected
    * into the container under that name. A change of a value in code rolls the service.
    *
    * @default - none
@@ -369,7 +369,7 @@ export interface StagingSecretsProps extends StagingSecretsOptions {
   readonly parameterPath: string;
 
   /**
-   * Role the app runs as: entries with `runtimeAccess` are readable by it.
+   * Role the app runs as: entries with runtime access are readable by it.
    *
    * @default - the task role of the container's task definition
    */
@@ -397,7 +397,7 @@ export interface StagingSecretsProps extends StagingSecretsOptions {
  * container definition's `secrets`, which ECS resolves when a task starts.
  *
  * The execution role reads exactly the injected entries (their ARNs); the task role reads only the
- * entries marked `runtimeAccess`. A change of a config value in code changes the task definition
+ * entries marked for runtime access. A change of a config value in code changes the task definition
  * (a hash of the config as a Docker label), so the service rolls.
  */
 export class StagingSecrets extends Construct {

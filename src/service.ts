@@ -63,17 +63,17 @@ export interface StagingServiceOptions extends StagingRouteOptions, StagingSecre
 
   /**
    * Tasks to run. Staging usually runs 1-2; 1 has no redundancy (a synth warning says so).
-   * With `autoScaling`, the template leaves the count to the scaler so a deploy never resets it.
+   * With auto scaling, the template leaves the count to the scaler so a deploy never resets it.
    *
    * @default 1
    */
   readonly desiredCount?: number;
 
   /**
-   * When the service runs: `StagingSchedule.workingHours({ start: '08:00', end: '20:00', timeZone })`
-   * scales it to zero tasks outside those hours and back to its daytime capacity (`desiredCount`, or
-   * `autoScaling`'s minimum and maximum) at the start of each working day; `StagingSchedule.alwaysOn()`
-   * keeps it running when the environment has a schedule.
+   * When the service runs: `StagingSchedule.workingHours()` / `working_hours()` (e.g. 08:00 to 20:00)
+   * scales it to zero tasks outside those hours and back to its daytime capacity (the desired count, or
+   * the auto scaling minimum and maximum) at the start of each working day; `StagingSchedule.alwaysOn()`
+   * / `always_on()` keeps it running when the environment has a schedule.
    *
    * @default - the environment's `schedule`; without one, the service runs around the clock
    */
@@ -114,7 +114,7 @@ export interface StagingServiceOptions extends StagingRouteOptions, StagingSecre
   /** Run the tasks on Fargate Spot (up to 70 % cheaper, may be interrupted). @default false */
   readonly spot?: boolean;
 
-  /** Autoscaling on CPU (and optionally memory and requests). @default - a fixed `desiredCount` */
+  /** Autoscaling on CPU (and optionally memory and requests). @default - a fixed desired count */
   readonly autoScaling?: StagingAutoScalingOptions;
 
   /**
@@ -126,7 +126,7 @@ export interface StagingServiceOptions extends StagingRouteOptions, StagingSecre
 
   /**
    * An existing ECR repository to run from instead of creating one, e.g. the repository retained
-   * from a deleted environment (`ecr.Repository.fromRepositoryName(this, 'Web', 'name')`), so that
+   * from a deleted environment (`ecr.Repository.fromRepositoryName()` / `from_repository_name()`), so that
    * re-creating the environment keeps its images.
    *
    * @default - a new repository, retained on stack deletion unless `ephemeral`
@@ -171,7 +171,7 @@ export interface StagingServiceOptions extends StagingRouteOptions, StagingSecre
 export interface StagingServiceProps extends StagingServiceOptions {
   /** Name of the service: lowercase letters, digits and hyphens, starting with a letter, at most 24 characters. */
   readonly serviceName: string;
-  /** Name of the environment, used in physical names (`/<environmentName>/<service>/...`). */
+  /** Name of the environment, used in physical names (`/<environment>/<service>/...`). */
   readonly environmentName: string;
   /** The cluster the service runs in. */
   readonly cluster: ecs.ICluster;
@@ -224,7 +224,7 @@ export class StagingService extends Construct {
   public readonly targetGroup: elbv2.ApplicationTargetGroup;
   /** The parameter that holds the image URI, when the service runs from its own repository. */
   public readonly imageParameter?: ssm.StringParameter;
-  /** The scalable task count, with `autoScaling` or a working-hours `schedule`. */
+  /** The scalable task count, with auto scaling or a working-hours schedule. */
   public readonly scalableTaskCount?: ecs.ScalableTaskCount;
   /**
    * The command that wakes the service outside its working hours (until the next end of a working

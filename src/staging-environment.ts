@@ -44,7 +44,7 @@ export interface StagingEdgeOptions {
 export interface EcsStagingEnvironmentProps {
   /**
    * Name of the environment: lowercase letters, digits and hyphens, at most 16 characters. Tags
-   * every resource and prefixes physical names (`/<environmentName>/<service>/...`).
+   * every resource and prefixes physical names (`/<environment>/<service>/...`).
    *
    * @default 'staging'
    */
@@ -96,7 +96,7 @@ export interface EcsStagingEnvironmentProps {
   readonly tags?: { [key: string]: string };
 
   /**
-   * Emit the values the validation checklist looks up as stack outputs: URL, ALB DNS name,
+   * Emit the values you need to check a deployed environment as stack outputs: URL, ALB DNS name,
    * cluster name and VPC on the environment's stack, and per service its name, ECR repository URI,
    * log group, task and execution role ARNs on the service's nested stack.
    *
@@ -105,7 +105,7 @@ export interface EcsStagingEnvironmentProps {
   readonly emitOutputs?: boolean;
 
   /**
-   * When the services run: `StagingSchedule.workingHours({ start: '08:00', end: '20:00', timeZone: TimeZone.EUROPE_BERLIN })`
+   * When the services run: `StagingSchedule.workingHours()` / `working_hours()` (e.g. 08:00 to 20:00 in Europe/Berlin)
    * scales every service to zero tasks outside those hours (Monday to Friday by default) and back at
    * the start of each working day. A service's own `schedule` wins.
    *
