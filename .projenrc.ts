@@ -95,7 +95,7 @@ const project = new awscdk.AwsCdkConstructLibrary({
 // PyPI trove classifiers beside those jsii-pacmak sets (projen's publishToPypi has no option for them).
 project.package.file.addOverride('jsii.targets.python.classifiers', ['Framework :: AWS CDK', 'Framework :: AWS CDK :: 2']);
 
-for (const p of ['/examples/', '/integ/', '/bench/', '/cost/', '/.ci/', '/rosetta/', '/.venv*/', '/.tools/', '/cdk.out/', '/.bench-build/', '/.cfnlintrc.yaml']) {
+for (const p of ['/examples/', '/integ/', '/bench/', '/cost/', '/.ci/', '/rosetta/', '/scripts/', '/.venv*/', '/.tools/', '/cdk.out/', '/.bench-build/', '/.cfnlintrc.yaml']) {
   project.addPackageIgnore(p);
 }
 
@@ -111,8 +111,24 @@ const docgenPython = project.addTask('docgen:python', {
 });
 project.postCompileTask.spawn(docgenPython);
 
+/**
+ * The PyPI page's links (setup.py project_urls), in order. jsii-pacmak writes only {"Source": <repository url>} and has no
+ * option for more, so scripts/package_python.py runs it with --code-only, replaces project_urls in the generated setup.py
+ * (failing if pacmak's setup.py no longer looks as expected) and builds the sdist and the wheel as pacmak's Python target does.
+ */
+const PYPI_PROJECT_URLS: Record<string, string> = {
+  Source: REPO,
+  Documentation: `${REPO}/blob/main/API.python.md`,
+  Issues: `${REPO}/issues`,
+  Changelog: `${REPO}/releases`,
+};
+
 // The wheel's docstrings and description take the tablet's Python; a snippet missing from it fails the package.
-project.tasks.tryFind('package:python')!.reset('jsii-pacmak -v --target python --rosetta-tablet .jsii.tabl.json --rosetta-unknown-snippets fail');
+project.tasks.tryFind('package:python')!.reset([
+  'python3 scripts/package_python.py --outdir dist/python',
+  ...Object.entries(PYPI_PROJECT_URLS).map(([name, url]) => `--project-url ${name}=${url}`),
+  '-- jsii-pacmak -v --target python --rosetta-tablet .jsii.tabl.json --rosetta-unknown-snippets fail',
+].join(' '));
 
 // Public API breaks fail the build: jsii-diff against the committed baseline in compat/.baseline (its .jsii, and a package.json
 // that lets jsii-diff resolve aws-cdk-lib and constructs). The folder is hidden because jsii-docgen looks for assemblies in every
@@ -171,7 +187,7 @@ project.addTask('cost', {
 
 project.addTask('test:python', {
   description: 'Python checks of the wheel in dist/python, from a fresh venv: examples/python/app.py against the TypeScript example, '
-    + 'the description and docstrings (Python, no TypeScript), the README\'s Python examples under pyright.',
+    + 'the description and docstrings (Python, no TypeScript), the Project-URL lines, the README\'s Python examples under pyright.',
   exec: 'bash test/python/smoke.sh',
 });
 

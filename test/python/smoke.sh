@@ -5,8 +5,9 @@
 # aws-cdk-lib and constructs versions the TypeScript side uses, synthesizes
 # examples/python/app.py and examples/app.ts, and fails unless every *.template.json of the two
 # cloud assemblies is identical (after JSON normalisation with sorted keys). Then checks that the
-# wheel's description and docstrings are Python (test/python/wheel_docs.py) and that the README's
-# Python examples type-check under pyright (the npm devDependency) against the wheel.
+# wheel's description and docstrings are Python and that its METADATA has the PyPI page's
+# Project-URL lines (test/python/wheel_docs.py), and that the README's Python examples type-check
+# under pyright (the npm devDependency) against the wheel.
 #
 # Build the wheel first: npx projen compile && npx projen package:python
 # Environment:
@@ -143,7 +144,8 @@ if [ "$status" -ne 0 ]; then
   [ -z "$STALE_HINT" ] || echo "python smoke: hint: $STALE_HINT" >&2
   exit "$status"
 fi
-# What a Python user reads: the PyPI description and the docstrings, translated by jsii-rosetta.
+# What a Python user reads: the PyPI description and the docstrings, translated by jsii-rosetta,
+# and the PyPI page's links (Project-URL).
 python3 test/python/wheel_docs.py "$WHEEL"
 
 # The README's Python examples (complete apps) type-check under pyright against the wheel.
