@@ -30,7 +30,7 @@ const usd = (n: number) => `${n.toFixed(2)}`;
 /** The README section, between its markers. */
 export function renderCostSection(estimates: ProfileEstimate[]): string {
   const out: string[] = [BEGIN_MARKER, ''];
-  out.push(`Monthly estimate in USD at us-east-1 list prices of ${PRICES_DATE}, read from the synthesized templates by \`npx projen cost\`:`);
+  out.push(`Monthly estimate in USD at us-east-1 list prices of ${PRICES_DATE}, read from the synthesized templates by the repository's cost script:`);
   out.push('');
   out.push('| Profile | What runs | USD / month | Goal |');
   out.push('|---|---|--:|--:|');
