@@ -106,13 +106,8 @@ function canonicalZones(): Set<string> {
   return canonical;
 }
 
-/** Formats minutes after midnight as `HH:MM`. */
-export function formatTimeOfDay(minutes: number): string {
-  return `${String(Math.floor(minutes / 60)).padStart(2, '0')}:${String(minutes % 60).padStart(2, '0')}`;
-}
-
 /** The days as a cron day-of-week field: runs of three or more days as ranges (`MON-FRI`), the rest listed. */
-export function cronDays(days: StagingWeekday[]): string {
+function cronDays(days: StagingWeekday[]): string {
   const indexes = days.map((d) => WEEKDAY_ORDER.indexOf(d)).sort((a, b) => a - b);
   const parts: string[] = [];
   for (let i = 0; i < indexes.length;) {
@@ -168,9 +163,4 @@ export function applyWorkingHours(scaling: ecs.ScalableTaskCount, hours: Resolve
     maxCapacity: 0,
     timeZone: hours.timeZone,
   });
-}
-
-/** Hours a week that a service on these working hours runs. */
-export function awakeHoursPerWeek(hours: ResolvedWorkingHours): number {
-  return hours.days.length * (hours.endMinutes - hours.startMinutes) / 60;
 }
