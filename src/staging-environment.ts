@@ -87,9 +87,10 @@ export interface EcsStagingEnvironmentProps {
   readonly ephemeral?: boolean;
 
   /**
-   * More tags for every taggable resource of the environment, beside `environment` and `managed-by`
-   * (which they may not replace). Keys of 1-128 and values of up to 256 characters: letters, digits,
-   * spaces and `_ . : / = + - @`, not starting with `aws:`.
+   * More tags for every taggable resource of the environment, at most 47, beside `environment`,
+   * `managed-by` and AWS CDK's `Name` (no key may repeat one of those, or another key, in other
+   * capitals: IAM compares keys without case). Keys of 1-128 and values of up to 256 characters:
+   * letters, digits, spaces and `_ . : / = + - @`, not starting with `aws:`.
    *
    * @default - the `environment` and `managed-by` tags only
    */
@@ -159,30 +160,7 @@ export class EcsStagingEnvironment extends Construct {
       throw new StagingValidationError(this, `network.ephemeral (${props.network.ephemeral}) differs from ephemeral (${this.ephemeral}); set ephemeral on the environment only`);
     }
 
-    const tags: { [key: string]: string } = { 'environment': name, 'managed-by': 'cdk-ecs-staging' };
-    // Tag keys are case-insensitive to IAM ("Duplicate tag keys found. Please note that Tag keys are case
-    // insensitive"), and AWS CDK tags some resources with `Name` itself (the VPC's, the flow-log role).
-    const taken = new Map<string, [string, string]>([
-      ['environment', ['environment', 'the environment sets itself']],
-      ['managed-by', ['managed-by', 'the environment sets itself']],
-      ['name', ['Name', 'AWS CDK sets']],
-    ]);
-    const userTags = Object.entries(props.tags ?? {});
-    // 50 tags a resource (ECS, IAM, EC2 and most services): the environment's two and CDK's Name leave 47.
-    if (userTags.length > MAX_USER_TAGS) {
-      throw new StagingValidationError(this,
-        `tags holds ${userTags.length} tags, and AWS takes 50 a resource, of which the environment and AWS CDK set 3; keep at most ${MAX_USER_TAGS}`);
-    }
-    for (const [key, value] of userTags) {
-      const clash = Token.isUnresolved(key) ? undefined : taken.get(key.toLowerCase());
-      if (clash !== undefined) {
-        throw new StagingValidationError(this, `${propName('tags', key)} would clash with the '${clash[0]}' tag ${clash[1]} `
-          + `(got '${value}'; tag keys are case-insensitive to IAM); choose another key`);
-      }
-      validateTag(this, 'tags', key, value);
-      if (!Token.isUnresolved(key)) taken.set(key.toLowerCase(), [key, 'you set too']);
-      tags[key] = value;
-    }
+    const tags = environmentTags(this, name, props.tags ?? {});
     validateTag(this, 'environmentName', 'environment', name);
     // The first level of every parameter the environment creates (`/<environmentName>/<service>/...`).
     validateParameterName(this, 'environmentName', undefined, `/${name}/service/image-uri`, 'choose a name that does not start with aws or ssm, e.g. \'staging\'');
@@ -280,4 +258,36 @@ export class EcsStagingEnvironment extends Construct {
     }
     return service;
   }
+}
+
+/**
+ * The environment's tags: `environment` and `managed-by`, then the user's, each checked against AWS's
+ * tag rules; no key may repeat another (or AWS CDK's `Name`) in other capitals.
+ */
+function environmentTags(scope: Construct, name: string, given: { [key: string]: string }): { [key: string]: string } {
+  const tags: { [key: string]: string } = { 'environment': name, 'managed-by': 'cdk-ecs-staging' };
+  // Tag keys are case-insensitive to IAM ("Duplicate tag keys found. Please note that Tag keys are case
+  // insensitive"), and AWS CDK tags some resources with `Name` itself (the VPC's, the flow-log role).
+  const taken = new Map<string, [string, string]>([
+    ['environment', ['environment', 'the environment sets itself']],
+    ['managed-by', ['managed-by', 'the environment sets itself']],
+    ['name', ['Name', 'AWS CDK sets']],
+  ]);
+  const userTags = Object.entries(given);
+  // 50 tags a resource (ECS, IAM, EC2 and most services): the environment's two and CDK's Name leave 47.
+  if (userTags.length > MAX_USER_TAGS) {
+    throw new StagingValidationError(scope,
+      `tags holds ${userTags.length} tags, and AWS takes 50 a resource, of which the environment and AWS CDK set 3; keep at most ${MAX_USER_TAGS}`);
+  }
+  for (const [key, value] of userTags) {
+    const clash = Token.isUnresolved(key) ? undefined : taken.get(key.toLowerCase());
+    if (clash !== undefined) {
+      throw new StagingValidationError(scope, `${propName('tags', key)} would clash with the '${clash[0]}' tag ${clash[1]} `
+        + `(got '${value}'; tag keys are case-insensitive to IAM); choose another key`);
+    }
+    validateTag(scope, 'tags', key, value);
+    if (!Token.isUnresolved(key)) taken.set(key.toLowerCase(), [key, 'you set too']);
+    tags[key] = value;
+  }
+  return tags;
 }
