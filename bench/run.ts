@@ -107,7 +107,8 @@ function main(): void {
     + (withinTarget ? 'within target' : 'over target'));
 
   // The same comparison in apps with the feature flags `cdk init` writes: there the baseline's VPC
-  // also strips its default security group (a custom resource the default environment always has).
+  // also strips its default security group, with aws-cdk-lib's custom resource (the default
+  // environment always does, with its own inline function).
   const FLAGGED: Subject[] = ['default', 'baseline'];
   for (const subject of FLAGGED) runChild(subject, true);
   const flagged: Record<string, Sample[]> = { default: [], baseline: [] };

@@ -1,12 +1,13 @@
 /**
  * Scenario: the default staging network (walkthrough steps 1-2).
  *
- * A VPC over 2 AZs with a public and a private subnet per AZ, one NAT gateway, flow logs and the
- * S3 gateway endpoint. The assertions are the checklist's first line, "VPC/subnets/RTs/NAT are
- * correct across 2+ AZs", asked of the EC2 API after deployment.
+ * A VPC over 2 AZs with a public and a private subnet per AZ, one NAT gateway, flow logs, the S3
+ * gateway endpoint and a default security group without rules. The assertions are the checklist's
+ * first line, "VPC/subnets/RTs/NAT are correct across 2+ AZs", asked of the EC2 API after deployment.
  */
 import { ExpectedResult, IntegTest, Match } from '@aws-cdk/integ-tests-alpha';
 import { App, Stack } from 'aws-cdk-lib';
+import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import { NatStrategy, StagingNetwork } from '../src';
 
 const app = new App();
@@ -50,5 +51,12 @@ integ.assertions
 integ.assertions
   .awsApiCall('EC2', 'describeFlowLogs', { Filter: [{ Name: 'resource-id', Values: [network.vpc.vpcId] }] })
   .expect(ExpectedResult.objectLike({ FlowLogs: [Match.objectLike({ FlowLogStatus: 'ACTIVE', TrafficType: 'ALL' })] }));
+
+// The default security group holds no rule at all: nothing launched into it can talk to anything.
+integ.assertions
+  .awsApiCall('EC2', 'describeSecurityGroupRules', {
+    Filters: [{ Name: 'group-id', Values: [(network.vpc as ec2.Vpc).vpcDefaultSecurityGroup] }],
+  })
+  .expect(ExpectedResult.objectLike({ SecurityGroupRules: [] }));
 
 app.synth();

@@ -3,9 +3,10 @@ import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
+import { DefaultSecurityGroupLockdown } from './private/default-sg-lockdown';
 import { DEFAULTS } from './private/defaults';
 import { StagingValidationError } from './private/errors';
-import { acknowledge, acknowledgeCdkProviderOutsideVpc, acknowledgeStagingLogGroup, GUARD } from './private/posture';
+import { acknowledge, acknowledgeStagingLogGroup, GUARD } from './private/posture';
 import { parseIpv4Cidr, propName, validateExclusive, validateIntegerRange } from './private/validation';
 
 /**
@@ -311,7 +312,8 @@ export class StagingNetwork extends Construct {
       maxAzs,
       natGateways,
       natGatewayProvider,
-      restrictDefaultSecurityGroup: true,
+      // Locked down below by the library's own function instead (same outcome, cheaper synth).
+      restrictDefaultSecurityGroup: false,
       subnetConfiguration: [
         {
           name: 'Public',
@@ -327,9 +329,8 @@ export class StagingNetwork extends Construct {
       ],
     });
 
-    // Default SG: CDK strips its rules at deploy time through a one-shot provider function.
-    acknowledgeCdkProviderOutsideVpc(this, 'Custom::VpcRestrictDefaultSGCustomResourceProvider',
-      'This is the AWS CDK function that removes every rule of the VPC\'s default security group during deployment. It calls only the EC2 API, runs once per change and holds no data, so it runs outside the VPC.');
+    // Nothing uses the default security group; at deploy time it loses every rule.
+    new DefaultSecurityGroupLockdown(this, 'DefaultSecurityGroupLockdown', { vpc, ephemeral: props.ephemeral ?? false });
 
     if (natInstanceProvider) {
       natInstanceProvider.connections.allowFrom(ec2.Peer.ipv4(cidr), ec2.Port.allTraffic(), 'Egress of the VPC through the NAT instance');

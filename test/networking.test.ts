@@ -47,8 +47,8 @@ describe('StagingNetwork', () => {
       template.resourceCountIs('AWS::EC2::Instance', 0);
       template.resourceCountIs('AWS::EC2::FlowLog', 1);
       template.hasResourceProperties('AWS::Logs::LogGroup', { RetentionInDays: 14 });
-      // The default security group loses all its rules at deploy time.
-      template.resourceCountIs('Custom::VpcRestrictDefaultSG', 1);
+      // The default security group loses all its rules at deploy time (test/default-sg-lockdown.test.ts).
+      template.resourceCountIs('Custom::DefaultSecurityGroupLockdown', 1);
       expect(network.natStrategy.kind).toBe(NatStrategyKind.SINGLE_GATEWAY);
       expect(network.natGatewayCount).toBe(1);
       expect(network.assignPublicIp).toBe(false);

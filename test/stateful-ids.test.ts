@@ -72,6 +72,7 @@ describe('logical IDs of stateful resources', () => {
       'CdkEcsStagingExample': [
         'AWS::CloudFormation::Stack StagingwebNestedStackwebNestedStackResourceD571683D',
         'AWS::Logs::LogGroup StagingNetworkFlowLogGroup892C1D7A',
+        'AWS::Logs::LogGroup StagingNetworkDefaultSecurityGroupLockdownLogGroupBE9D4D19',
         'AWS::S3::Bucket StagingEdgeAccessLogs8A25A82F',
       ],
       'CdkEcsStagingExample > nested stack web': [
@@ -91,6 +92,7 @@ describe('logical IDs of stateful resources', () => {
         'AWS::CloudFormation::Stack Stagingsvc01NestedStacksvc01NestedStackResource25C1E50A',
         'AWS::CloudFormation::Stack Stagingsvc02NestedStacksvc02NestedStackResource41047047',
         'AWS::Logs::LogGroup StagingNetworkFlowLogGroup892C1D7A',
+        'AWS::Logs::LogGroup StagingNetworkDefaultSecurityGroupLockdownLogGroupBE9D4D19',
         'AWS::S3::Bucket StagingEdgeAccessLogs8A25A82F',
       ],
       'ManyServices > nested stack svc-00': service,

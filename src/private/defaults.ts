@@ -9,6 +9,8 @@ export const DEFAULTS = {
   maxAzs: 2,
   /** Flow logs are for debugging a staging network, not for audit: two weeks is enough. */
   flowLogRetention: logs.RetentionDays.TWO_WEEKS,
+  /** The library's own deploy-time function logs a few lines per deploy: two weeks is enough. */
+  helperLogRetention: logs.RetentionDays.TWO_WEEKS,
   /** Smallest Graviton instance: enough to forward a staging environment's egress. */
   natInstanceType: 't4g.nano',
   /** Public subnets are /24 below a /16 VPC (prefix + 8); private subnets are prefix + 3 (/19 below a /16). */
