@@ -105,7 +105,7 @@ export interface DefaultSecurityGroupLockdownProps {
 
 /**
  * Removes every rule of a VPC's default security group at deploy time, so nothing launched into it
- * by mistake can talk to anything (Security Hub EC2.2, CIS AWS Foundations 5.4).
+ * by mistake can talk to anything (AWS Security Hub control EC2.2).
  *
  * The same outcome as aws-cdk-lib's `restrictDefaultSecurityGroup`, built from L1 resources with
  * the function's code inline: that provider stages a file asset and loads aws-cdk-lib's file-copy
