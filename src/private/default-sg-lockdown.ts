@@ -19,7 +19,7 @@ import { acknowledge } from './posture';
  * the presigned response URL, whose signature covers no content type
  * (docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/crpg-ref-responses.html).
  */
-export const LOCKDOWN_HANDLER_SOURCE = `'use strict';
+const LOCKDOWN_HANDLER_SOURCE = `'use strict';
 const ec2 = require('@aws-sdk/client-ec2');
 const client = new ec2.EC2Client({});
 const NOT_YET_AUTHORIZED = ['UnauthorizedOperation', 'AccessDenied', 'AccessDeniedException'];
@@ -114,9 +114,6 @@ export interface DefaultSecurityGroupLockdownProps {
  * its own with a retention, and CloudFormation stops waiting for it after 5 minutes instead of an hour.
  */
 export class DefaultSecurityGroupLockdown extends Construct {
-  /** The custom resource; anything that must not start before the lockdown can depend on it. */
-  public readonly resource: CustomResource;
-
   constructor(scope: Construct, id: string, props: DefaultSecurityGroupLockdownProps) {
     super(scope, id);
     const groupId = props.vpc.vpcDefaultSecurityGroup;
@@ -169,7 +166,7 @@ export class DefaultSecurityGroupLockdown extends Construct {
     const reason = 'A one-shot function of the environment that removes the rules of the VPC\'s default security group. It calls only the EC2 API and holds no data, so it runs outside the VPC; CloudFormation alone invokes it and reports its failures, so a dead-letter queue or reserved concurrency would add nothing.';
     acknowledge(handler, { reason, guard: ['lambda_inside_vpc_check'], checkov: ['CKV_AWS_117', 'CKV_AWS_115', 'CKV_AWS_116'] });
 
-    this.resource = new CustomResource(this, 'Resource', {
+    new CustomResource(this, 'Resource', {
       resourceType: 'Custom::DefaultSecurityGroupLockdown',
       serviceToken: handler.getAtt('Arn').toString(),
       // A function that never answers fails the deploy after 5 minutes, not CloudFormation's default hour.
