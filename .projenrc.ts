@@ -69,6 +69,9 @@ const project = new awscdk.AwsCdkConstructLibrary({
     'pyright@1.1.414',
     // Property-based tests (test/properties.test.ts); exact pin so that a seed replays the same cases.
     'fast-check@4.10.2',
+    // The aws stand-in of the script tests answers --query with JMESPath, as the AWS CLI does.
+    'jmespath@0.16.0',
+    '@types/jmespath@^0.15.2',
   ],
 
   eslintOptions: {
