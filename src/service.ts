@@ -1,4 +1,4 @@
-import { Annotations, Duration, RemovalPolicy, Size, Token, Validations } from 'aws-cdk-lib';
+import { Annotations, CfnResource, Duration, RemovalPolicy, Size, Token, Validations } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as ecr from 'aws-cdk-lib/aws-ecr';
 import * as ecs from 'aws-cdk-lib/aws-ecs';
@@ -15,6 +15,7 @@ import { GitHubActionsDeployOptions, GitHubActionsDeployRole, StagingPipeline, S
 import { DEFAULTS, FARGATE_MEMORY_BY_CPU } from './private/defaults';
 import { StagingValidationError } from './private/errors';
 import { acknowledge, acknowledgeStagingLogGroup, GUARD } from './private/posture';
+import { bindRevisionToService } from './private/revision-binding';
 import { applyWorkingHours, DaytimeCapacity, resolveSchedule } from './private/schedule-binding';
 import { validateIntegerRange, validateParameterName, validateServiceName } from './private/validation';
 import { StagingSchedule } from './schedule';
@@ -320,7 +321,8 @@ export class StagingService extends Construct {
       essential: true,
       portMappings: [{ containerPort, protocol: ecs.Protocol.TCP, name: 'http' }],
       environment,
-      memoryLimitMiB: props.memoryLimitMiB ?? DEFAULTS.memoryLimitMiB,
+      // With a read-only root filesystem, the container that opens /tmp takes its few MiB of the task's memory.
+      memoryLimitMiB: (props.memoryLimitMiB ?? DEFAULTS.memoryLimitMiB) - (readonlyRootFilesystem && !runsAsRoot(props.user) ? DEFAULTS.writablePathsMemoryMiB : 0),
       readonlyRootFilesystem,
       user: props.user,
       // The placeholder runs as uid 1000, like a non-root user.
@@ -355,6 +357,9 @@ export class StagingService extends Construct {
         this.taskDefinition.addVolume({ name: sourceVolume });
         this.container.addMountPoints({ containerPath, sourceVolume, readOnly: false });
       }
+      if (!runsAsRoot(props.user)) {
+        openWritablePaths(this.container, this.logGroup, props.serviceName);
+      }
     }
 
     this.securityGroup = new ec2.SecurityGroup(this, 'SecurityGroup', {
@@ -384,18 +389,9 @@ export class StagingService extends Construct {
       enableExecuteCommand: props.enableExecuteCommand ?? false,
       propagateTags: ecs.PropagatedTagSource.SERVICE,
       capacityProviderStrategies: props.spot ? [{ capacityProvider: 'FARGATE_SPOT', weight: 1 }] : undefined,
-      // The service names the task definition's family, so ECS runs its latest revision: the one a
-      // pipeline registered with a new image, until CloudFormation registers a newer one, which
-      // resolves the image from the image-uri parameter the pipeline wrote. A stack update that
-      // touches the service but not the task definition therefore never rolls the image back.
-      taskDefinitionRevision: ecs.TaskDefinitionRevision.LATEST,
+      // The service names the revision CloudFormation registered (its ARN), never the family: a rollback
+      // re-applies the previous ARN, which stays ACTIVE until the update's cleanup. See bindRevisionToService.
     });
-    // The family alone does not change when CloudFormation registers a new revision: the revision's
-    // ARN as a nonce makes that a new deployment.
-    (this.fargateService.node.defaultChild as ecs.CfnService).forceNewDeployment = {
-      enableForceNewDeployment: true,
-      forceNewDeploymentNonce: this.taskDefinition.taskDefinitionArn,
-    };
     if (props.spot) {
       // FARGATE_SPOT must be associated with the cluster before the service asks for it (and stay until it is gone).
       this.fargateService.node.addDependency(props.cluster);
@@ -431,6 +427,12 @@ export class StagingService extends Construct {
       },
       targets: [withoutLoadBalancerRules(this.fargateService.loadBalancerTarget({ containerName: 'app', containerPort }))],
     });
+    bindRevisionToService(this.container, this.fargateService, {
+      clusterName: props.cluster.clusterName,
+      securityGroupIds: [this.securityGroup.securityGroupId, props.edge.servicesSecurityGroup.securityGroupId],
+      subnetIds: props.cluster.vpc.selectSubnets(props.subnets).subnetIds,
+      targetGroupArn: this.targetGroup.targetGroupArn,
+    });
     this.securityGroup.addIngressRule(props.edge.securityGroup, ec2.Port.tcp(containerPort), 'From the load balancer');
     props.edge.allowServicePort(containerPort);
     // The load balancer's egress rule for this port exists before the service registers targets.
@@ -460,6 +462,15 @@ export class StagingService extends Construct {
         minCapacity: workingHours ? 0 : daytime.minCapacity,
         maxCapacity: daytime.maxCapacity,
       });
+    }
+    if (this.scalableTaskCount) {
+      // aws-cdk-lib names the ECS service-linked role of Application Auto Scaling, which a new account
+      // does not have yet (aws/aws-cdk#4108). Without RoleARN, Application Auto Scaling uses that role
+      // and creates it on the account's first RegisterScalableTarget for ECS, if it does not exist
+      // (Application Auto Scaling user guide, service-linked roles:
+      // https://docs.aws.amazon.com/autoscaling/application/userguide/application-auto-scaling-service-linked-roles.html).
+      const target = this.scalableTaskCount.node.findChild('Target').node.defaultChild as CfnResource;
+      target.addPropertyDeletionOverride('RoleARN');
     }
     if (workingHours) {
       applyWorkingHours(this.scalableTaskCount!, workingHours, daytime);
@@ -557,6 +568,40 @@ const ECS_EXEC_WRITABLE_PATHS: { [volume: string]: string } = {
   'ecs-exec-agents': '/managed-agents',
 };
 
+/** Whether `user` names root explicitly (a root app writes to root-owned volumes as they are). */
+function runsAsRoot(user: string | undefined): boolean {
+  if (user === undefined || Token.isUnresolved(user)) {
+    return false;
+  }
+  const name = user.split(':')[0];
+  return name === '0' || name === 'root';
+}
+
+/**
+ * Makes the app's writable volumes writable for any user. A Fargate bind mount starts empty, owned by
+ * root with mode 0755, unless the image declares a VOLUME at that path (ECS developer guide, bind mounts:
+ * https://docs.aws.amazon.com/AmazonECS/latest/developerguide/bind-mounts.html), so an app that runs as
+ * a non-root user (its `user`, or its image's USER) could not write to `/tmp`. A container of the
+ * task runs `chmod 1777` on them (world-writable with the sticky bit, as `/tmp` is on any Linux) and
+ * exits; the app starts only once it succeeded (ContainerDependency SUCCESS). It needs root for the
+ * chmod, has a read-only root filesystem and no port, and logs to the service's log group.
+ */
+function openWritablePaths(app: ecs.ContainerDefinition, logGroup: logs.ILogGroup, serviceName: string): void {
+  const mounts = app.mountPoints.filter((m) => Object.keys(WRITABLE_PATHS).includes(m.sourceVolume));
+  const opener = app.taskDefinition.addContainer('WritablePaths', {
+    containerName: 'writable-paths',
+    image: ecs.ContainerImage.fromRegistry(DEFAULTS.writablePathsImage),
+    essential: false,
+    user: '0',
+    entryPoint: ['chmod', '1777', ...mounts.map((m) => m.containerPath)],
+    readonlyRootFilesystem: true,
+    memoryLimitMiB: DEFAULTS.writablePathsMemoryMiB,
+    logging: ecs.LogDrivers.awsLogs({ logGroup, streamPrefix: `${serviceName}-writable-paths`, mode: ecs.AwsLogDriverMode.NON_BLOCKING }),
+  });
+  opener.addMountPoints(...mounts);
+  app.addContainerDependencies({ container: opener, condition: ecs.ContainerDependencyCondition.SUCCESS });
+}
+
 /**
  * A non-root process may not bind a port below 1024. On Fargate (platform 1.4.0+) a task may set
  * any `net.*` kernel parameter of its network namespace (ECS API reference, SystemControl:
@@ -567,8 +612,7 @@ function unprivilegedPortControls(user: string | undefined, containerPort: numbe
   if (user === undefined || Token.isUnresolved(user) || Token.isUnresolved(containerPort) || containerPort >= 1024) {
     return undefined;
   }
-  const name = user.split(':')[0];
-  if (name === '0' || name === 'root') {
+  if (runsAsRoot(user)) {
     return undefined;
   }
   return [{ namespace: 'net.ipv4.ip_unprivileged_port_start', value: String(containerPort) }];
@@ -679,6 +723,11 @@ function acknowledgeService(service: StagingService, props: StagingServiceProps,
     Validations.of(service.taskDefinition).acknowledge({
       id: `${GUARD}::ecs_task_definition_nonroot_user_check`,
       reason: 'The container runs as the user its image declares, because many app images need theirs. Set user (e.g. \'1000\') to run as a named non-root user.',
+    });
+  } else if (service.taskDefinition.findContainer('writable-paths')) {
+    Validations.of(service.taskDefinition).acknowledge({
+      id: `${GUARD}::ecs_task_definition_nonroot_user_check`,
+      reason: `The app runs as user ${props.user}. Only the writable-paths container runs as root, for one command (chmod 1777 /tmp) with a read-only root filesystem, and exits before the app starts: a Fargate volume is root-owned with mode 0755, and without it a non-root app could not write to /tmp. With readonlyRootFilesystem (readonly_root_filesystem) false there is no such container.`,
     });
   }
   if (props.enableExecuteCommand) {

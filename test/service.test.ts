@@ -34,9 +34,9 @@ function synthService(options: StagingServiceOptions = {}, envProps: EcsStagingE
 }
 
 /** The app container's definition. */
-function containerOf(template: Template): Record<string, any> {
+function containerOf(template: Template, name = 'app'): Record<string, any> {
   const [taskDefinition] = Object.values(template.findResources('AWS::ECS::TaskDefinition'));
-  return taskDefinition.Properties.ContainerDefinitions[0];
+  return taskDefinition.Properties.ContainerDefinitions.find((c: any) => c.Name === name);
 }
 
 /** The statements of every policy attached to `role`. */
@@ -82,7 +82,8 @@ describe('StagingService', () => {
         Name: 'app',
         Essential: true,
         Image: { 'Fn::Join': ['', ['{{resolve:ssm:', { Ref: expect.stringMatching(/ImageParameter/) }, '}}']] },
-        Memory: 1024,
+        // The task's 1024 MiB less the 16 MiB of the container that opens /tmp.
+        Memory: 1008,
         PortMappings: [{ ContainerPort: 80, Protocol: 'tcp', Name: 'http' }],
         ReadonlyRootFilesystem: true,
       });
@@ -102,6 +103,24 @@ describe('StagingService', () => {
         TargetGroupAttributes: Match.arrayWith([{ Key: 'deregistration_delay.timeout_seconds', Value: '30' }]),
       });
       template.resourceCountIs('AWS::ApplicationAutoScaling::ScalableTarget', 0);
+    });
+
+    test('opens /tmp to every user before the app starts: a Fargate bind mount is root-owned 0755', () => {
+      const opener = containerOf(template, 'writable-paths');
+      expect(opener).toMatchObject({
+        Essential: false,
+        User: '0',
+        EntryPoint: ['chmod', '1777', '/tmp'],
+        ReadonlyRootFilesystem: true,
+        Memory: 16,
+        MountPoints: [{ ContainerPath: '/tmp', SourceVolume: 'tmp', ReadOnly: false }],
+        LogConfiguration: { LogDriver: 'awslogs' },
+      });
+      // The pinned placeholder image (Alpine: BusyBox's chmod), from a registry without pull quotas.
+      expect(opener.Image).toBe('ghcr.io/static-web-server/static-web-server:2.44.0-alpine');
+      expect(containerOf(template).DependsOn).toEqual([{ ContainerName: 'writable-paths', Condition: 'SUCCESS' }]);
+      // The two containers fit the task's memory.
+      expect(containerOf(template).Memory + opener.Memory).toBe(1024);
     });
 
     test('keeps images in an ECR repository that scans on push, has immutable tags and expires old images', () => {
@@ -316,7 +335,21 @@ describe('StagingService', () => {
   test('takes another valid Fargate size', () => {
     const { template } = synthService({ cpu: 1024, memoryLimitMiB: 3072 });
     template.hasResourceProperties('AWS::ECS::TaskDefinition', { Cpu: '1024', Memory: '3072' });
-    expect(containerOf(template).Memory).toBe(3072);
+    expect(containerOf(template).Memory).toBe(3072 - 16);
+  });
+
+  test('opens /tmp for a non-root user, and gives the app the whole task without a read-only root filesystem', () => {
+    const nonRoot = synthService({ user: '101' }).template;
+    expect(containerOf(nonRoot).User).toBe('101');
+    expect(containerOf(nonRoot, 'writable-paths').EntryPoint).toEqual(['chmod', '1777', '/tmp']);
+    expect(containerOf(nonRoot).DependsOn).toEqual([{ ContainerName: 'writable-paths', Condition: 'SUCCESS' }]);
+    // A root app writes to the root-owned volume as it is: no container runs before it.
+    const root = synthService({ user: '0' }).template;
+    expect(containerOf(root, 'writable-paths')).toBeUndefined();
+    expect(containerOf(root).Memory).toBe(1024);
+    const writable = synthService({ readonlyRootFilesystem: false }).template;
+    expect(containerOf(writable, 'writable-paths')).toBeUndefined();
+    expect(containerOf(writable).Memory).toBe(1024);
   });
 
   test('mounts no volume with a writable root filesystem', () => {
@@ -510,6 +543,8 @@ describe('StagingService', () => {
         MaxCapacity: 6,
         ScalableDimension: 'ecs:service:DesiredCount',
         ServiceNamespace: 'ecs',
+        // No RoleARN: Application Auto Scaling uses (and in a new account creates) its ECS service-linked role itself.
+        RoleARN: Match.absent(),
       });
       expect(web.scalableTaskCount).toBeDefined();
     });

@@ -51,6 +51,14 @@ export const DEFAULTS = {
   // Never change this value in a release: it is the Value of every service's image-uri parameter,
   // and a changed Value would overwrite the image the pipeline wrote there.
   placeholderImage: 'ghcr.io/static-web-server/static-web-server:2.44.0-alpine',
+  /**
+   * Opens the writable volumes of a read-only root filesystem to every user before the app starts:
+   * the placeholder's image again (Alpine, so BusyBox's `chmod`), already pinned and free of pull
+   * quotas, so the library depends on no second third-party image.
+   */
+  writablePathsImage: 'ghcr.io/static-web-server/static-web-server:2.44.0-alpine',
+  /** Memory of the container that opens the writable volumes (it runs one chmod and exits); the app gets the rest of the task's. */
+  writablePathsMemoryMiB: 16,
   /** Environment names are short: they prefix parameter paths and resource names. */
   maxEnvironmentNameLength: 16,
 } as const;
