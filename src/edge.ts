@@ -1,4 +1,4 @@
-import { Annotations, Duration, RemovalPolicy, Stack, Token, Validations } from 'aws-cdk-lib';
+import { Annotations, Duration, Lazy, RemovalPolicy, Stack, Token, Validations } from 'aws-cdk-lib';
 import * as acm from 'aws-cdk-lib/aws-certificatemanager';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as elbv2 from 'aws-cdk-lib/aws-elasticloadbalancingv2';
@@ -6,11 +6,12 @@ import * as route53 from 'aws-cdk-lib/aws-route53';
 import * as targets from 'aws-cdk-lib/aws-route53-targets';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
+import { certificateNameCovers } from './private/certificate-names';
 import { DEFAULTS } from './private/defaults';
-import { StagingValidationError } from './private/errors';
+import { ERROR_PREFIX, StagingValidationError } from './private/errors';
 import { acknowledge, acknowledgeCdkProviderOutsideVpc, GUARD } from './private/posture';
 import { deriveCatchAllPriority, derivePriority, MAX_EXPLICIT_PRIORITY, RuleMatch, shadows } from './private/routing';
-import { parseIpv4Cidr, validateDnsName, validateHostHeader, validateIntegerRange, validatePathPattern } from './private/validation';
+import { parseIpv4Cidr, propName, validateDnsName, validateHostHeader, validateIntegerRange, validatePathPattern } from './private/validation';
 
 /**
  * The domain a staging environment serves HTTPS on.
@@ -32,11 +33,28 @@ export interface StagingDomainOptions {
   readonly hostedZone?: route53.IHostedZone;
 
   /**
-   * A certificate you bring, covering the domain name.
+   * A certificate you bring, covering the domain name and every host of the services' `hostHeaders`.
    *
-   * @default - a new ACM certificate for the domain name, DNS-validated in the hosted zone
+   * Required for hosts outside the hosted zone. When it is an `acm.Certificate` of the same app
+   * whose names are known at synth, each host is checked against them; an imported certificate is
+   * trusted to cover them.
+   *
+   * @default - a new ACM certificate, DNS-validated in the hosted zone, naming the domain name and
+   * each host of the services' `hostHeaders` in the zone
    */
   readonly certificate?: acm.ICertificate;
+
+  /**
+   * Let the new certificate name `*.<domainName>` too, so that it covers every host one label
+   * below the domain (e.g. `api.staging.example.com`) without naming each one.
+   *
+   * An ACM certificate holds 10 names by default (the domain name and 9 more): set this when the
+   * services use more hosts one label below the domain than that. Adding or removing a name
+   * replaces the certificate (see the README, "Edge and routing"). Ignored with `certificate`.
+   *
+   * @default false - the certificate names the domain name and each host in the zone
+   */
+  readonly wildcardCertificate?: boolean;
 }
 
 /**
@@ -134,6 +152,13 @@ export interface StagingServiceRoute {
   readonly pathPatterns: string[];
 }
 
+/**
+ * Names one ACM certificate holds: its domain name and subject alternative names together (ACM
+ * quota "Domain names per ACM certificate", default 10,
+ * https://docs.aws.amazon.com/acm/latest/userguide/acm-limits.html).
+ */
+const MAX_CERTIFICATE_NAMES = 10;
+
 /** Rules a security group holds a direction (AWS default quota). */
 const SECURITY_GROUP_RULES = 60;
 /** Listener rules (and target groups) per application load balancer (AWS default quotas). */
@@ -197,6 +222,16 @@ export class StagingEdge extends Construct {
 
   private readonly routes: ReservedRoute[] = [];
   private readonly servicePorts = new Set<number>();
+  /** Hosts of the services' routes (lower case) -> the first service that uses each. */
+  private readonly routeHosts = new Map<string, string>();
+  private readonly hostedZone?: route53.IHostedZone;
+  /** The hosted zone's name, lower case, without a trailing dot, when known at synth. */
+  private readonly zoneName?: string;
+  /** The certificate the edge creates, whose names follow the routes' hosts. */
+  private readonly ownCertificate?: acm.Certificate;
+  /** The names of a brought certificate, when known at synth (lower case). */
+  private readonly broughtCertificateNames?: string[];
+  private readonly wildcardCertificate: boolean = false;
 
   constructor(scope: Construct, id: string, props: StagingEdgeProps) {
     super(scope, id);
@@ -281,10 +316,17 @@ export class StagingEdge extends Construct {
 
     const notFound = elbv2.ListenerAction.fixedResponse(404, { contentType: 'text/plain', messageBody: 'Not found' });
     if (domain) {
-      this.certificate = domain.certificate ?? new acm.Certificate(this, 'Certificate', {
-        domainName: domain.domainName,
-        validation: acm.CertificateValidation.fromDns(domain.hostedZone),
-      });
+      this.hostedZone = domain.hostedZone;
+      const zoneName = domain.hostedZone?.zoneName;
+      this.zoneName = zoneName === undefined || Token.isUnresolved(zoneName) ? undefined : zoneName.replace(/\.$/, '').toLowerCase();
+      if (domain.certificate) {
+        this.certificate = domain.certificate;
+        this.broughtCertificateNames = namesOf(domain.certificate);
+      } else {
+        this.wildcardCertificate = domain.wildcardCertificate ?? false;
+        this.ownCertificate = this.createCertificate(domain.domainName, domain.hostedZone!);
+        this.certificate = this.ownCertificate;
+      }
       this.httpsListener = this.loadBalancer.addListener('HttpsListener', {
         port: 443,
         protocol: elbv2.ApplicationProtocol.HTTPS,
@@ -399,8 +441,136 @@ export class StagingEdge extends Construct {
         throw new StagingValidationError(this, shadowMessage(first, second));
       }
     }
+    const newHosts = this.checkHostsCovered(service, hosts);
     this.routes.push(reserved);
+    for (const host of newHosts) {
+      this.addHost(service, host);
+    }
     return { priority, hostHeaders: match.hosts, pathPatterns: match.paths };
+  }
+
+  /**
+   * The names the edge's own certificate holds: the domain name first, then the hosts of the
+   * routes in the hosted zone (and `*.<domain>` when asked), sorted, each named once, leaving out
+   * a host that a wildcard name of the certificate already covers. A function of the set of hosts
+   * alone, so the order in which services are added never changes the certificate.
+   */
+  private certificateNames(): string[] {
+    const domain = this.domainName!;
+    const candidates = new Set<string>(this.routeHosts.keys());
+    if (this.wildcardCertificate) {
+      candidates.add(`*.${domain.toLowerCase()}`);
+    }
+    candidates.delete(domain.toLowerCase());
+    const all = [domain.toLowerCase(), ...candidates];
+    const sans = [...candidates].filter((name) => !all.some((other) => other !== name && other.startsWith('*.') && certificateNameCovers(other, name)));
+    return [domain, ...sans.sort()];
+  }
+
+  /**
+   * The new certificate. Its subject alternative names and validation options are rendered at
+   * synth from the hosts of every route (services reserve their routes after the edge exists).
+   *
+   * CloudFormation replaces a certificate whose SubjectAlternativeNames change ("Update requires:
+   * Replacement", https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/aws-resource-certificatemanager-certificate.html):
+   * it creates the new one, which it validates through DNS with one CNAME per name in the hosted
+   * zone given in DomainValidationOptions (a name left out of them is never validated and the stack
+   * waits until it times out), switches the listener to it and deletes the old one in cleanup, once
+   * no listener uses it. ACM's validation CNAME of a name is the same from one certificate to the
+   * next in an account, so the names the old certificate had validate at once.
+   */
+  private createCertificate(domainName: string, hostedZone: route53.IHostedZone): acm.Certificate {
+    const certificate = new acm.Certificate(this, 'Certificate', {
+      domainName,
+      validation: acm.CertificateValidation.fromDns(hostedZone),
+    });
+    const resource = certificate.node.defaultChild as acm.CfnCertificate;
+    resource.subjectAlternativeNames = Lazy.list({ produce: () => this.certificateNames().slice(1) }, { omitEmpty: true });
+    resource.domainValidationOptions = Lazy.any({
+      // One option per name; a wildcard name validates with the CNAME of the name below it, which
+      // CloudFormation rejects twice in one list, so it is left out when that name is there too (as
+      // aws-cdk-lib's Certificate does).
+      produce: () => {
+        const names = this.certificateNames();
+        return names
+          .filter((name) => !(name.startsWith('*.') && names.some((other) => other.toLowerCase() === name.slice(2))))
+          .map((name) => ({ domainName: name, hostedZoneId: hostedZone.hostedZoneId }));
+      },
+    });
+    this.node.addValidation({
+      validate: () => {
+        const names = this.certificateNames();
+        return names.length <= MAX_CERTIFICATE_NAMES ? [] : [`${ERROR_PREFIX}${this.node.path}: the certificate of domain '${domainName}' would name ${names.length} domains `
+          + `(got ${names.join(', ')}), over the ${MAX_CERTIFICATE_NAMES} an ACM certificate holds by default; set domain.wildcardCertificate (domain.wildcard_certificate) to true to cover the hosts `
+          + `one label below '${domainName}' with '*.${domainName}', or pass domain.certificate with a certificate that covers them (ACM raises the quota on request)`];
+      },
+    });
+    return certificate;
+  }
+
+  /**
+   * Fails unless each host of a route is served with a certificate that covers it: a host in the
+   * hosted zone joins the edge's own certificate (and gets an alias record), a host outside needs a
+   * certificate brought through `domain.certificate`. Returns the hosts to add, lower case.
+   * Without a domain (plain HTTP) no host needs a certificate; unresolved tokens are not checked.
+   */
+  private checkHostsCovered(service: string, hosts: string[]): string[] {
+    const domain = this.domainName;
+    if (domain === undefined) {
+      return [];
+    }
+    const added: string[] = [];
+    for (const host of hosts) {
+      if (Token.isUnresolved(host)) {
+        continue;
+      }
+      const name = host.toLowerCase();
+      const where = `${propName('hostHeaders')} of service '${service}'`;
+      // The zone's name, or (when it is a token) the domain's, which validateDomain keeps in the zone.
+      const zone = this.zoneName ?? (this.hostedZone ? domain.toLowerCase() : undefined);
+      const inZone = zone !== undefined && (name === zone || name.endsWith(`.${zone}`));
+      if (inZone) {
+        // A certificate names a host, or '*.' and the name below it (ACM RequestCertificate DomainName,
+        // https://docs.aws.amazon.com/acm/latest/APIReference/API_RequestCertificate.html), and Route 53
+        // reads '*' as a wildcard only as the whole leftmost label
+        // (https://docs.aws.amazon.com/Route53/latest/DeveloperGuide/DomainNameFormat.html, "Using an asterisk (*) in the names of hosted zones and records").
+        if (/[*?]/.test(name.replace(/^\*\./, ''))) {
+          throw new StagingValidationError(this, `${where}: '${host}' has a wildcard that neither a certificate nor a DNS record can name (a certificate and a record take '*' `
+            + `only as the whole leftmost label, e.g. '*.${domain}', and never '?'); list the hosts, or use '*.' and the name below it`);
+        }
+        validateDnsName(this, 'hostHeaders', name, `use a host such as 'api.${domain}'`);
+      } else if (!this.certificate || this.ownCertificate) {
+        throw new StagingValidationError(this, `${where}: '${host}' is outside the hosted zone '${zone}', so the edge can neither validate `
+          + `a certificate for it nor point it at the load balancer; use a host under '${zone}', or pass domain.certificate with a certificate that covers `
+          + `'${host}' and '${domain}' (and point '${host}' at the load balancer yourself)`);
+      }
+      if (this.broughtCertificateNames && !this.broughtCertificateNames.some((certified) => certificateNameCovers(certified, name))) {
+        throw new StagingValidationError(this, `${where}: '${host}' is not covered by the certificate of domain.certificate (got names ${this.broughtCertificateNames.join(', ')}); `
+          + `add '${name}' (or a wildcard one label above it) to that certificate, or change the host`);
+      }
+      if (inZone && !this.routeHosts.has(name) && !added.includes(name)) {
+        added.push(name);
+      }
+    }
+    return added;
+  }
+
+  /**
+   * Adds a host of a route, in the hosted zone: to the names of the edge's own certificate (through
+   * `certificateNames()`), and an alias record to the load balancer, whose ID derives from the host
+   * alone, so that it never moves when services are added, removed or reordered.
+   */
+  private addHost(service: string, host: string): void {
+    // The record names no service: which service adds a host first depends on call order.
+    this.routeHosts.set(host, service);
+    if (this.hostedZone && host !== this.domainName!.toLowerCase()) {
+      new route53.ARecord(this, `HostAlias-${host}`, {
+        zone: this.hostedZone,
+        recordName: `${host}.`,
+        target: route53.RecordTarget.fromAlias(new targets.LoadBalancerTarget(this.loadBalancer)),
+        comment: 'A host of the services\' routes (cdk-ecs-staging)',
+      });
+    }
   }
 
   /**
@@ -419,6 +589,16 @@ export class StagingEdge extends Construct {
     }
     this.securityGroup.addEgressRule(this.servicesSecurityGroup, ec2.Port.tcp(port), `To the services on port ${port}`);
   }
+}
+
+/** The names of a certificate created in this app, when all are known at synth; else undefined. */
+function namesOf(certificate: acm.ICertificate): string[] | undefined {
+  const resource = certificate.node.defaultChild;
+  if (!(resource instanceof acm.CfnCertificate)) {
+    return undefined;
+  }
+  const names = [resource.domainName, ...(resource.subjectAlternativeNames ?? [])];
+  return names.some((n) => Token.isUnresolved(n)) ? undefined : names.map((n) => n.toLowerCase().replace(/\.$/, ''));
 }
 
 function shadowMessage(first: ReservedRoute, second: ReservedRoute): string {

@@ -290,8 +290,8 @@ class ExistingSecret extends StagingSecret {
           + 'copy it from the console or `aws secretsmanager describe-secret`, or use StagingSecret.fromSecretName with the name');
       }
     }
-    if (this.factory === 'fromSecretName' && !Token.isUnresolved(this.reference) && this.reference.startsWith('arn:')) {
-      throw new StagingValidationError(scope, `${where}: StagingSecret.fromSecretName takes a name (got the ARN '${this.reference}'); use StagingSecret.fromSecretArn for an ARN`);
+    if (this.factory === 'fromSecretName' && !Token.isUnresolved(this.reference)) {
+      validateSecretName(scope, where, this.reference);
     }
     const secret = this.importSecret(scope, id);
     // By name, ECS asks Secrets Manager with the partial ARN (no suffix), and IAM checks that very
@@ -464,6 +464,35 @@ export class StagingSecrets extends Construct {
 function sortedEntries<T>(entries: { [key: string]: T }): Array<[string, T]> {
   return Object.keys(entries).sort().map((key) => [key, entries[key]]);
 }
+
+/**
+ * Fails unless `name` is the name of a secret that ECS can read by name. Secrets Manager names hold
+ * 1-512 ASCII letters, digits and `/_+=.@-` (API reference, CreateSecret Name:
+ * https://docs.aws.amazon.com/secretsmanager/latest/apireference/API_CreateSecret.html). By name,
+ * ECS asks for the secret's partial ARN, and Secrets Manager reads a name that ends in a hyphen and
+ * six characters as a complete ARN whose last seven characters are its own random suffix, so the
+ * request fails when a task starts ("Do not end your secret name with a hyphen followed by six
+ * characters", same page; troubleshooting:
+ * https://docs.aws.amazon.com/secretsmanager/latest/userguide/troubleshoot.html#ARN_secretnamehyphen).
+ * aws-cdk-lib's `Secret.fromSecretNameV2` gives the same advice: use the complete ARN.
+ */
+function validateSecretName(scope: Construct, where: string, name: string): void {
+  if (name.startsWith('arn:')) {
+    throw new StagingValidationError(scope, `${where}: StagingSecret.fromSecretName takes a name (got the ARN '${name}'); use StagingSecret.fromSecretArn for an ARN`);
+  }
+  if (name.length === 0 || name.length > SECRET_NAME_MAX_LENGTH || !/^[A-Za-z0-9/_+=.@-]+$/.test(name)) {
+    throw new StagingValidationError(scope, `${where}: StagingSecret.fromSecretName got '${name}' (${name.length} characters), and a Secrets Manager name is 1-${SECRET_NAME_MAX_LENGTH} `
+      + 'ASCII letters, digits and /_+=.@-; pass the secret\'s name as Secrets Manager shows it, or its complete ARN to StagingSecret.fromSecretArn');
+  }
+  if (/-.{6}$/.test(name)) {
+    throw new StagingValidationError(scope, `${where}: StagingSecret.fromSecretName got '${name}', which ends in a hyphen and six characters: Secrets Manager reads that as the `
+      + 'random suffix of a complete ARN, so ECS cannot read the secret by name when a task starts; use StagingSecret.fromSecretArn with the secret\'s complete ARN '
+      + `(aws secretsmanager describe-secret --secret-id ${name} --query ARN)`);
+  }
+}
+
+/** Secrets Manager names hold at most 512 characters. */
+const SECRET_NAME_MAX_LENGTH = 512;
 
 /** The name part of a complete secret ARN ends in '-' and the 6 characters Secrets Manager adds. */
 const COMPLETE_SECRET_NAME = /-[A-Za-z0-9]{6}$/;

@@ -3,7 +3,7 @@ import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
 import * as acm from 'aws-cdk-lib/aws-certificatemanager';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as elbv2 from 'aws-cdk-lib/aws-elasticloadbalancingv2';
-import { EcsStagingEnvironment, StagingEdge, StagingEdgeProps, StagingRouteOptions } from '../src';
+import { EcsStagingEnvironment, StagingDomainOptions, StagingEdge, StagingEdgeProps, StagingRouteOptions } from '../src';
 import { TEST_ZONE_ID, testStack, testZone } from './harness/apps';
 import { derivePriority } from '../src/private/routing';
 
@@ -381,6 +381,147 @@ describe('StagingEdge', () => {
       for (const service of env.services) {
         expect(JSON.stringify(Template.fromStack(Stack.of(service)).toJSON())).not.toContain('HttpListener');
       }
+    });
+  });
+
+  describe('hosts of the routes', () => {
+    /** An HTTPS environment on staging.example.com (zone example.com) with `services` added in order. */
+    function environment(services: Array<[string, StagingRouteOptions]>, domain: Partial<StagingDomainOptions> = {}) {
+      const stack = testStack();
+      const env = new EcsStagingEnvironment(stack, 'Staging', { domain: { domainName: 'staging.example.com', hostedZone: testZone(stack), ...domain } });
+      for (const [name, route] of services) {
+        env.addService(name, route);
+      }
+      return { stack, env, template: Template.fromStack(stack) };
+    }
+    /** The alias records of the environment, record name -> logical ID. */
+    function aliasRecords(template: Template): Record<string, string> {
+      return Object.fromEntries(Object.entries(template.findResources('AWS::Route53::RecordSet'))
+        .map(([id, r]) => [r.Properties.Name, id]));
+    }
+    const SERVICES: Array<[string, StagingRouteOptions]> = [
+      ['admin', { hostHeaders: ['admin.staging.example.com'] }],
+      ['api', { hostHeaders: ['API.example.com'], pathPatterns: ['/v1/*'] }],
+      ['api2', { hostHeaders: ['api.example.com'], pathPatterns: ['/v2/*'] }],
+      ['web', {}],
+    ];
+
+    test('names each host in the zone on the certificate, DNS-validated, and points it at the load balancer', () => {
+      // GIVEN / WHEN: two hosts in the zone (one written in upper case, and used by two services)
+      const { stack, env, template } = environment(SERVICES);
+      // THEN: the certificate names the domain and both hosts, each validated in the zone
+      template.resourceCountIs('AWS::CertificateManager::Certificate', 1);
+      template.hasResourceProperties('AWS::CertificateManager::Certificate', {
+        DomainName: 'staging.example.com',
+        SubjectAlternativeNames: ['admin.staging.example.com', 'api.example.com'],
+        DomainValidationOptions: ['staging.example.com', 'admin.staging.example.com', 'api.example.com'].map((name) => ({ DomainName: name, HostedZoneId: TEST_ZONE_ID })),
+      });
+      // AND: one alias record per distinct host, beside the domain's
+      expect(Object.keys(aliasRecords(template)).sort()).toEqual(['admin.staging.example.com.', 'api.example.com.', 'staging.example.com.']);
+      template.hasResourceProperties('AWS::Route53::RecordSet', {
+        Name: 'admin.staging.example.com.',
+        Type: 'A',
+        HostedZoneId: TEST_ZONE_ID,
+        AliasTarget: {
+          DNSName: { 'Fn::Join': ['', ['dualstack.', stack.resolve(env.edge.loadBalancer.loadBalancerDnsName)]] },
+          HostedZoneId: stack.resolve(env.edge.loadBalancer.loadBalancerCanonicalHostedZoneId),
+        },
+      });
+    });
+
+    test('derives the certificate and the records from the set of hosts, not from the order of the services', () => {
+      // GIVEN: the same services, added in two orders
+      const forward = environment(SERVICES).template;
+      const backward = environment([...SERVICES].reverse()).template;
+      // THEN: the same certificate and the same records under the same logical IDs
+      expect(backward.findResources('AWS::CertificateManager::Certificate')).toEqual(forward.findResources('AWS::CertificateManager::Certificate'));
+      expect(backward.findResources('AWS::Route53::RecordSet')).toEqual(forward.findResources('AWS::Route53::RecordSet'));
+    });
+
+    test('adds a host by replacing the certificate, which the listener follows, and leaves the certificate as it was while no route adds one', () => {
+      // GIVEN: an environment whose services use the domain only, then one more service on a host
+      const certificateOf = (template: Template) => Object.entries(template.findResources('AWS::CertificateManager::Certificate'))[0];
+      const [idBefore, before] = certificateOf(environment([['web', {}], ['docs', { pathPatterns: ['/docs/*'] }]]).template);
+      const { template: after } = environment([['web', {}], ['docs', { pathPatterns: ['/docs/*'] }], ['admin', { hostHeaders: ['admin.staging.example.com'] }]]);
+      const [idAfter, certificate] = certificateOf(after);
+      // THEN: before, the certificate is the one earlier releases made (no change on upgrade)
+      expect(before.Properties.SubjectAlternativeNames).toBeUndefined();
+      expect(before.Properties.DomainValidationOptions).toEqual([{ DomainName: 'staging.example.com', HostedZoneId: TEST_ZONE_ID }]);
+      // AND: after, the same logical ID with a new name (SubjectAlternativeNames: "Update requires: Replacement"), validated
+      // like the others so that the new certificate issues, and the HTTPS listener takes the new one by reference
+      expect(idAfter).toBe(idBefore);
+      expect(certificate.Properties.SubjectAlternativeNames).toEqual(['admin.staging.example.com']);
+      expect(certificate.Properties.DomainValidationOptions).toContainEqual({ DomainName: 'admin.staging.example.com', HostedZoneId: TEST_ZONE_ID });
+      after.hasResourceProperties('AWS::ElasticLoadBalancingV2::Listener', { Port: 443, Certificates: [{ CertificateArn: { Ref: idAfter } }] });
+    });
+
+    test('certifies and points a wildcard host, which covers the hosts one label below it', () => {
+      const { template } = environment([['admin', { hostHeaders: ['admin.staging.example.com'] }], ['preview', { hostHeaders: ['*.staging.example.com'] }]]);
+      // The wildcard covers admin: one name less on the certificate; it validates with the domain's CNAME.
+      template.hasResourceProperties('AWS::CertificateManager::Certificate', {
+        SubjectAlternativeNames: ['*.staging.example.com'],
+        DomainValidationOptions: [{ DomainName: 'staging.example.com', HostedZoneId: TEST_ZONE_ID }],
+      });
+      expect(Object.keys(aliasRecords(template)).sort()).toEqual(['*.staging.example.com.', 'admin.staging.example.com.', 'staging.example.com.']);
+    });
+
+    test('names *.<domain> instead of each host one label below it with wildcardCertificate', () => {
+      const hosts = Array.from({ length: 12 }, (_, i) => `app${i}.staging.example.com`);
+      const { template } = environment(hosts.map((host, i) => [`app${i}`, { hostHeaders: [host] }]), { wildcardCertificate: true });
+      template.hasResourceProperties('AWS::CertificateManager::Certificate', {
+        SubjectAlternativeNames: ['*.staging.example.com'],
+        DomainValidationOptions: [{ DomainName: 'staging.example.com', HostedZoneId: TEST_ZONE_ID }],
+      });
+      expect(Object.keys(aliasRecords(template))).toHaveLength(13);
+    });
+
+    test('serves a host outside the zone with a brought certificate, and points only the hosts in the zone', () => {
+      const stack = testStack();
+      const env = new EcsStagingEnvironment(stack, 'Staging', {
+        domain: { domainName: 'staging.example.com', hostedZone: testZone(stack), certificate: acm.Certificate.fromCertificateArn(stack, 'Certificate', CERTIFICATE_ARN) },
+      });
+      env.addService('api', { hostHeaders: ['api.example.org'] });
+      env.addService('admin', { hostHeaders: ['admin.staging.example.com'] });
+      const template = Template.fromStack(stack);
+      template.resourceCountIs('AWS::CertificateManager::Certificate', 0);
+      expect(Object.keys(aliasRecords(template)).sort()).toEqual(['admin.staging.example.com.', 'staging.example.com.']);
+    });
+
+    test('fails when a host is outside the hosted zone and no certificate is given', () => {
+      expect(() => environment([['api', { hostHeaders: ['api.example.org'] }]])).toThrow(
+        "Test/Staging/Edge: `hostHeaders` / `host_headers` of service 'api': 'api.example.org' is outside the hosted zone 'example.com', so the edge can neither validate "
+        + "a certificate for it nor point it at the load balancer; use a host under 'example.com', or pass domain.certificate with a certificate that covers "
+        + "'api.example.org' and 'staging.example.com' (and point 'api.example.org' at the load balancer yourself)");
+    });
+
+    test.each(['api-*.staging.example.com', 'api.*.example.com', 'ap?.staging.example.com'])('fails when host %p has a wildcard no certificate can name', (host) => {
+      expect(() => environment([['api', { hostHeaders: [host] }]])).toThrow(
+        `Test/Staging/Edge: \`hostHeaders\` / \`host_headers\` of service 'api': '${host}' has a wildcard that neither a certificate nor a DNS record can name`);
+    });
+
+    test('fails when a host in the zone is not a DNS name', () => {
+      expect(() => environment([['api', { hostHeaders: ['api_v1.staging.example.com'] }]])).toThrow(
+        "`hostHeaders` / `host_headers`: 'api_v1.staging.example.com' has the label 'api_v1', and DNS labels are letters, digits and hyphens");
+    });
+
+    test('fails at synth when the certificate would name more than the 10 domains ACM allows by default', () => {
+      // GIVEN: ten hosts, and the domain: 11 names
+      const services: Array<[string, StagingRouteOptions]> = Array.from({ length: 10 }, (_, i) => [`app${i}`, { hostHeaders: [`app${i}.staging.example.com`] }]);
+      // THEN: synth fails with the fix; nine hosts synthesize
+      expect(() => environment(services)).toThrow(/\[cdk-ecs-staging\] Test\/Staging\/Edge: the certificate of domain 'staging.example.com' would name 11 domains .*over the 10 an ACM certificate holds by default; set domain.wildcardCertificate/);
+      expect(() => environment(services.slice(0, 9))).not.toThrow();
+    });
+
+    test('fails when a brought certificate of the app does not cover a host', () => {
+      const stack = testStack();
+      const certificate = new acm.Certificate(stack, 'Certificate', { domainName: 'staging.example.com', subjectAlternativeNames: ['*.staging.example.com'] });
+      const env = new EcsStagingEnvironment(stack, 'Staging', { domain: { domainName: 'staging.example.com', hostedZone: testZone(stack), certificate } });
+      env.addService('admin', { hostHeaders: ['admin.staging.example.com'] });
+      expect(() => env.addService('api', { hostHeaders: ['api.example.com'] })).toThrow(
+        "Test/Staging/Edge: `hostHeaders` / `host_headers` of service 'api': 'api.example.com' is not covered by the certificate of domain.certificate "
+        + "(got names staging.example.com, *.staging.example.com); add 'api.example.com' (or a wildcard one label above it) to that certificate, or change the host");
+      // A wildcard covers one label only.
+      expect(() => env.addService('deep', { hostHeaders: ['a.b.staging.example.com'] })).toThrow(/'a.b.staging.example.com' is not covered by the certificate/);
     });
   });
 

@@ -1,3 +1,4 @@
+import { certificateNameCovers } from '../src/private/certificate-names';
 import { derivePriority, globContains, shadows } from '../src/private/routing';
 
 describe('routing', () => {
@@ -40,5 +41,18 @@ describe('routing', () => {
     const host = derivePriority('api', { hosts: ['a.example.com'], paths: [] });
     expect(host).toBeGreaterThan(32000);
     expect(host).toBeLessThanOrEqual(48000);
+  });
+
+  test.each([
+    ['api.example.com', 'api.example.com', true],
+    ['API.example.com.', 'api.example.com', true],
+    ['*.example.com', 'api.example.com', true],
+    ['*.example.com', '*.example.com', true],
+    ['*.example.com', 'example.com', false],
+    ['*.example.com', 'a.b.example.com', false],
+    ['*.example.com', '*.staging.example.com', false],
+    ['example.com', 'api.example.com', false],
+  ])('certificate name %p covers host %p: %p (a wildcard covers one label)', (certified, host, expected) => {
+    expect(certificateNameCovers(certified, host)).toBe(expected);
   });
 });

@@ -9,6 +9,7 @@ import { statementsOf } from './harness/iam';
 import { formatFindings, postureFindings } from './harness/posture';
 
 const SECRET_ARN = 'arn:aws:secretsmanager:us-east-1:123456789012:secret:shared/api-key-AbCdEf';
+const KEY_ARN = 'arn:aws:kms:us-east-1:123456789012:key/11111111-2222-3333-4444-555555555555';
 
 /** The app container's definition. */
 function containerOf(template: Template): Record<string, any> {
@@ -190,6 +191,23 @@ describe('StagingSecrets', () => {
     expect(formatFindings(postureFindings(app))).toBe('');
   });
 
+  test('reads a secret by a name that Secrets Manager cannot take for an ARN', () => {
+    // GIVEN: names ending in a hyphen and five or seven characters, and every character a name may hold
+    const web = new EcsStagingEnvironment(testStack(), 'Staging').addService('web', {
+      secrets: {
+        A: StagingSecret.fromSecretName('db-token'),
+        B: StagingSecret.fromSecretName('db-secrets'),
+        C: StagingSecret.fromSecretName('team/app_1+x=y.z@staging'),
+      },
+    });
+    // THEN: each is granted by its partial ARN and by the name with any suffix
+    const text = JSON.stringify(statementsOf(web.executionRole));
+    for (const name of ['db-token', 'db-secrets', 'team/app_1+x=y.z@staging']) {
+      expect(text).toContain(`secret:${name}-??????`);
+      expect(text).toContain(`secret:${name}"`);
+    }
+  });
+
   describe('fails at synth on bad input', () => {
     const addWeb = (options: StagingServiceOptions) => () => new EcsStagingEnvironment(testStack(), 'Staging').addService('web', options);
     const PREFIX = 'Test/Staging/web/Service/Secrets: ';
@@ -235,6 +253,17 @@ describe('StagingSecrets', () => {
         + 'copy it from the console or `aws secretsmanager describe-secret`, or use StagingSecret.fromSecretName with the name'],
       ['an ARN given as a name', { secrets: { TOKEN: StagingSecret.fromSecretName(SECRET_ARN) } },
         `secrets.TOKEN: StagingSecret.fromSecretName takes a name (got the ARN '${SECRET_ARN}'); use StagingSecret.fromSecretArn for an ARN`],
+      ['a name that ends in a hyphen and six characters', { secrets: { DB: StagingSecret.fromSecretName('db-secret') } },
+        "secrets.DB: StagingSecret.fromSecretName got 'db-secret', which ends in a hyphen and six characters: Secrets Manager reads that as the random suffix of a complete ARN, "
+        + "so ECS cannot read the secret by name when a task starts; use StagingSecret.fromSecretArn with the secret's complete ARN "
+        + '(aws secretsmanager describe-secret --secret-id db-secret --query ARN) [Python: StagingSecret.from_secret_name, StagingSecret.from_secret_arn]'],
+      ['such a name with a customer-managed key too', { secrets: { DB: StagingSecret.fromSecretName('staging/db-AbCdEf', { encryptionKey: kms.Key.fromKeyArn(testStack(), 'K', KEY_ARN) }) } },
+        "secrets.DB: StagingSecret.fromSecretName got 'staging/db-AbCdEf', which ends in a hyphen and six characters"],
+      ['a secret name with a character Secrets Manager rejects', { secrets: { DB: StagingSecret.fromSecretName('staging/db password') } },
+        "secrets.DB: StagingSecret.fromSecretName got 'staging/db password' (19 characters), and a Secrets Manager name is 1-512 ASCII letters, digits and /_+=.@-; "
+        + "pass the secret's name as Secrets Manager shows it, or its complete ARN to StagingSecret.fromSecretArn"],
+      ['a secret name over 512 characters', { secrets: { DB: StagingSecret.fromSecretName(`staging/${'d'.repeat(510)}`) } },
+        `secrets.DB: StagingSecret.fromSecretName got 'staging/${'d'.repeat(510)}' (518 characters), and a Secrets Manager name is 1-512`],
     ])('fails on %s', (_, options, message) => {
       expect(addWeb(options as StagingServiceOptions)).toThrow(PREFIX + message);
     });
