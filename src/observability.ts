@@ -210,7 +210,8 @@ export class StagingObservability extends Construct {
       statistic: 'Average',
       ...minute,
     });
-    const target = (metricName: string, statistic: string, label?: string): cloudwatch.IMetric => this.targetGroupMetric(tg, metricName, statistic, label);
+    const target = (metricName: string, statistic: string, label?: string): cloudwatch.IMetric =>
+      this.targetGroupMetric(tg, metricName, statistic, label);
     this.dashboardFor(SERVICE_WIDGETS).addWidgets(
       new cloudwatch.TextWidget({ markdown: `## ${service.serviceName}`, width: 24, height: 1 }),
       new cloudwatch.GraphWidget({
