@@ -1,4 +1,4 @@
-import { Annotations, ArnFormat, Duration, Stack, Token } from 'aws-cdk-lib';
+import { Annotations, ArnFormat, Duration, Resource, Stack, Token } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as ecs from 'aws-cdk-lib/aws-ecs';
 import * as elbv2 from 'aws-cdk-lib/aws-elasticloadbalancingv2';
@@ -10,6 +10,7 @@ import * as subscriptions from 'aws-cdk-lib/aws-sns-subscriptions';
 import { Construct } from 'constructs';
 import { StagingValidationError } from './private/errors';
 import { acknowledge } from './private/posture';
+import { DASHBOARD_WIDGETS } from './private/quotas';
 import { validateIntegerRange } from './private/validation';
 import type { StagingService } from './service';
 
@@ -33,7 +34,8 @@ export interface StagingObservabilityOptions {
 
   /**
    * Customer-managed KMS key to encrypt the new topic with; CloudWatch and EventBridge are allowed
-   * to use it.
+   * to use it. A key created in your app gets these grants in its key policy; an imported key keeps
+   * its policy, and a synth warning gives the two statements to add to it.
    *
    * @default - the topic is encrypted by SNS's service-side default (no KMS key)
    */
@@ -118,6 +120,10 @@ export class StagingObservability extends Construct {
   /** Whether services get their alarm packs. */
   public readonly alarmsEnabled: boolean;
 
+  private readonly environmentName: string;
+  private readonly loadBalancer?: elbv2.ApplicationLoadBalancer;
+  private readonly _dashboards: DashboardPage[] = [];
+
   constructor(scope: Construct, id: string, props: StagingObservabilityProps) {
     super(scope, id);
     validateIntegerRange(this, 'loadBalancerErrorsPerMinute', props.loadBalancerErrorsPerMinute, 1, 1_000_000, 'page on 1 or more load balancer 5XX a minute');
@@ -169,16 +175,19 @@ export class StagingObservability extends Construct {
       this.deploymentEventsRule = this.createDeploymentEventsRule(props.environmentName, props.cluster);
     }
 
+    this.environmentName = props.environmentName;
+    this.loadBalancer = props.loadBalancer;
     if (props.dashboard ?? true) {
-      this.dashboard = new cloudwatch.Dashboard(this, 'Dashboard', {
-        defaultInterval: Duration.hours(3),
-        periodOverride: cloudwatch.PeriodOverride.AUTO,
-      });
-      this.dashboard.addWidgets(new cloudwatch.TextWidget({ markdown: `# Staging environment ${props.environmentName}`, width: 24, height: 1 }));
-      if (props.loadBalancer) {
-        this.addLoadBalancerWidgets(props.loadBalancer);
-      }
+      this.dashboard = this.addDashboard();
     }
+  }
+
+  /**
+   * The environment's dashboards: `dashboard` first, then one more each time the services fill a
+   * dashboard to CloudWatch's 500 widgets (99 services a dashboard). Empty when turned off.
+   */
+  public get dashboards(): cloudwatch.Dashboard[] {
+    return this._dashboards.map((page) => page.dashboard);
   }
 
   /**
@@ -201,22 +210,24 @@ export class StagingObservability extends Construct {
       statistic: 'Average',
       ...minute,
     });
-    this.dashboard.addWidgets(
+    const target = (metricName: string, statistic: string, label?: string): cloudwatch.IMetric =>
+      this.targetGroupMetric(tg, metricName, statistic, label);
+    this.dashboardFor(SERVICE_WIDGETS).addWidgets(
       new cloudwatch.TextWidget({ markdown: `## ${service.serviceName}`, width: 24, height: 1 }),
       new cloudwatch.GraphWidget({
         title: `${service.serviceName}: requests and 5XX`,
-        left: [tg.metrics.requestCount({ ...minute, statistic: 'Sum' })],
-        right: [tg.metrics.httpCodeTarget(elbv2.HttpCodeTarget.TARGET_5XX_COUNT, { ...minute, statistic: 'Sum' })],
+        left: [target('RequestCount', 'Sum')],
+        right: [target('HTTPCode_Target_5XX_Count', 'Sum')],
         width: 6,
       }),
       new cloudwatch.GraphWidget({
         title: `${service.serviceName}: latency`,
-        left: ['p50', 'p90', 'p99'].map((statistic) => tg.metrics.targetResponseTime({ ...minute, statistic, label: statistic })),
+        left: ['p50', 'p90', 'p99'].map((statistic) => target('TargetResponseTime', statistic, statistic)),
         width: 6,
       }),
       new cloudwatch.GraphWidget({
         title: `${service.serviceName}: hosts and tasks`,
-        left: [tg.metrics.healthyHostCount({ ...minute, statistic: 'Minimum' }), tg.metrics.unhealthyHostCount({ ...minute, statistic: 'Maximum' })],
+        left: [target('HealthyHostCount', 'Minimum'), target('UnHealthyHostCount', 'Maximum')],
         right: [runningTasks],
         width: 6,
       }),
@@ -227,6 +238,25 @@ export class StagingObservability extends Construct {
         width: 6,
       }),
     );
+  }
+
+  /**
+   * A one-minute metric of a service's target group. With the environment's load balancer known, its
+   * `LoadBalancer` dimension is the load balancer's own full name (one short `Fn::GetAtt`), the value
+   * that aws-cdk-lib's `targetGroup.metrics` derives from the listener's ARN with three
+   * `Fn::Select`/`Fn::Split` each time: the same dashboard, at a third of the template bytes a service.
+   */
+  private targetGroupMetric(tg: elbv2.ApplicationTargetGroup, metricName: string, statistic: string, label?: string): cloudwatch.IMetric {
+    const options = { period: Duration.minutes(1), statistic, label };
+    if (!this.loadBalancer) {
+      return tg.metrics.custom(metricName, options);
+    }
+    return new cloudwatch.Metric({
+      namespace: 'AWS/ApplicationELB',
+      metricName,
+      dimensionsMap: { LoadBalancer: this.loadBalancer.loadBalancerFullName, TargetGroup: tg.targetGroupFullName },
+      ...options,
+    });
   }
 
   private createTopic(props: StagingObservabilityProps): sns.Topic {
@@ -248,11 +278,22 @@ export class StagingObservability extends Construct {
         StringEquals: { 'aws:SourceAccount': stack.account },
       },
     }));
-    if (props.topicEncryptionKey) {
-      // Alarms and EventBridge publish as services: the key must let them encrypt for the topic.
-      for (const service of ['cloudwatch.amazonaws.com', 'events.amazonaws.com']) {
-        props.topicEncryptionKey.grant(new iam.ServicePrincipal(service), 'kms:Decrypt', 'kms:GenerateDataKey*');
+    if (props.topicEncryptionKey && Resource.isOwnedResource(props.topicEncryptionKey)) {
+      // Alarms and EventBridge publish as services: the key must let them encrypt for the topic
+      // (https://docs.aws.amazon.com/sns/latest/dg/sns-key-management.html#compatibility-with-aws-services).
+      for (const service of TOPIC_KEY_PUBLISHERS) {
+        props.topicEncryptionKey.grant(new iam.ServicePrincipal(service), ...TOPIC_KEY_ACTIONS);
       }
+    } else if (props.topicEncryptionKey) {
+      // An imported key's policy cannot be written from here, and a grant to a service principal has
+      // no identity policy to fall back on: aws-cdk-lib drops it without a word.
+      Annotations.of(this).addWarningV2('cdk-ecs-staging:imported-topic-key',
+        'The topicEncryptionKey (topic_encryption_key) you imported keeps its own key policy, which this stack cannot change: '
+        + 'until it allows CloudWatch and EventBridge to use the key, no alarm and no failed-deployment notice reaches the topic '
+        + '(https://docs.aws.amazon.com/sns/latest/dg/sns-key-management.html#compatibility-with-aws-services). Add these two statements to the key policy: '
+        + TOPIC_KEY_PUBLISHERS.map((service) => JSON.stringify({
+          Effect: 'Allow', Principal: { Service: service }, Action: TOPIC_KEY_ACTIONS, Resource: '*',
+        })).join(' and ') + '.');
     } else {
       acknowledge(topic, {
         reason: 'The topic carries alarm and deployment notices, no data. A KMS key would need a key policy for CloudWatch and EventBridge: pass observability.topicEncryptionKey where encryption with a key is required.',
@@ -293,9 +334,43 @@ export class StagingObservability extends Construct {
     return rule;
   }
 
-  private addLoadBalancerWidgets(loadBalancer: elbv2.ApplicationLoadBalancer): void {
+  /**
+   * The dashboard that takes `widgets` more: the last one, or a new one when the last would pass
+   * CloudWatch's 500 widgets. The first keeps its construct ID (`Dashboard`), and each further one
+   * gets `Dashboard2`, `Dashboard3`...: adding services never renames or replaces a dashboard.
+   */
+  private dashboardFor(widgets: number): cloudwatch.Dashboard {
+    const last = this._dashboards[this._dashboards.length - 1];
+    if (last.widgets + widgets <= DASHBOARD_WIDGETS) {
+      last.widgets += widgets;
+      return last.dashboard;
+    }
+    const next = this.addDashboard();
+    this._dashboards[this._dashboards.length - 1].widgets += widgets;
+    return next;
+  }
+
+  /** Adds a dashboard: the environment's title and, with the load balancer known, its widgets. */
+  private addDashboard(): cloudwatch.Dashboard {
+    const number = this._dashboards.length + 1;
+    const dashboard = new cloudwatch.Dashboard(this, number === 1 ? 'Dashboard' : `Dashboard${number}`, {
+      defaultInterval: Duration.hours(3),
+      periodOverride: cloudwatch.PeriodOverride.AUTO,
+    });
+    const title = number === 1 ? `# Staging environment ${this.environmentName}` : `# Staging environment ${this.environmentName} (${number})`;
+    dashboard.addWidgets(new cloudwatch.TextWidget({ markdown: title, width: 24, height: 1 }));
+    let widgets = 1;
+    if (this.loadBalancer) {
+      widgets += this.addLoadBalancerWidgets(dashboard, this.loadBalancer);
+    }
+    this._dashboards.push({ dashboard, widgets });
+    return dashboard;
+  }
+
+  /** Adds the load balancer's widgets to a dashboard; returns how many. */
+  private addLoadBalancerWidgets(dashboard: cloudwatch.Dashboard, loadBalancer: elbv2.ApplicationLoadBalancer): number {
     const minute = { period: Duration.minutes(1), statistic: 'Sum' };
-    this.dashboard!.addWidgets(
+    const widgets = [
       new cloudwatch.GraphWidget({
         title: 'Load balancer: requests',
         left: [loadBalancer.metrics.requestCount(minute)],
@@ -314,9 +389,26 @@ export class StagingObservability extends Construct {
         left: ['p50', 'p90', 'p99'].map((statistic) => loadBalancer.metrics.targetResponseTime({ period: Duration.minutes(1), statistic, label: statistic })),
         width: 8,
       }),
-    );
+    ];
+    dashboard.addWidgets(...widgets);
+    return widgets.length;
   }
 }
+
+/** A dashboard of the environment and the widgets the library put on it. */
+interface DashboardPage {
+  readonly dashboard: cloudwatch.Dashboard;
+  widgets: number;
+}
+
+/** Widgets of a service's row: its title and four graphs. */
+const SERVICE_WIDGETS = 5;
+
+/** The services that publish to the alarm topic: CloudWatch (alarms) and EventBridge (deployment events). */
+const TOPIC_KEY_PUBLISHERS = ['cloudwatch.amazonaws.com', 'events.amazonaws.com'];
+
+/** What a publishing service needs of the topic's KMS key (SNS developer guide, key management). */
+const TOPIC_KEY_ACTIONS = ['kms:Decrypt', 'kms:GenerateDataKey*'];
 
 /** The ECS events that mean a deployment failed or tasks cannot start. */
 const DEPLOYMENT_EVENT_NAMES = [

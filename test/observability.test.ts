@@ -8,6 +8,13 @@ import { testStack } from './harness/apps';
 const NO_SUBSCRIBER = 'Nobody hears the alarms: the alarm topic has no subscriber. Set observability.alarmEmails (alarm_emails), '
   + 'or bring a topic you watch with observability.alarmTopic (alarm_topic). [ack: cdk-ecs-staging:no-alarm-subscriber]';
 
+const IMPORTED_KEY = 'The topicEncryptionKey (topic_encryption_key) you imported keeps its own key policy, which this stack cannot change: '
+  + 'until it allows CloudWatch and EventBridge to use the key, no alarm and no failed-deployment notice reaches the topic '
+  + '(https://docs.aws.amazon.com/sns/latest/dg/sns-key-management.html#compatibility-with-aws-services). Add these two statements to the key policy: '
+  + '{"Effect":"Allow","Principal":{"Service":"cloudwatch.amazonaws.com"},"Action":["kms:Decrypt","kms:GenerateDataKey*"],"Resource":"*"} and '
+  + '{"Effect":"Allow","Principal":{"Service":"events.amazonaws.com"},"Action":["kms:Decrypt","kms:GenerateDataKey*"],"Resource":"*"}. '
+  + '[ack: cdk-ecs-staging:imported-topic-key]';
+
 /** The alarms of a template, by the end of their logical ID. */
 function alarmsOf(template: Template): Record<string, any> {
   return template.findResources('AWS::CloudWatch::Alarm');
@@ -167,6 +174,44 @@ describe('StagingObservability', () => {
     const statements = JSON.stringify(template.findResources('AWS::KMS::Key'));
     expect(statements).toContain('cloudwatch.amazonaws.com');
     expect(statements).toContain('events.amazonaws.com');
+  });
+
+  test('warns with the two key-policy statements when the topic key is imported', () => {
+    // GIVEN: a key of another stack or account, whose key policy this stack cannot write
+    const stack = testStack();
+    const key = kms.Key.fromKeyArn(stack, 'Key', 'arn:aws:kms:us-east-1:123456789012:key/11111111-2222-3333-4444-555555555555');
+    // WHEN
+    new EcsStagingEnvironment(stack, 'Staging', { observability: { topicEncryptionKey: key, alarmEmails: ['a@example.com'] } });
+    // THEN: the topic is encrypted with it, and the warning gives the statements to add
+    Template.fromStack(stack).hasResourceProperties('AWS::SNS::Topic', { KmsMasterKeyId: 'arn:aws:kms:us-east-1:123456789012:key/11111111-2222-3333-4444-555555555555' });
+    Annotations.fromStack(stack).hasWarning('/Test/Staging/Observability', IMPORTED_KEY);
+  });
+
+  test('lets CloudWatch and EventBridge use a key created in the app, in its key policy, without a warning', () => {
+    const stack = testStack();
+    const key = new kms.Key(stack, 'TopicKey', { enableKeyRotation: true });
+    new EcsStagingEnvironment(stack, 'Staging', { observability: { topicEncryptionKey: key, alarmEmails: ['a@example.com'] } });
+    const [keyResource] = Object.values(Template.fromStack(stack).findResources('AWS::KMS::Key'));
+    const statements = keyResource.Properties.KeyPolicy.Statement;
+    for (const service of ['cloudwatch.amazonaws.com', 'events.amazonaws.com']) {
+      expect(statements).toContainEqual(expect.objectContaining({
+        Effect: 'Allow', Principal: { Service: service }, Action: ['kms:Decrypt', 'kms:GenerateDataKey*'], Resource: '*',
+      }));
+    }
+    Annotations.fromStack(stack).hasNoWarning('*', Match.stringLikeRegexp('imported-topic-key'));
+  });
+
+  test('names the load balancer of a service\'s dashboard metrics by its full name, not from the listener\'s ARN', () => {
+    const stack = testStack();
+    const env = new EcsStagingEnvironment(stack, 'Staging', { observability: { alarmEmails: ['a@example.com'] } });
+    env.addService('web');
+    const [dashboard] = Object.values(Template.fromStack(stack).findResources('AWS::CloudWatch::Dashboard'));
+    const body = JSON.stringify(dashboard.Properties.DashboardBody);
+    // Three Fn::Select over Fn::Split of the listener's ARN a metric made the body three times longer.
+    expect(body).not.toContain('Fn::Split');
+    expect(body).toContain('"TargetGroup\\",\\""');
+    expect(body).toContain(`"Fn::GetAtt":["${stack.getLogicalId(env.edge.loadBalancer.node.defaultChild as any)}","LoadBalancerFullName"]`);
+    expect(env.observability.dashboards).toEqual([env.observability.dashboard]);
   });
 
   test('turns each part off', () => {

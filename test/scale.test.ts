@@ -1,6 +1,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
-import { CfnElement, CfnOutput, Stack } from 'aws-cdk-lib';
+import { CfnElement, CfnOutput, CfnResource, Stack } from 'aws-cdk-lib';
+import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import { Construct } from 'constructs';
 import { addManyServices, buildManyServicesApp } from '../examples/many-services';
 import { EcsStagingEnvironment, StagingService } from '../src';
@@ -11,7 +12,7 @@ import { checkTemplateQuotas } from '../src/private/quotas';
 /** AWS default quotas an environment must stay within (CloudFormation, EC2 security groups, ELBv2). */
 const QUOTA = {
   resourcesPerTemplate: 500,
-  templateBytes: 1024 * 1024,
+  templateBytes: 1_000_000,
   outputsPerTemplate: 200,
   parametersPerTemplate: 200,
   dynamicReferencesPerTemplate: 60,
@@ -19,9 +20,17 @@ const QUOTA = {
   listenerRulesPerLoadBalancer: 100,
   targetGroupsPerLoadBalancer: 100,
   certificatesPerLoadBalancer: 25,
+  widgetsPerDashboard: 500,
 };
 
-const SERVICES = 50;
+/** The largest environment the library accepts: an ALB's 100 listener rules and target groups. */
+const SERVICES = 100;
+
+/** Widgets of a dashboard body (deploy-time values inside strings read as placeholders). */
+function widgetsOf(dashboard: any): any[] {
+  const parts = dashboard.Properties.DashboardBody['Fn::Join'][1];
+  return JSON.parse(parts.map((p: unknown) => (typeof p === 'string' ? p : 'x')).join('')).widgets;
+}
 
 /** An HTTPS environment of `count` services, each with the default features on and autoscaling. */
 function environment(count: number) {
@@ -31,7 +40,7 @@ function environment(count: number) {
   return { app, stack, env, services: env.services };
 }
 
-describe('an environment of 50 services', () => {
+describe('an environment of 100 services, the most the library accepts', () => {
   let env: EcsStagingEnvironment;
   let services: StagingService[];
   let templates: Array<{ file: string; bytes: number; body: Record<string, any> }>;
@@ -69,6 +78,32 @@ describe('an environment of 50 services', () => {
     // The environment's own template grows by one resource a service.
     const parent = templates.find((t) => !t.file.endsWith('.nested.template.json'))!;
     expect(Object.keys(parent.body.Resources).length).toBeLessThan(150);
+    // Figures of the README's limits: the parent about 813 KB (dashboards 546 KB, nested stack
+    // resources 181 KB), each service's template about 27 KB.
+    const nested = templates.filter((t) => t.file.endsWith('.nested.template.json')).map((t) => t.bytes);
+    expect(parent.bytes).toBeLessThan(850_000);
+    expect(Math.max(...nested)).toBeLessThan(30_000);
+  });
+
+  test('splits the dashboard before CloudWatch\'s 500 widgets, keeping the first one where it was', () => {
+    const parent = templates.find((t) => !t.file.endsWith('.nested.template.json'))!;
+    const dashboards = Object.entries<any>(parent.body.Resources).filter(([, r]) => r.Type === 'AWS::CloudWatch::Dashboard');
+    expect(dashboards).toHaveLength(2);
+    expect(env.observability.dashboards).toHaveLength(2);
+    const logicalId = (d: Construct) => Stack.of(env).getLogicalId(d.node.defaultChild as CfnElement);
+    const [first, second] = env.observability.dashboards.map((d) => widgetsOf(parent.body.Resources[logicalId(d)]));
+    // Title and 3 load balancer widgets, then 5 a service: 99 services on the first, the 100th on the second.
+    expect(first).toHaveLength(4 + 99 * 5);
+    expect(second).toHaveLength(4 + 1 * 5);
+    expect(first.length).toBeLessThanOrEqual(QUOTA.widgetsPerDashboard);
+    expect(JSON.stringify(first)).toContain('svc-98: latency');
+    expect(JSON.stringify(second)).toContain('svc-99: latency');
+    expect(JSON.stringify(second)).toContain('Load balancer: requests');
+    // The first dashboard keeps the construct ID (and logical ID) of an environment of one service.
+    const small = environment(1);
+    expect(env.observability.dashboards[0].node.path).toBe(small.env.observability.dashboard!.node.path);
+    expect(Stack.of(env).getLogicalId(env.observability.dashboard!.node.defaultChild as CfnElement))
+      .toBe(Stack.of(small.env).getLogicalId(small.env.observability.dashboard!.node.defaultChild as CfnElement));
   });
 
   test('keeps the load balancer\'s security group within 60 rules a direction', () => {
@@ -80,7 +115,7 @@ describe('an environment of 50 services', () => {
     const egress = (group.Properties.SecurityGroupEgress ?? []).length + resourcesOf('AWS::EC2::SecurityGroupEgress').filter(refersToGroup).length;
     expect(ingress).toBeLessThanOrEqual(QUOTA.rulesPerSecurityGroupDirection);
     expect(egress).toBeLessThanOrEqual(QUOTA.rulesPerSecurityGroupDirection);
-    // One egress rule for the one container port all 50 services share.
+    // One egress rule for the one container port all 100 services share.
     expect(egress).toBe(1);
   });
 
@@ -103,7 +138,7 @@ describe('an environment of 50 services', () => {
       logGroup: Stack.of(service).getLogicalId(service.logGroup.node.defaultChild as any),
       parameter: Stack.of(service).getLogicalId(service.imageParameter!.node.defaultChild as any),
     });
-    // THEN: no stateful resource of it would be replaced when the environment grows to 50
+    // THEN: no stateful resource of it would be replaced when the environment grows to 100
     expect(ids(services[0])).toEqual(ids(small.services[0]));
   });
 
@@ -131,6 +166,25 @@ describe('checkTemplateQuotas', () => {
     for (let i = 0; i < 201; i++) new CfnOutput(scope, `O${i}`, { value: 'x' });
     expect(checkTemplateQuotas(scope)).toEqual([
       "[cdk-ecs-staging] stack Outputs holds 201 outputs of this environment, over CloudFormation's 200 per template; set emitOutputs (emit_outputs) to false, or move the environment into a stack of its own, or split its services over several environments",
+    ]);
+  });
+
+  test('reports a template over CloudFormation\'s 1 MB', () => {
+    const stack = new Stack(testApp(), 'Big', { env: TEST_ENV });
+    const scope = new Construct(stack, 'Scope');
+    new CfnResource(scope, 'Big', { type: 'AWS::SSM::Parameter', properties: { Type: 'String', Value: 'x'.repeat(1_000_000) } });
+    expect(checkTemplateQuotas(scope)).toEqual([
+      expect.stringMatching(/^\[cdk-ecs-staging\] stack Big has a template of 10001\d\d bytes, over CloudFormation's 1000000 per template; move the environment into a stack of its own/),
+    ]);
+  });
+
+  test('reports a dashboard over CloudWatch\'s 500 widgets', () => {
+    const stack = new Stack(testApp(), 'Widgets', { env: TEST_ENV });
+    const dashboard = new cloudwatch.Dashboard(stack, 'Dashboard');
+    for (let i = 0; i < 501; i++) dashboard.addWidgets(new cloudwatch.TextWidget({ markdown: `${i}`, width: 1, height: 1 }));
+    expect(checkTemplateQuotas(stack)).toEqual([
+      "[cdk-ecs-staging] dashboard Widgets/Dashboard/Resource holds 501 widgets, over CloudWatch's 500 per dashboard; "
+      + 'the environment starts a new dashboard before its own would pass the quota, so put widgets of your own on a dashboard of your own',
     ]);
   });
 
