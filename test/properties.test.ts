@@ -179,6 +179,15 @@ function derivedPrioritiesUnique(c: EnvironmentCase): boolean {
   return new Set(derived).size === derived.length;
 }
 
+/**
+ * With a domain, each host of a route joins the certificate, which holds 10 names by default (the
+ * domain and 9 hosts); more fail at synth with a message of their own (test/edge.test.ts). Such a
+ * case is outside the valid space and is skipped.
+ */
+function certificateNamesFit(c: EnvironmentCase): boolean {
+  return !c.domain || c.services.filter((s) => s.route === 'host' || s.route === 'hostAndPath').length <= 9;
+}
+
 function build(c: EnvironmentCase, outdir?: string): { app: App; env: EcsStagingEnvironment; services: StagingService[] } {
   const app = new App({ outdir, context: { [`availability-zones:account=${TEST_ENV.account}:region=${TEST_ENV.region}`]: ['us-east-1a', 'us-east-1b', 'us-east-1c'] } });
   const stack = new Stack(app, 'Prop', { env: TEST_ENV });
@@ -317,7 +326,7 @@ describe('property: valid environments', () => {
   test('always synthesize and keep the invariants', () => {
     let synthesized = 0;
     fc.assert(fc.property(environmentCase, (c) => {
-      fc.pre(derivedPrioritiesUnique(c));
+      fc.pre(derivedPrioritiesUnique(c) && certificateNamesFit(c));
       const outdir = fs.mkdtempSync(path.join(os.tmpdir(), 'prop-'));
       try {
         const { app, env, services } = build(c, outdir);
@@ -338,7 +347,7 @@ describe('property: valid environments', () => {
     // An explicit root user raises CT.ECS.PR.3 by the user's choice: the library rightly leaves that unacknowledged.
     const nonRoot = environmentCase.map((c) => ({ ...c, services: c.services.map((s) => ({ ...s, options: { ...s.options, user: s.options.user === '0' ? undefined : s.options.user } })) }));
     fc.assert(fc.property(nonRoot, (c) => {
-      fc.pre(derivedPrioritiesUnique(c));
+      fc.pre(derivedPrioritiesUnique(c) && certificateNamesFit(c));
       const { app } = build(c);
       expect(formatFindings(postureFindings(app))).toBe('');
     }), params(RUNS.posture, true));
