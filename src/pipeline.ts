@@ -393,7 +393,8 @@ const ARM64 = 'ARM64';
  * (`X86_64` when it names none, as Fargate defaults).
  */
 function cpuArchitectureOf(service: StagingService): string {
-  const platform = (service.taskDefinition.node.defaultChild as ecs.CfnTaskDefinition).runtimePlatform as ecs.CfnTaskDefinition.RuntimePlatformProperty | undefined;
+  const cfn = service.taskDefinition.node.defaultChild as ecs.CfnTaskDefinition;
+  const platform = cfn.runtimePlatform as ecs.CfnTaskDefinition.RuntimePlatformProperty | undefined;
   const architecture = platform?.cpuArchitecture;
   return architecture !== undefined && !Token.isUnresolved(architecture) ? architecture : 'X86_64';
 }
@@ -499,7 +500,7 @@ export abstract class StagingPipelineSource {
    *
    * @internal
    */
-  public abstract _bind(scope: Construct, output: codepipeline.Artifact): BoundSource;
+  public abstract _bind(scope: Construct, output: codepipeline.Artifact, pipeline: codepipeline.Pipeline): BoundSource;
 }
 
 class ConnectionSource extends StagingPipelineSource {
@@ -507,7 +508,7 @@ class ConnectionSource extends StagingPipelineSource {
     super();
   }
 
-  public _bind(scope: Construct, output: codepipeline.Artifact): BoundSource {
+  public _bind(scope: Construct, output: codepipeline.Artifact, pipeline: codepipeline.Pipeline): BoundSource {
     const o = this.options;
     const branch = o.branch ?? 'main';
     for (const [prop, value] of [['owner', o.owner], ['repo', o.repo]]) {
@@ -530,9 +531,34 @@ class ConnectionSource extends StagingPipelineSource {
       branch,
       output,
       triggerOnPush: true,
+      // Imported, so that aws-cdk-lib adds nothing to it: its grant names the codestar-connections
+      // prefix only, which does not match a codeconnections ARN.
+      role: iam.Role.fromRoleArn(scope, 'SourceRoleRef', connectionSourceRole(scope, o.connectionArn, pipeline).roleArn, { mutable: false }),
     });
     return { action, version: action.variables.commitId };
   }
+}
+
+/**
+ * The source action's role: use the connection, with the service prefix of the connection's ARN.
+ * AWS CodeStar Connections became AWS CodeConnections; "when specifying a resource in the IAM
+ * policy, the service prefix needs to match that of the resource" (Connections rename - Summary of
+ * changes, https://docs.aws.amazon.com/dtconsole/latest/userguide/rename.html). An ARN known only at
+ * deploy time gets both. Then write the source zip to the artifact bucket.
+ */
+function connectionSourceRole(scope: Construct, connectionArn: string, pipeline: codepipeline.Pipeline): iam.Role {
+  const role = new iam.Role(scope, 'SourceRole', {
+    assumedBy: new iam.ArnPrincipal(pipeline.role.roleArn),
+    description: 'Reads the source through the CodeConnections connection and stores it as an artifact',
+  });
+  const prefixes = Token.isUnresolved(connectionArn) ? ['codeconnections', 'codestar-connections'] : [connectionArn.split(':')[2]];
+  role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: prefixes.map((prefix) => `${prefix}:UseConnection`), resources: [connectionArn] }));
+  role.addToPrincipalPolicy(new iam.PolicyStatement({
+    actions: ['s3:PutObject', 's3:PutObjectAcl'],
+    resources: [pipeline.artifactBucket.arnForObjects('*')],
+  }));
+  pipeline.node.defaultChild!.node.addDependency(role);
+  return role;
 }
 
 class S3Source extends StagingPipelineSource {
@@ -540,7 +566,7 @@ class S3Source extends StagingPipelineSource {
     super();
   }
 
-  public _bind(scope: Construct, output: codepipeline.Artifact): BoundSource {
+  public _bind(scope: Construct, output: codepipeline.Artifact, _pipeline: codepipeline.Pipeline): BoundSource {
     const key = this.options.objectKey;
     if (!Token.isUnresolved(key) && (key.length === 0 || key.startsWith('/'))) {
       throw new StagingValidationError(scope, `source objectKey must be the key of a zip in the bucket, not starting with '/' (got '${key}'); for example 'web/source.zip'`);
@@ -732,7 +758,6 @@ export class StagingPipeline extends Construct {
 
     const source = new codepipeline.Artifact('Source');
     const built = new codepipeline.Artifact('ImageDefinitions');
-    const boundSource = props.source._bind(this, source);
     this.pipeline = new codepipeline.Pipeline(this, 'Pipeline', {
       pipelineType: codepipeline.PipelineType.V2,
       executionMode: codepipeline.ExecutionMode.QUEUED,
@@ -740,6 +765,7 @@ export class StagingPipeline extends Construct {
       crossAccountKeys: false,
       restartExecutionOnUpdate: false,
     });
+    const boundSource = props.source._bind(this, source, this.pipeline);
     this.deployRole = this.createDeployRole(service);
     this.pipeline.addStage({ stageName: 'Source', actions: [boundSource.action] });
     this.pipeline.addStage({

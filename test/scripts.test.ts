@@ -4,6 +4,7 @@
  * push, a re-run of the same commit, a failed rollout, a rollback, a sleeping service and ARM64, on
  * both delivery paths; and shellcheck reads every one.
  */
+import * as fs from 'fs';
 import { Stack } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import * as ecs from 'aws-cdk-lib/aws-ecs';
@@ -27,25 +28,43 @@ const WAKE = 'aws application-autoscaling register-scalable-target --service-nam
  */
 function account(overrides: Partial<AwsState> = {}, desiredCount = 2): AwsState {
   const revision = (n: number, image: string) => ({
-    family: 'staging-web', taskDefinitionArn: `${FAMILY_ARN}:${n}`, revision: n, status: 'ACTIVE',
-    requiresCompatibilities: ['FARGATE'], networkMode: 'awsvpc', cpu: '256', memory: '512',
+    family: 'staging-web',
+    taskDefinitionArn: `${FAMILY_ARN}:${n}`,
+    revision: n,
+    status: 'ACTIVE',
+    requiresCompatibilities: ['FARGATE'],
+    networkMode: 'awsvpc',
+    cpu: '256',
+    memory: '512',
     containerDefinitions: [
       { name: 'app', image, essential: true, environment: [{ name: 'LOG_LEVEL', value: 'info' }], secrets: [{ name: 'DB', valueFrom: 'arn:aws:secretsmanager:us-east-1:123456789012:secret:db' }] },
     ],
-    compatibilities: ['EC2', 'FARGATE'], requiresAttributes: [{ name: 'com.amazonaws.ecs.capability.logging-driver.awslogs' }], registeredAt: '2026-12-01T00:00:00Z', registeredBy: 'cfn',
+    compatibilities: ['EC2', 'FARGATE'],
+    requiresAttributes: [{ name: 'com.amazonaws.ecs.capability.logging-driver.awslogs' }],
+    registeredAt: '2026-12-01T00:00:00Z',
+    registeredBy: 'cfn',
   });
   return {
     tags: [],
     parameters: {
       '/staging/web/deploy-target': JSON.stringify({
-        cluster: 'staging', service: 'staging-web', family: 'staging-web', container: 'app', repositoryName: 'staging-web',
-        repositoryUri: REPOSITORY_URI, imageParameter: '/staging/web/image-uri', wakeCommand: WAKE,
+        cluster: 'staging',
+        service: 'staging-web',
+        family: 'staging-web',
+        container: 'app',
+        repositoryName: 'staging-web',
+        repositoryUri: REPOSITORY_URI,
+        imageParameter: '/staging/web/image-uri',
+        wakeCommand: WAKE,
       }),
       '/staging/web/image-uri': PLACEHOLDER,
     },
     taskDefinitions: [revision(1, PLACEHOLDER), { ...revision(2, `${REPOSITORY_URI}:broken`), cpu: '4096', memory: '30720' }],
     service: {
-      serviceName: 'staging-web', desiredCount, runningCount: desiredCount, taskDefinition: `${FAMILY_ARN}:1`,
+      serviceName: 'staging-web',
+      desiredCount,
+      runningCount: desiredCount,
+      taskDefinition: `${FAMILY_ARN}:1`,
       deployments: [{ id: 'ecs-svc/1', status: 'PRIMARY', taskDefinition: `${FAMILY_ARN}:1`, rolloutState: 'COMPLETED', runningCount: desiredCount, desiredCount }],
     },
     rollout: 'COMPLETED',
@@ -83,8 +102,11 @@ describe('scripts the library renders', () => {
       const build = project(pipeline.project);
       const record = project(pipeline.recordProject);
       specs[architecture] = {
-        build: build.Source.BuildSpec, record: record.Source.BuildSpec, buildImage: build.Environment.Image,
-        buildEnv: build.Environment.EnvironmentVariables.map((v: any) => v.Name), recordEnv: record.Environment.EnvironmentVariables.map((v: any) => v.Name),
+        build: build.Source.BuildSpec,
+        record: record.Source.BuildSpec,
+        buildImage: build.Environment.Image,
+        buildEnv: build.Environment.EnvironmentVariables.map((v: any) => v.Name),
+        recordEnv: record.Environment.EnvironmentVariables.map((v: any) => v.Name),
       };
     }
   });
@@ -179,8 +201,16 @@ describe('scripts the library renders', () => {
 
   describe('the CodePipeline build specs', () => {
     const ENV = {
-      CLUSTER: 'staging', SERVICE: 'staging-web', CONTAINER: 'app', WAKE_COMMAND: WAKE, REPOSITORY_URI, REPOSITORY_NAME: 'staging-web',
-      DOCKERFILE: 'Dockerfile', BUILD_CONTEXT: '.', IMAGE_PARAMETER: '/staging/web/image-uri', SOURCE_VERSION: SHA,
+      CLUSTER: 'staging',
+      SERVICE: 'staging-web',
+      CONTAINER: 'app',
+      WAKE_COMMAND: WAKE,
+      REPOSITORY_URI,
+      REPOSITORY_NAME: 'staging-web',
+      DOCKERFILE: 'Dockerfile',
+      BUILD_CONTEXT: '.',
+      IMAGE_PARAMETER: '/staging/web/image-uri',
+      SOURCE_VERSION: SHA,
     };
     const build = (state: AwsState, architecture = 'X86_64') =>
       runBuildSpec(specs[architecture].build, state, { env: { ...ENV, PLATFORM: architecture === 'ARM64' ? 'linux/arm64' : 'linux/amd64' }, files: FILES });
@@ -189,7 +219,8 @@ describe('scripts the library renders', () => {
       const service = state.service;
       const current = state.taskDefinitions.find((t) => t.taskDefinitionArn === service.taskDefinition);
       const arn = `${FAMILY_ARN}:${state.taskDefinitions.length + 1}`;
-      state.taskDefinitions.push({ ...current, taskDefinitionArn: arn, revision: state.taskDefinitions.length + 1, containerDefinitions: [{ ...current.containerDefinitions[0], image }] });
+      const containerDefinitions = [{ ...current.containerDefinitions[0], image }];
+      state.taskDefinitions.push({ ...current, taskDefinitionArn: arn, revision: state.taskDefinitions.length + 1, containerDefinitions });
       service.deployments = [{ status: 'PRIMARY', taskDefinition: arn, rolloutState: 'IN_PROGRESS', runningCount: 0 }, ...service.deployments.map((d) => ({ ...d, status: 'ACTIVE' }))];
       return state;
     };
@@ -206,7 +237,7 @@ describe('scripts the library renders', () => {
       expect(built.output).toContain('built');
       expect(built.ok).toBe(true);
       expect(called(built, 'docker', 'build')[0]).toEqual(expect.arrayContaining(['--platform', 'linux/amd64']));
-      const definitions = JSON.parse(require('fs').readFileSync(`${built.workdir}/imagedefinitions.json`, 'utf8'));
+      const definitions = JSON.parse(fs.readFileSync(`${built.workdir}/imagedefinitions.json`, 'utf8'));
       expect(definitions).toEqual([{ name: 'app', imageUri: IMAGE }]);
       const recorded = record(deployAction(built.state, IMAGE));
       expect(recorded.output).toContain('now names');

@@ -60,6 +60,12 @@ export interface AwsState {
   rollout: 'COMPLETED' | 'FAILED' | 'ROLLBACK' | 'STUCK';
 }
 
+/** What a run gets besides the state: environment variables and files in its working directory. */
+export interface RunOptions {
+  readonly env?: Record<string, string>;
+  readonly files?: Record<string, string>;
+}
+
 /** What a run did. */
 export interface RunResult {
   /** Whether every step (or command) succeeded. */
@@ -110,7 +116,7 @@ function finish(dir: string, ok: boolean, failed: string | undefined, output: st
  * (https://docs.github.com/en/actions/reference/workflows-and-actions/workflow-commands#setting-an-environment-variable);
  * the first failing step ends the job. `uses:` steps (checkout, credentials) are skipped.
  */
-export function runWorkflow(workflow: string, state: AwsState, options: { env?: Record<string, string>; files?: Record<string, string> } = {}): RunResult {
+export function runWorkflow(workflow: string, state: AwsState, options: RunOptions = {}): RunResult {
   const job = Object.values(parse(workflow).jobs)[0] as any;
   const { dir, env } = sandbox(state, options.files ?? {});
   const githubEnv = path.join(dir, 'github_env');
@@ -151,7 +157,7 @@ export function buildSpecCommands(buildSpec: string): string[] {
  * one command, and the next still runs. With `on-failure: ABORT`, the first failing command ends
  * the build (https://docs.aws.amazon.com/codebuild/latest/userguide/build-spec-ref.html).
  */
-export function runBuildSpec(buildSpec: string, state: AwsState, options: { env?: Record<string, string>; files?: Record<string, string> } = {}): RunResult {
+export function runBuildSpec(buildSpec: string, state: AwsState, options: RunOptions = {}): RunResult {
   const spec = JSON.parse(buildSpec);
   const shell = spec.env?.shell ?? 'sh';
   const { dir, env } = sandbox(state, options.files ?? {});
