@@ -104,7 +104,7 @@ export interface GitHubWorkflowOptions {
    * Minutes the deploy step waits for the service's deployment of the new revision to complete
    * before it fails the job (the circuit breaker or the alarms usually decide sooner).
    *
-   * @default - 20, or the job's timeoutMinutes when shorter
+   * @default - 20, or the job's timeoutMinutes (timeout_minutes) when shorter
    */
   readonly rolloutTimeoutMinutes?: number;
 
