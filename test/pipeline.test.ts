@@ -99,9 +99,11 @@ describe('GitHubActionsDeployRole', () => {
     expect(script).toContain('not pushed again');
     expect(script).toContain('aws ssm put-parameter --name "$IMAGE_PARAMETER"');
     expect(script).toContain('aws ecs register-task-definition');
-    expect(script).toContain('aws ecs wait services-stable');
-    // The parameter is written once the service is stable.
-    expect(script.indexOf('aws ssm put-parameter')).toBeGreaterThan(script.indexOf('aws ecs wait services-stable'));
+    // The deployment of the registered revision is watched until COMPLETED; services-stable also passes after a rollback.
+    expect(script).not.toContain('services-stable');
+    expect(script).toContain('COMPLETED');
+    // The parameter is written once the deployment COMPLETED (what runs is tested in test/scripts.test.ts).
+    expect(script.indexOf('aws ssm put-parameter')).toBeGreaterThan(script.indexOf('COMPLETED'));
     // Values reach scripts through the environment, never ${{ }} inside run (template injection).
     expect(script).not.toContain('${{');
   });
@@ -141,6 +143,15 @@ describe('GitHubActionsDeployRole', () => {
     expect(formatFindings(postureFindings(app))).toBe('');
   });
 
+  test('retains the OIDC provider when the stack is deleted, ephemeral or not: other environments import it', () => {
+    // GIVEN an ephemeral environment, which deletes what it owns
+    const stack = testStack();
+    new EcsStagingEnvironment(stack, 'Staging', { ephemeral: true }).addService('web').addGithubActionsDeployRole({ repository: 'acme/web' });
+    // THEN the account's provider stays
+    Template.fromStack(stack).hasResource('AWS::IAM::OIDCProvider', { DeletionPolicy: 'Retain', UpdateReplacePolicy: 'Retain' });
+    parentTemplate.hasResource('AWS::IAM::OIDCProvider', { DeletionPolicy: 'Retain' });
+  });
+
   test('imports the account\'s provider when given, creating none', () => {
     const stack = testStack();
     const provider = iam.OidcProviderNative.fromOidcProviderArn(stack, 'GitHub', 'arn:aws:iam::123456789012:oidc-provider/token.actions.githubusercontent.com');
@@ -175,6 +186,8 @@ describe('GitHubActionsDeployRole', () => {
       const withAccount = new EcsStagingEnvironment(testStack(), 'Staging').addService('web').addGithubActionsDeployRole({ repository: 'acme/web' });
       expect(() => withAccount.renderWorkflow({ timeoutMinutes: 400 })).toThrow(
         PREFIX + 'timeoutMinutes must be an integer from 1 to 360 (got 400); GitHub stops a job after 360 minutes');
+      expect(() => withAccount.renderWorkflow({ timeoutMinutes: 10, rolloutTimeoutMinutes: 15 })).toThrow(
+        PREFIX + 'rolloutTimeoutMinutes must be an integer from 1 to timeoutMinutes, 10 (got 15); the job stops at timeoutMinutes, so the rollout must be judged before it');
     });
 
     test('fails on a second deploy role for one service', () => {
@@ -208,7 +221,7 @@ describe('StagingPipeline', () => {
         Match.objectLike({ Name: 'Approve', Actions: [Match.objectLike({ ActionTypeId: Match.objectLike({ Provider: 'Manual' }) })] }),
         Match.objectLike({ Name: 'Deploy', Actions: [Match.objectLike({ ActionTypeId: Match.objectLike({ Provider: 'ECS' }), Configuration: Match.objectLike({ DeploymentTimeout: 30 }) })] }),
         // The parameter names the image only once it is deployed.
-        Match.objectLike({ Name: 'Record', Actions: [Match.objectLike({ ActionTypeId: Match.objectLike({ Provider: 'CodeBuild' }), Configuration: Match.objectLike({ EnvironmentVariables: Match.stringLikeRegexp('STEP.*record') }) })] }),
+        Match.objectLike({ Name: 'Record', Actions: [Match.objectLike({ ActionTypeId: Match.objectLike({ Provider: 'CodeBuild' }), Configuration: Match.objectLike({ ProjectName: { Ref: Stack.of(web).getLogicalId(pipeline.recordProject.node.defaultChild as CfnElement) } }) })] }),
       ],
     });
   });
@@ -223,19 +236,27 @@ describe('StagingPipeline', () => {
     template.hasResourceProperties('AWS::Logs::LogGroup', { RetentionInDays: 30 });
   });
 
-  test('tags the image with the commit, skips a push that is there, writes the parameter and emits imagedefinitions.json', () => {
-    const [project] = Object.values(template.findResources('AWS::CodeBuild::Project'));
-    const spec = JSON.parse(project.Properties.Source.BuildSpec);
-    const commands = spec.phases.build.commands.join('\n');
-    // Nothing runs after a failed step of the build phase (no post_build that would run anyway).
-    expect(spec.phases.build['on-failure']).toBe('ABORT');
-    expect(Object.keys(spec.phases)).toEqual(['build']);
-    expect(commands.indexOf('docker push')).toBeLessThan(commands.lastIndexOf('imagedefinitions.json'));
-    expect(commands).toContain('aws ecr describe-images');
-    expect(commands).toContain('not pushed again');
-    expect(commands).toContain('aws ssm put-parameter --name "$IMAGE_PARAMETER"');
-    expect(commands).toContain('imagedefinitions.json');
-    expect(spec.artifacts).toEqual({ files: ['imagedefinitions.json'] });
+  test('runs each step as one bash command that cannot fall through: the build emits imagedefinitions.json, the record step writes the parameter', () => {
+    const resources = template.toJSON().Resources;
+    const idOf = (project: any) => Stack.of(web).getLogicalId(project.node.defaultChild as CfnElement);
+    const specOf = (project: any) => JSON.parse(resources[idOf(project)].Properties.Source.BuildSpec);
+    for (const spec of [specOf(pipeline.project), specOf(pipeline.recordProject)]) {
+      // Nothing runs after a failed command (no post_build that would run anyway); one command, in bash.
+      expect(spec.phases.build['on-failure']).toBe('ABORT');
+      expect(Object.keys(spec.phases)).toEqual(['build']);
+      expect(spec.env).toEqual({ shell: 'bash' });
+      expect(spec.phases.build.commands).toHaveLength(1);
+      expect(spec.phases.build.commands[0]).toMatch(/^\(\nset -euo pipefail\n[\s\S]*\n\)$/);
+    }
+    const build = specOf(pipeline.project).phases.build.commands[0];
+    expect(build).toContain('aws ecr describe-images');
+    expect(build).toContain('not pushed again');
+    expect(build).not.toContain('put-parameter');
+    expect(build.indexOf('docker push')).toBeLessThan(build.lastIndexOf('imagedefinitions.json'));
+    expect(specOf(pipeline.project).artifacts).toEqual({ files: ['imagedefinitions.json'] });
+    const record = specOf(pipeline.recordProject).phases.build.commands[0];
+    expect(record).toContain('aws ssm put-parameter --name "$IMAGE_PARAMETER"');
+    expect(record).not.toContain('docker');
   });
 
   test('keeps artifacts in an encrypted, TLS-only bucket that expires them', () => {
@@ -258,8 +279,73 @@ describe('StagingPipeline', () => {
     expect(star).toEqual(['ecr:GetAuthorizationToken']);
     const push = statements.find((s) => [s.Action].flat().includes('ecr:PutImage'))!;
     expect(JSON.stringify(push.Resource)).toMatch(/ServiceRepository/);
-    const write = statements.find((s) => [s.Action].flat().includes('ssm:PutParameter'))!;
+    expect(statements.find((s) => [s.Action].flat().includes('ssm:PutParameter'))).toBeUndefined();
+    // The record step may write the parameter, and read the service, nothing else of ECS.
+    const recordStatements = statementsOf(pipeline.recordRole);
+    const write = recordStatements.find((s) => [s.Action].flat().includes('ssm:PutParameter'))!;
     expect(JSON.stringify(write.Resource)).toMatch(/ServiceImageParameter/);
+    expect(recordStatements.flatMap((s) => [s.Action].flat()).filter((a: string) => a.startsWith('ecs:')).sort()).toEqual(['ecs:DescribeServices', 'ecs:DescribeTaskDefinition']);
+  });
+
+  test('the ECS deploy action may pass only the service\'s task and execution roles, to ECS tasks', () => {
+    const statements = statementsOf(pipeline.deployRole);
+    const passRole = statements.filter((s) => [s.Action].flat().includes('iam:PassRole'));
+    expect(passRole).toHaveLength(1);
+    expect(passRole[0].Condition).toEqual({ StringEquals: { 'iam:PassedToService': 'ecs-tasks.amazonaws.com' } });
+    expect(JSON.stringify(passRole[0].Resource)).toMatch(/ServiceTaskRole.*ServiceExecutionRole/);
+    expect(JSON.stringify(statements.find((s) => [s.Action].flat().includes('ecs:UpdateService'))!.Resource)).toMatch(/Service9571FDD8/);
+    // No policy of the stack passes any role ('*').
+    const policies = Object.values(template.findResources('AWS::IAM::Policy')).flatMap((p: any) => p.Properties.PolicyDocument.Statement);
+    expect(policies.filter((st: any) => [st.Action].flat().includes('iam:PassRole') && st.Resource === '*')).toEqual([]);
+    // The deploy stage runs as that role.
+    template.hasResourceProperties('AWS::CodePipeline::Pipeline', {
+      Stages: Match.arrayWith([Match.objectLike({ Name: 'Deploy', Actions: [Match.objectLike({ RoleArn: { 'Fn::GetAtt': [Stack.of(web).getLogicalId(pipeline.deployRole.node.defaultChild as CfnElement), 'Arn'] } })] })]),
+    });
+  });
+
+  test.each([
+    ['codeconnections', CONNECTION],
+    ['codestar-connections', 'arn:aws:codestar-connections:us-east-1:123456789012:connection/0a1b2c3d-0000-1111-2222-333344445555'],
+  ])('grants %s:UseConnection on a connection of that prefix, and nothing of the other', (prefix, connectionArn) => {
+    const svc = new EcsStagingEnvironment(testStack(), 'Staging').addService('web');
+    svc.addPipeline({ source: StagingPipelineSource.connection({ connectionArn, owner: 'acme', repo: 'web' }) });
+    const t = Template.fromStack(Stack.of(svc));
+    const statements = Object.values(t.findResources('AWS::IAM::Policy')).flatMap((p: any) => p.Properties.PolicyDocument.Statement);
+    const use = statements.filter((st: any) => [st.Action].flat().some((a: string) => a.endsWith(':UseConnection')));
+    expect(use).toEqual([{ Action: `${prefix}:UseConnection`, Effect: 'Allow', Resource: connectionArn }]);
+  });
+
+  test('builds an ARM64 service on an ARM build image, natively', () => {
+    const svc = new EcsStagingEnvironment(testStack(), 'Staging').addService('web', { cpuArchitecture: ecs.CpuArchitecture.ARM64 });
+    svc.addPipeline({ source: StagingPipelineSource.connection({ connectionArn: CONNECTION, owner: 'acme', repo: 'web' }) });
+    Template.fromStack(Stack.of(svc)).hasResourceProperties('AWS::CodeBuild::Project', {
+      Environment: Match.objectLike({ Type: 'ARM_CONTAINER', Image: 'aws/codebuild/amazonlinux-aarch64-standard:3.0', PrivilegedMode: true }),
+      Description: Match.stringLikeRegexp('Builds and pushes'),
+    });
+    template.hasResourceProperties('AWS::CodeBuild::Project', {
+      Environment: Match.objectLike({ Type: 'LINUX_CONTAINER', Image: 'aws/codebuild/standard:7.0' }),
+      Description: Match.stringLikeRegexp('Builds and pushes'),
+    });
+  });
+
+  test('keeps the artifact bucket and build logs on stack deletion; an ephemeral environment deletes both, the bucket emptied after the pipeline is gone', () => {
+    const kept = Template.fromStack(Stack.of(web));
+    kept.hasResource('AWS::S3::Bucket', { DeletionPolicy: 'Retain' });
+    kept.resourceCountIs('Custom::S3AutoDeleteObjects', 0);
+    // GIVEN an ephemeral environment
+    const svc = new EcsStagingEnvironment(testStack(), 'Staging', { ephemeral: true }).addService('web');
+    const eph = svc.addPipeline({ source: StagingPipelineSource.connection({ connectionArn: CONNECTION, owner: 'acme', repo: 'web' }) });
+    const t = Template.fromStack(Stack.of(svc));
+    const id = (c: any) => Stack.of(svc).getLogicalId(c.node.defaultChild as CfnElement);
+    // THEN
+    t.hasResource('AWS::S3::Bucket', { DeletionPolicy: 'Delete' });
+    expect(t.toJSON().Resources[id(eph.logGroup)].DeletionPolicy).toBe('Delete');
+    const [autoDelete] = Object.values(t.findResources('Custom::S3AutoDeleteObjects')) as any[];
+    expect(autoDelete.DependsOn).toEqual(expect.arrayContaining([id(eph.pipeline), id(eph.project), id(eph.recordProject)]));
+    // An explicit ephemeral: false keeps them in an ephemeral environment.
+    const svc2 = new EcsStagingEnvironment(testStack(), 'Staging', { ephemeral: true }).addService('web');
+    svc2.addPipeline({ source: StagingPipelineSource.connection({ connectionArn: CONNECTION, owner: 'acme', repo: 'web' }), ephemeral: false });
+    Template.fromStack(Stack.of(svc2)).resourceCountIs('Custom::S3AutoDeleteObjects', 0);
   });
 
   test('takes an S3 source, tagging images with the object\'s e-tag', () => {

