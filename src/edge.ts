@@ -33,19 +33,19 @@ export interface StagingDomainOptions {
   readonly hostedZone?: route53.IHostedZone;
 
   /**
-   * A certificate you bring, covering the domain name and every host of the services' `hostHeaders`.
+   * A certificate you bring, covering the domain name and every host of the services' `hostHeaders` (`host_headers`).
    *
    * Required for hosts outside the hosted zone. When it is an `acm.Certificate` of the same app
    * whose names are known at synth, each host is checked against them; an imported certificate is
    * trusted to cover them.
    *
    * @default - a new ACM certificate, DNS-validated in the hosted zone, naming the domain name and
-   * each host of the services' `hostHeaders` in the zone
+   * each host of the services' `hostHeaders` (`host_headers`) in the zone
    */
   readonly certificate?: acm.ICertificate;
 
   /**
-   * Let the new certificate name `*.<domainName>` too, so that it covers every host one label
+   * Let the new certificate name `*.<domainName>` (`*.<domain_name>`) too, so that it covers every host one label
    * below the domain (e.g. `api.staging.example.com`) without naming each one.
    *
    * An ACM certificate holds 10 names by default (the domain name and 9 more): set this when the
