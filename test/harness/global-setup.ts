@@ -1,10 +1,12 @@
 import { ensureCfnLint } from './cfn-lint';
 import { ensureCheckov } from './checkov';
+import { ensureParliament } from './parliament';
 import { ensureWorkflowLinters } from './workflow-linters';
 
-/** Jest global setup: installs the pinned cfn-lint, checkov, actionlint and zizmor once, before any test file runs. */
+/** Jest global setup: installs the pinned cfn-lint, checkov, parliament, actionlint and zizmor once, before any test file runs. */
 export default function globalSetup(): void {
   ensureCfnLint();
   ensureCheckov();
+  ensureParliament();
   ensureWorkflowLinters();
 }
