@@ -1,12 +1,14 @@
 import { ensureCfnLint } from './cfn-lint';
 import { ensureCheckov } from './checkov';
+import { ensureParliament } from './parliament';
 import { ensureShellcheck } from './scripts';
 import { ensureWorkflowLinters } from './workflow-linters';
 
-/** Jest global setup: installs the pinned cfn-lint, checkov, actionlint, zizmor and shellcheck once, before any test file runs. */
+/** Jest global setup: installs the pinned cfn-lint, checkov, parliament, actionlint, zizmor and shellcheck once, before any test file runs. */
 export default function globalSetup(): void {
   ensureCfnLint();
   ensureCheckov();
+  ensureParliament();
   ensureWorkflowLinters();
   ensureShellcheck();
 }

@@ -1,0 +1,218 @@
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { buildExampleApp } from '../examples/app';
+import { REPO_ROOT } from './harness/cfn-lint';
+import { AuditedPolicy, parliament, ParliamentFinding, policiesOf, TemplateResolver } from './harness/parliament';
+
+/**
+ * A finding the library accepts, with its reason. It covers findings of `issue` about one of
+ * `actions`, in policies whose id matches `where`; with `viaWildcard`, only when the statement does
+ * not name the action itself but reaches it through that wildcard.
+ */
+interface AcceptedFinding {
+  readonly issue: string;
+  readonly actions: string[];
+  readonly where?: RegExp;
+  readonly viaWildcard?: string;
+  readonly reason: string;
+}
+
+/** Policies of the integ-tests-alpha assertion stacks: test machinery, deployed only by the integ tests. */
+const ASSERTIONS = /^[A-Za-z]*Assert[A-Za-z0-9]*\.template\.json#SingletonFunction/;
+
+const ACCEPTED: AcceptedFinding[] = [
+  {
+    issue: 'RESOURCE_MISMATCH',
+    actions: ['ssm:DescribeParameters'],
+    reason: 'aws-cdk-lib\'s StringParameter.grantRead adds ssm:DescribeParameters next to GetParameter(s) on the parameter\'s ARN. '
+      + 'DescribeParameters takes only Resource "*" (https://docs.aws.amazon.com/service-authorization/latest/reference/list_awssystemsmanager.html), '
+      + 'so on a parameter ARN it grants nothing: no wider access, and nothing the library uses (ECS and the rendered scripts read with GetParameters/get-parameter).',
+  },
+  {
+    issue: 'UNKNOWN_FEDERATION_SOURCE',
+    actions: ['sts:AssumeRoleWithWebIdentity'],
+    where: /#ServiceGitHubActionsDeployRole[0-9A-F]{8}\.AssumeRolePolicyDocument$/,
+    reason: 'parliament knows SAML providers and four web identity providers only. The principal is the account\'s IAM OIDC provider for '
+      + 'token.actions.githubusercontent.com, the form IAM documents for OIDC federation '
+      + '(https://docs.aws.amazon.com/IAM/latest/UserGuide/id_roles_create_for-idp_oidc.html).',
+  },
+  {
+    issue: 'UNKNOWN_CONDITION_FOR_ACTION',
+    actions: ['sts:AssumeRoleWithWebIdentity'],
+    where: /#ServiceGitHubActionsDeployRole[0-9A-F]{8}\.AssumeRolePolicyDocument$/,
+    reason: 'token.actions.githubusercontent.com:aud and :sub are the OIDC provider\'s own keys, which IAM names after the provider and which '
+      + 'are not in the action catalogue (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_iam-condition-keys.html#condition-keys-wif). '
+      + 'They are what limits the role to one repository, branch and audience.',
+  },
+  {
+    issue: 'RESOURCE_MISMATCH',
+    actions: [
+      's3:ListAccessGrants', 's3:ListAccessGrantsInstances', 's3:ListAccessGrantsLocations', 's3:ListAccessPoints',
+      's3:ListAccessPointsForObjectLambda', 's3:ListAllMyBuckets', 's3:ListCallerAccessGrants', 's3:ListJobs',
+      's3:ListMultiRegionAccessPoints', 's3:ListStorageLensConfigurations', 's3:ListStorageLensGroups',
+    ],
+    viaWildcard: 's3:List*',
+    reason: 'aws-cdk-lib\'s bucket grants write s3:List* on the bucket and its objects; parliament expands the wildcard to every List action, '
+      + 'and these take other resource types or "*". On the bucket\'s ARNs they grant nothing; ListBucket, the one that applies, matches.',
+  },
+  {
+    issue: 'RESOURCE_MISMATCH',
+    actions: ['s3:GetObjectAttributes'],
+    viaWildcard: 's3:GetObject*',
+    reason: 'aws-cdk-lib\'s bucket grants write s3:GetObject* on the bucket and its objects. The catalogue lists GetObjectAttributes with two '
+      + 'required resource types (accesspoint and object) and parliament wants both; a request made without an access point is '
+      + 'authorized on the object ARN, which the statement names (https://docs.aws.amazon.com/service-authorization/latest/reference/list_amazons3.html).',
+  },
+  {
+    issue: 'RESOURCE_POLICY_PRIVILEGE_ESCALATION',
+    actions: ['s3:PutBucketPolicy'],
+    where: /#StagingEdgeAccessLogsPolicy[0-9A-F]{8}\.PolicyDocument$/,
+    reason: 'The only principal allowed s3:PutBucketPolicy is the role of aws-cdk-lib\'s autoDeleteObjects handler in the same stack, '
+      + 'which writes a deny-all-writes policy before it empties the bucket on deletion; no user or service principal can change the policy.',
+  },
+  {
+    issue: 'RESOURCE_STAR',
+    actions: [
+      'cloudwatch:DescribeAlarms', 'cloudwatch:GetDashboard', 'codepipeline:GetPipeline', 'ecr:DescribeRepositories',
+      'ecs:DescribeServices', 'ecs:ListTasks', 'iam:GetRole', 'logs:FilterLogEvents', 'ssm:GetParameter', 'states:StartExecution',
+    ],
+    where: ASSERTIONS,
+    reason: 'integ-tests-alpha\'s assertion provider (awsApiCall, waitForAssertions) grants each asserted call on "*". It is test machinery in '
+      + 'the assertion stack of an integ test, read-only apart from starting its own waiter state machine, and never part of what a user deploys.',
+  },
+];
+
+/** One action of a finding: a finding about several actions is explained only when each of them is. */
+interface FindingAction {
+  readonly finding: ParliamentFinding;
+  readonly action: string;
+}
+
+function byAction(findings: ParliamentFinding[]): FindingAction[] {
+  return findings.flatMap((finding) => (finding.actions.length > 0 ? finding.actions : ['']).map((action) => ({ finding, action })));
+}
+
+function isAccepted({ finding, action }: FindingAction, entry: AcceptedFinding): boolean {
+  if (entry.issue !== finding.issue || !entry.actions.includes(action) || (entry.where && !entry.where.test(finding.policy))) {
+    return false;
+  }
+  const named: string[] = [finding.statement?.Action ?? []].flat();
+  return !entry.viaWildcard || (named.includes(entry.viaWildcard) && !named.includes(action));
+}
+
+function format({ finding, action }: FindingAction): string {
+  return `${finding.issue} ${action} in ${finding.policy} on ${JSON.stringify(finding.statement?.Resource ?? finding.detail)}`;
+}
+
+describe('IAM audit (parliament)', () => {
+  let workdir: string;
+  let policies: AuditedPolicy[];
+  let findings: ParliamentFinding[];
+  beforeAll(() => {
+    // GIVEN: the example app and every integ snapshot, nested stacks and assertion stacks included
+    workdir = fs.mkdtempSync(path.join(os.tmpdir(), 'iam-audit-'));
+    const example = buildExampleApp(path.join(workdir, 'example')).synth();
+    const integDir = path.join(REPO_ROOT, 'integ');
+    const snapshots = fs.readdirSync(integDir).filter((d) => d.endsWith('.snapshot')).map((d) => path.join(integDir, d));
+    policies = [example.directory, ...snapshots].flatMap((dir) => policiesOf(dir));
+    // WHEN: one parliament run over all of them
+    findings = parliament(policies);
+  });
+  afterAll(() => {
+    fs.rmSync(workdir, { recursive: true, force: true });
+  });
+
+  test('reads every policy of the example and of the integ snapshots, each intrinsic resolved', () => {
+    // THEN: each kind of policy is there, and no CloudFormation intrinsic is left for parliament to misread
+    const kinds = new Set(policies.map((p) => `${p.kind} ${p.id.replace(/^.*#[A-Za-z0-9]+\./, '').replace(/\[.*$/, '')}`));
+    expect([...kinds].sort()).toEqual([
+      'identity Policies', 'identity PolicyDocument', 'resource PolicyDocument', 'trust AssumeRolePolicyDocument',
+    ]);
+    expect(policies.length).toBeGreaterThanOrEqual(100);
+    expect(JSON.stringify(policies.map((p) => p.document))).not.toMatch(/"(Ref|Fn::[A-Za-z]+)"/);
+    // The shapes parliament checks the resources against
+    const resources = policies.flatMap((p) => p.document.Statement.flatMap((s) => [s.Resource ?? []].flat())) as string[];
+    expect(resources).toEqual(expect.arrayContaining([
+      'arn:aws:ssm:us-east-1:123456789012:parameter/staging/web/image-uri',
+      expect.stringMatching(/^arn:aws:logs:us-east-1:123456789012:log-group:[^:]+:\*$/),
+      expect.stringMatching(/^arn:aws:ecr:us-east-1:123456789012:repository\/[a-z0-9-]+$/),
+      expect.stringMatching(/^arn:aws:ecs:us-east-1:123456789012:service\/[A-Za-z0-9-]+\/[A-Za-z0-9-]+$/),
+      expect.stringMatching(/^arn:aws:iam::123456789012:role\/staging-web-github-deploy$/),
+    ]));
+  });
+
+  test('finds nothing that is not explained', () => {
+    // THEN: every finding is one the library accepts, with its reason
+    const unexplained = byAction(findings).filter((f) => !ACCEPTED.some((entry) => isAccepted(f, entry)));
+    expect(unexplained.map(format)).toEqual([]);
+  });
+
+  test('keeps no explanation that no finding needs', () => {
+    const unused = ACCEPTED.filter((entry) => !byAction(findings).some((f) => isAccepted(f, entry)));
+    expect(unused.map((e) => `${e.issue} ${e.actions.join(',')}`)).toEqual([]);
+  });
+
+  test('reports a codestar-connections action on a codeconnections ARN (control)', () => {
+    // GIVEN: the permission a CodeConnections source needs, once with each service prefix
+    const connection = 'arn:aws:codeconnections:us-east-1:123456789012:connection/0a1b2c3d-0000-1111-2222-333344445555';
+    const control = (action: string): AuditedPolicy => ({
+      id: `control#${action}`,
+      kind: 'identity',
+      document: { Version: '2012-10-17', Statement: [{ Effect: 'Allow', Action: action, Resource: connection }] },
+    });
+    // WHEN
+    const result = parliament([control('codestar-connections:UseConnection'), control('codeconnections:UseConnection')]);
+    // THEN: the old prefix does not match the ARN; the new one does
+    expect(result.map((f) => `${f.policy} ${f.issue} ${f.actions.join(',')}`)).toEqual([
+      'control#codestar-connections:UseConnection RESOURCE_MISMATCH codestar-connections:UseConnection',
+    ]);
+  });
+});
+
+describe('TemplateResolver', () => {
+  const template = {
+    Parameters: { ClusterRef: { Type: 'String' }, Unpassed: { Type: 'String' } },
+    Resources: {
+      Repo: { Type: 'AWS::ECR::Repository' },
+      Logs: { Type: 'AWS::Logs::LogGroup', Properties: { LogGroupName: '/staging/web' } },
+      Param: { Type: 'AWS::SSM::Parameter', Properties: { Name: '/staging/web/image-uri' } },
+      Unnamed: { Type: 'AWS::SSM::Parameter', Properties: {} },
+      Topic: { Type: 'AWS::SNS::Topic' },
+      Service: { Type: 'AWS::ECS::Service', Properties: { ServiceName: 'web', Cluster: { Ref: 'ClusterRef' } } },
+      Custom: { Type: 'Custom::Thing' },
+    },
+  };
+  const parent = new TemplateResolver('Parent.template.json', {
+    Resources: { Cluster: { Type: 'AWS::ECS::Cluster', Properties: { ClusterName: 'staging' } } },
+  }, { stackName: 'Parent', region: 'us-east-1' });
+  const resolver = new TemplateResolver('Child.nested.template.json', template, {
+    stackName: 'Parent-Child-ABC',
+    region: 'us-east-1',
+    parent: { resolver: parent, parameters: { ClusterRef: { Ref: 'Cluster' } }, logicalId: 'Child' },
+  });
+  const resolve = (value: unknown) => resolver.resolve(value, 'test');
+
+  test('resolves each reference to the value of its resource type', () => {
+    expect(resolve({ 'Fn::GetAtt': ['Repo', 'Arn'] })).toMatch(/^arn:aws:ecr:us-east-1:123456789012:repository\/parent-child-abc-repo-[a-z0-9]+$/);
+    expect(resolve({ 'Fn::GetAtt': ['Logs', 'Arn'] })).toBe('arn:aws:logs:us-east-1:123456789012:log-group:/staging/web:*');
+    expect(resolve({ 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':ssm:us-east-1:', { Ref: 'AWS::AccountId' }, ':parameter', { Ref: 'Param' }]] }))
+      .toBe('arn:aws:ssm:us-east-1:123456789012:parameter/staging/web/image-uri');
+    expect(resolve({ Ref: 'Unnamed' })).toMatch(/^CFN-Unnamed-[A-Z0-9]+$/);
+    expect(resolve({ Ref: 'Topic' })).toMatch(/^arn:aws:sns:us-east-1:123456789012:Parent-Child-ABC-Topic-[A-Z0-9]+$/);
+    // A nested stack's parameter is resolved in its parent
+    expect(resolve({ Ref: 'Service' })).toBe('arn:aws:ecs:us-east-1:123456789012:service/staging/web');
+    expect(resolve({ 'Fn::Sub': ['${Repo.Arn}/${!literal}/${X}', { X: { Ref: 'AWS::Region' } }] }))
+      .toMatch(/^arn:aws:ecr:us-east-1:123456789012:repository\/[a-z0-9-]+\/\$\{literal\}\/us-east-1$/);
+    expect(resolve([{ Ref: 'AWS::NoValue' }, { 'Fn::Select': [1, { 'Fn::Split': [',', 'a,b'] }] }])).toEqual(['b']);
+  });
+
+  test('fails on what it cannot resolve, rather than skip it', () => {
+    expect(() => resolve({ Ref: 'Custom' })).toThrow(/does not know the physical name of Custom::Thing/);
+    expect(() => resolve({ 'Fn::GetAtt': ['Topic', 'Nope'] })).toThrow(/cannot resolve Fn::GetAtt Topic.Nope/);
+    expect(() => resolve({ Ref: 'Unpassed' })).toThrow(/parameter Unpassed/);
+    expect(() => resolve({ Ref: 'Missing' })).toThrow(/no resource or parameter Missing/);
+    expect(() => resolve({ 'Fn::ImportValue': 'Shared' })).toThrow(/cannot resolve Fn::ImportValue/);
+    expect(() => resolve({ 'Fn::If': ['C', 'a', 'b'] })).toThrow(/cannot resolve Fn::If/);
+  });
+});
