@@ -376,7 +376,9 @@ export class StagingNetwork extends Construct {
    * The Amazon Linux 2023 image of the NAT instance, looked up once and kept in `cdk.context.json`.
    *
    * Without it, the image comes from an SSM parameter that CloudFormation reads again on every
-   * deploy: a new Amazon Linux release replaces the NAT instance on an unrelated deploy.
+   * deploy: a new Amazon Linux release replaces the NAT instance on an unrelated deploy. The CDK
+   * CLI looks the value up once, with credentials, and keeps it until `cdk context --reset`:
+   * https://docs.aws.amazon.com/cdk/v2/guide/context.html
    */
   private pinnedNatImage(instanceType: ec2.InstanceType): ec2.IMachineImage | undefined {
     const stack = Stack.of(this);
