@@ -39,14 +39,15 @@ export interface NatInstanceOptions {
   /**
    * Image of the NAT instance.
    *
-   * It must be Amazon Linux 2023 for the architecture of `instanceType`: the instance turns itself
-   * into a NAT at boot with `yum install iptables-services` and iptables rules. A new image replaces
-   * the instance (a short egress outage; the Elastic IP stays).
+   * It must be Amazon Linux 2023 for the architecture of the instance type (`instanceType` /
+   * `instance_type`): the instance turns itself into a NAT at boot with `yum install
+   * iptables-services` and iptables rules. A new image replaces the instance (a short egress
+   * outage; the Elastic IP stays).
    *
-   * @default - the newest Amazon Linux 2023 image when the stack is first synthesized, pinned in
-   * `cdk.context.json` (`ec2.MachineImage.latestAmazonLinux2023({ cachedInContext: true })`), so
-   * that a later deploy never replaces the instance by itself. A stack without an account and
-   * region cannot look it up and reads the newest image on every deploy instead (with a warning).
+   * @default - the newest Amazon Linux 2023 image when the stack is first synthesized, kept in
+   * `cdk.context.json` so that a later deploy never replaces the instance by itself; reset it with
+   * `cdk context --reset` to move to a newer one. A stack without an account and region cannot look
+   * it up and reads the newest image on every deploy instead (with a warning).
    */
   readonly machineImage?: ec2.IMachineImage;
 }

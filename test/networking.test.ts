@@ -254,6 +254,17 @@ describe('StagingNetwork', () => {
       Annotations.fromStack(stack).hasWarning('/Agnostic/Network',
         Match.stringLikeRegexp('NatStrategy.instance\\(\\{ machineImage \\}\\).*\\[ack: cdk-ecs-staging:nat-image-unpinned\\]'));
     });
+
+    test('warns of nothing when the image is pinned or given', () => {
+      // GIVEN: a pinned image in an env-specific stack, and a given image in an environment-agnostic one
+      const pinned = synthNatNetwork().stack;
+      const agnostic = new Stack(new App(), 'Agnostic');
+      new StagingNetwork(agnostic, 'Network', { natStrategy: NatStrategy.instance({ machineImage: ec2.MachineImage.genericLinux({ 'us-east-1': 'ami-0123456789abcdef0' }) }) });
+      // THEN
+      for (const stack of [pinned, agnostic]) {
+        Annotations.fromStack(stack).hasNoWarning('*', Match.stringLikeRegexp('nat-image-unpinned'));
+      }
+    });
   });
 
   describe('two environments with NatStrategy.instance() in one account and region', () => {
