@@ -1,4 +1,4 @@
-import { Aspects, RemovalPolicy, Token, Validations } from 'aws-cdk-lib';
+import { Annotations, RemovalPolicy, Stack, Token, Validations } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as logs from 'aws-cdk-lib/aws-logs';
@@ -35,6 +35,21 @@ export interface NatInstanceOptions {
    * @default - t4g.nano (Graviton, the smallest size)
    */
   readonly instanceType?: ec2.InstanceType;
+
+  /**
+   * Image of the NAT instance.
+   *
+   * It must be Amazon Linux 2023 for the architecture of the instance type (`instanceType` /
+   * `instance_type`): the instance turns itself into a NAT at boot with `yum install
+   * iptables-services` and iptables rules. A new image replaces the instance (a short egress
+   * outage; the Elastic IP stays).
+   *
+   * @default - the newest Amazon Linux 2023 image when the stack is first synthesized, kept in
+   * `cdk.context.json` so that a later deploy never replaces the instance by itself; reset it with
+   * `cdk context --reset` to move to a newer one. A stack without an account and region cannot look
+   * it up and reads the newest image on every deploy instead (with a warning).
+   */
+  readonly machineImage?: ec2.IMachineImage;
 }
 
 /**
@@ -56,10 +71,11 @@ export class NatStrategy {
 
   /**
    * One NAT instance for the whole VPC: a small Graviton instance that requires IMDSv2,
-   * has an encrypted root volume and admits traffic only from the VPC.
+   * has an encrypted root volume, an Elastic IP and an image pinned between deploys, and admits
+   * traffic only from the VPC.
    */
   public static instance(options: NatInstanceOptions = {}): NatStrategy {
-    return new NatStrategy(NatStrategyKind.INSTANCE, options.instanceType ?? new ec2.InstanceType(DEFAULTS.natInstanceType));
+    return new NatStrategy(NatStrategyKind.INSTANCE, options.instanceType ?? new ec2.InstanceType(DEFAULTS.natInstanceType), options.machineImage);
   }
 
   /**
@@ -73,12 +89,15 @@ export class NatStrategy {
   /**
    * @param kind which strategy this is
    * @param instanceType the NAT instance type, for `NatStrategyKind.INSTANCE`
+   * @param machineImage the NAT instance image given, for `NatStrategyKind.INSTANCE`
    */
   private constructor(
     /** Which strategy this is. */
     public readonly kind: NatStrategyKind,
     /** The NAT instance type, set for `NatStrategyKind.INSTANCE` only. */
     public readonly instanceType?: ec2.InstanceType,
+    /** The NAT instance image given to `NatStrategy.instance()`; unset when the library picks it. */
+    public readonly machineImage?: ec2.IMachineImage,
   ) {}
 }
 
@@ -292,6 +311,7 @@ export class StagingNetwork extends Construct {
       case NatStrategyKind.INSTANCE:
         natInstanceProvider = ec2.NatProvider.instanceV2({
           instanceType: this.natStrategy.instanceType!,
+          machineImage: this.natStrategy.machineImage ?? this.pinnedNatImage(this.natStrategy.instanceType!),
           // Public subnets do not map public IPs on launch: the NAT instance asks for one itself.
           associatePublicIpAddress: true,
           // Burst credits are enough for staging egress and never bill extra.
@@ -336,7 +356,14 @@ export class StagingNetwork extends Construct {
       natInstanceProvider.connections.allowFrom(ec2.Peer.ipv4(cidr), ec2.Port.allTraffic(), 'Egress of the VPC through the NAT instance');
       for (const instance of natInstanceProvider.gatewayInstances) {
         instance.instance.blockDeviceMappings = [{ deviceName: '/dev/xvda', ebs: { encrypted: true, volumeType: 'gp3', deleteOnTermination: true } }];
-        Aspects.of(instance).add(new ec2.InstanceRequireImdsv2Aspect());
+        // IMDSv2 on the instance itself, not through aws-cdk-lib's InstanceRequireImdsv2Aspect: without
+        // the app-level flag @aws-cdk/aws-ec2:uniqueImdsv2TemplateName, the aspect names its launch
+        // template `NatInstanceLaunchTemplate` in every stack, and launch template names are unique per
+        // region, so a second environment in the account and region failed to create. HttpTokens on
+        // AWS::EC2::Instance MetadataOptions updates without interruption:
+        // https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/aws-properties-ec2-instance-metadataoptions.html
+        instance.instance.metadataOptions = { httpTokens: 'required' };
+        addNatElasticIp(instance, vpc);
         acknowledgeNatInstance(instance);
       }
     }
@@ -344,6 +371,30 @@ export class StagingNetwork extends Construct {
     // CDK caps NAT gateways at the AZs it really got (2 for an environment-agnostic stack).
     const natGatewayCount = this.natStrategy.kind === NatStrategyKind.INSTANCE ? 0 : Math.min(natGateways, vpc.availabilityZones.length);
     return { vpc, natGatewayCount, natInstanceProvider };
+  }
+
+  /**
+   * The Amazon Linux 2023 image of the NAT instance, looked up once and kept in `cdk.context.json`.
+   *
+   * Without it, the image comes from an SSM parameter that CloudFormation reads again on every
+   * deploy: a new Amazon Linux release replaces the NAT instance on an unrelated deploy. The CDK
+   * CLI looks the value up once, with credentials, and keeps it until `cdk context --reset`:
+   * https://docs.aws.amazon.com/cdk/v2/guide/context.html
+   */
+  private pinnedNatImage(instanceType: ec2.InstanceType): ec2.IMachineImage | undefined {
+    const stack = Stack.of(this);
+    if (Token.isUnresolved(stack.account) || Token.isUnresolved(stack.region)) {
+      Annotations.of(this).addWarningV2('cdk-ecs-staging:nat-image-unpinned',
+        'The NAT instance reads the newest Amazon Linux 2023 image on every deploy, because the stack has no account and region to look the image up once: '
+        + 'a new image release replaces the instance (a short egress outage) on an unrelated deploy. Give the stack an env with account and region, '
+        + 'or pass NatStrategy.instance({ machineImage }) (NatStrategy.instance(machine_image=...)) with a fixed image.');
+      // undefined: the provider's own default, the same SSM parameter resolved at deploy time.
+      return undefined;
+    }
+    return ec2.MachineImage.latestAmazonLinux2023({
+      cpuType: instanceType.architecture === ec2.InstanceArchitecture.ARM_64 ? ec2.AmazonLinuxCpuType.ARM_64 : ec2.AmazonLinuxCpuType.X86_64,
+      cachedInContext: true,
+    });
   }
 
   private validateImportedVpc(vpc: ec2.IVpc, hasNat: boolean): void {
@@ -379,6 +430,25 @@ export class StagingNetwork extends Construct {
         + 'or pass natStrategy: NatStrategy.none() (nat_strategy=NatStrategy.none()) to run the services in the public subnets with public IPs');
     }
   }
+}
+
+/**
+ * An Elastic IP for the NAT instance, so that the VPC's egress address survives the instance's
+ * replacement (new image or type): the instance's own public IP is released with it. CloudFormation
+ * moves the address to the new instance by updating `InstanceId`, which "reassociates the address on
+ * its associated resource" without replacing it:
+ * https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/aws-resource-ec2-eip.html
+ * The same page asks for a dependency on the VPC's gateway attachment: the address waits for the
+ * public subnet's route to the internet gateway, which waits for the attachment.
+ */
+function addNatElasticIp(instance: ec2.Instance, vpc: ec2.Vpc): void {
+  const eip = new ec2.CfnEIP(instance, 'ElasticIp', {
+    domain: 'vpc',
+    instanceId: instance.instanceId,
+  });
+  // NatInstanceProviderV2 creates each instance inside its public subnet.
+  const subnet = vpc.publicSubnets.find((s) => s === instance.node.scope);
+  eip.node.addDependency(subnet?.internetConnectivityEstablished ?? vpc.internetConnectivityEstablished);
 }
 
 /** The findings a NAT instance raises by being a NAT instance, each with the reason it stays. */

@@ -1,10 +1,10 @@
 import { App, Stack, Validations } from 'aws-cdk-lib';
-import { Match, Template } from 'aws-cdk-lib/assertions';
+import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as logs from 'aws-cdk-lib/aws-logs';
-import { NatStrategy, NatStrategyKind, StagingNetwork, StagingNetworkProps } from '../src';
-import { testStack } from './harness/apps';
+import { EcsStagingEnvironment, NatStrategy, NatStrategyKind, StagingNetwork, StagingNetworkProps } from '../src';
+import { TEST_ENV, testApp, testStack } from './harness/apps';
 import { formatFindings, postureFindings } from './harness/posture';
 
 /** Synthesizes one network in a fresh env-specific stack (3 AZs available). */
@@ -22,6 +22,32 @@ function defaultRoutes(template: Template): Record<string, { NatGatewayId?: unkn
     result[route.Properties.RouteTableId.Ref] = route.Properties;
   }
   return result;
+}
+
+/** The SSM parameter of the newest Amazon Linux 2023 image for an architecture (arm64, x86_64). */
+const AL2023_PARAMETER = (arch: string) => `/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-6.1-${arch}`;
+/** The context key under which the CDK CLI keeps that parameter's value once looked up. */
+const AL2023_CONTEXT_KEY = (arch: string) => `ssm:account=${TEST_ENV.account}:parameterName=${AL2023_PARAMETER(arch)}:region=${TEST_ENV.region}`;
+/** The images the CLI would have written to cdk.context.json on the first synth. */
+const PINNED_IMAGES = { arm64: 'ami-0a1b2c3d4e5f60718', x86_64: 'ami-0f1e2d3c4b5a69788' };
+
+/** A `testApp()` whose cdk.context.json already pins the Amazon Linux 2023 images, plus `context`. */
+function natApp(context: Record<string, unknown> = {}): App {
+  const app = testApp();
+  for (const [arch, ami] of Object.entries(PINNED_IMAGES)) {
+    app.node.setContext(AL2023_CONTEXT_KEY(arch), ami);
+  }
+  for (const [key, value] of Object.entries(context)) {
+    app.node.setContext(key, value);
+  }
+  return app;
+}
+
+/** Synthesizes one network with a NAT instance in an env-specific stack whose images are pinned. */
+function synthNatNetwork(natStrategy: NatStrategy = NatStrategy.instance()) {
+  const stack = new Stack(natApp(), 'Test', { env: TEST_ENV });
+  const network = new StagingNetwork(stack, 'Network', { natStrategy });
+  return { stack, network, template: Template.fromStack(stack) };
 }
 
 function privateRouteTables(template: Template): string[] {
@@ -135,7 +161,7 @@ describe('StagingNetwork', () => {
     let template: Template;
     let network: StagingNetwork;
     beforeAll(() => {
-      ({ template, network } = synthNetwork({ natStrategy: NatStrategy.instance() }));
+      ({ template, network } = synthNatNetwork());
     });
 
     test('creates one Graviton NAT instance and no NAT gateway', () => {
@@ -146,20 +172,37 @@ describe('StagingNetwork', () => {
         SourceDestCheck: false,
         CreditSpecification: { CPUCredits: 'standard' },
         NetworkInterfaces: [Match.objectLike({ AssociatePublicIpAddress: true, DeviceIndex: '0' })],
-        ImageId: { Ref: Match.stringLikeRegexp('al2023amikernel.*arm64') },
       });
       expect(network.natGatewayCount).toBe(0);
       expect(network.natInstanceProvider?.gatewayInstances).toHaveLength(1);
     });
 
-    test('requires IMDSv2 and encrypts the root volume', () => {
+    test('requires IMDSv2 on the instance itself and encrypts the root volume', () => {
       template.hasResourceProperties('AWS::EC2::Instance', {
         BlockDeviceMappings: [{ DeviceName: '/dev/xvda', Ebs: { Encrypted: true, VolumeType: 'gp3', DeleteOnTermination: true } }],
-        LaunchTemplate: Match.objectLike({ LaunchTemplateName: Match.anyValue() }),
+        MetadataOptions: { HttpTokens: 'required' },
+        LaunchTemplate: Match.absent(),
       });
-      template.hasResourceProperties('AWS::EC2::LaunchTemplate', {
-        LaunchTemplateData: { MetadataOptions: { HttpTokens: 'required' } },
-      });
+      template.resourceCountIs('AWS::EC2::LaunchTemplate', 0);
+    });
+
+    test('runs the Amazon Linux 2023 image pinned in the context, not one read again on every deploy', () => {
+      // THEN: the image ID is a literal of cdk.context.json, and no SSM parameter feeds the template
+      template.hasResourceProperties('AWS::EC2::Instance', { ImageId: PINNED_IMAGES.arm64 });
+      expect(Object.keys(template.toJSON().Parameters ?? {}).filter((p) => p.startsWith('SsmParameterValue'))).toEqual([]);
+    });
+
+    test('egresses through an Elastic IP that follows the instance', () => {
+      const [instanceId] = Object.keys(template.findResources('AWS::EC2::Instance'));
+      const eips = template.findResources('AWS::EC2::EIP');
+      expect(Object.values(eips).map((eip) => eip.Properties)).toEqual([{ Domain: 'vpc', InstanceId: { Ref: instanceId }, Tags: expect.any(Array) }]);
+      // The address waits for its subnet's route to the internet gateway, which waits for the gateway
+      // attachment (AWS::EC2::EIP, Domain).
+      const [eip] = Object.values(eips);
+      const routeToIgw = Object.entries(template.findResources('AWS::EC2::Route', { Properties: { GatewayId: Match.anyValue() } }))
+        .find(([, route]) => route.DependsOn?.some((d: string) => /VPCGW/.test(d)));
+      expect(routeToIgw).toBeDefined();
+      expect(eip.DependsOn).toEqual(expect.arrayContaining([routeToIgw![0]]));
     });
 
     test('its security group admits only the VPC', () => {
@@ -177,9 +220,80 @@ describe('StagingNetwork', () => {
       expect(targets.every((t) => t !== undefined)).toBe(true);
     });
 
-    test('takes another instance type', () => {
-      const other = synthNetwork({ natStrategy: NatStrategy.instance({ instanceType: new ec2.InstanceType('t3.micro') }) });
-      other.template.hasResourceProperties('AWS::EC2::Instance', { InstanceType: 't3.micro' });
+    test('takes another instance type, and pins the image of its architecture', () => {
+      const other = synthNatNetwork(NatStrategy.instance({ instanceType: new ec2.InstanceType('t3.micro') }));
+      other.template.hasResourceProperties('AWS::EC2::Instance', { InstanceType: 't3.micro', ImageId: PINNED_IMAGES.x86_64 });
+    });
+
+    test('takes an image of your choosing', () => {
+      // GIVEN: an image fixed by ID
+      const machineImage = ec2.MachineImage.genericLinux({ [TEST_ENV.region]: 'ami-0123456789abcdef0' });
+      // WHEN
+      const other = synthNatNetwork(NatStrategy.instance({ machineImage }));
+      // THEN
+      other.template.hasResourceProperties('AWS::EC2::Instance', { ImageId: 'ami-0123456789abcdef0' });
+      expect(other.network.natStrategy.machineImage).toBe(machineImage);
+    });
+
+    test('asks the CLI to look the image up on the first synth of a stack without it in cdk.context.json', () => {
+      // GIVEN: a fresh app, no image in its context
+      const app = testApp();
+      new StagingNetwork(new Stack(app, 'Test', { env: TEST_ENV }), 'Network', { natStrategy: NatStrategy.instance() });
+      // WHEN
+      const missing = app.synth().manifest.missing ?? [];
+      // THEN: the CLI looks it up (with credentials) and writes it to cdk.context.json
+      expect(missing.map((m) => m.key)).toContain(AL2023_CONTEXT_KEY('arm64'));
+    });
+
+    test('reads the image at every deploy, with a warning, in a stack without account and region', () => {
+      // GIVEN / WHEN
+      const stack = new Stack(new App(), 'Agnostic');
+      new StagingNetwork(stack, 'Network', { natStrategy: NatStrategy.instance() });
+      // THEN
+      Template.fromStack(stack).hasResourceProperties('AWS::EC2::Instance', { ImageId: { Ref: Match.stringLikeRegexp('al2023amikernel.*arm64') } });
+      Annotations.fromStack(stack).hasWarning('/Agnostic/Network',
+        Match.stringLikeRegexp('NatStrategy.instance\\(\\{ machineImage \\}\\).*\\[ack: cdk-ecs-staging:nat-image-unpinned\\]'));
+    });
+
+    test('warns of nothing when the image is pinned or given', () => {
+      // GIVEN: a pinned image in an env-specific stack, and a given image in an environment-agnostic one
+      const pinned = synthNatNetwork().stack;
+      const agnostic = new Stack(new App(), 'Agnostic');
+      new StagingNetwork(agnostic, 'Network', { natStrategy: NatStrategy.instance({ machineImage: ec2.MachineImage.genericLinux({ 'us-east-1': 'ami-0123456789abcdef0' }) }) });
+      // THEN
+      for (const stack of [pinned, agnostic]) {
+        Annotations.fromStack(stack).hasNoWarning('*', Match.stringLikeRegexp('nat-image-unpinned'));
+      }
+    });
+  });
+
+  describe('two environments with NatStrategy.instance() in one account and region', () => {
+    test.each([
+      ['without', {}],
+      ['with', { '@aws-cdk/aws-ec2:uniqueImdsv2TemplateName': true }],
+    ])('%s the unique launch template name flag in cdk.json, require IMDSv2 and share no launch template name', (_label, flags) => {
+      // GIVEN: one app (flags as cdk.json context), two environments side by side
+      const app = natApp(flags);
+      const stacks = ['StagingA', 'StagingB'].map((id) => {
+        const stack = new Stack(app, id, { env: TEST_ENV });
+        new EcsStagingEnvironment(stack, 'Staging', { environmentName: id.toLowerCase(), network: { natStrategy: NatStrategy.instance() } });
+        return stack;
+      });
+      // WHEN
+      const templates = stacks.map((stack) => Template.fromStack(stack));
+      // THEN: every NAT instance requires IMDSv2, and no launch template name appears twice in the region
+      const names: string[] = [];
+      for (const template of templates) {
+        const instances = Object.values(template.findResources('AWS::EC2::Instance'));
+        expect(instances).toHaveLength(1);
+        expect(instances[0].Properties.MetadataOptions).toEqual({ HttpTokens: 'required' });
+        for (const lt of Object.values(template.findResources('AWS::EC2::LaunchTemplate'))) {
+          if (lt.Properties.LaunchTemplateName !== undefined) {
+            names.push(JSON.stringify(lt.Properties.LaunchTemplateName));
+          }
+        }
+      }
+      expect(names.filter((name, i) => names.indexOf(name) !== i)).toEqual([]);
     });
   });
 
