@@ -67,9 +67,26 @@ const ACCEPTED: AcceptedFinding[] = [
   {
     issue: 'RESOURCE_POLICY_PRIVILEGE_ESCALATION',
     actions: ['s3:PutBucketPolicy'],
-    where: /#StagingEdgeAccessLogsPolicy[0-9A-F]{8}\.PolicyDocument$/,
-    reason: 'The only principal allowed s3:PutBucketPolicy is the role of aws-cdk-lib\'s autoDeleteObjects handler in the same stack, '
+    where: /#(StagingEdgeAccessLogs|ServicePipelineArtifacts)Policy[0-9A-F]{8}\.PolicyDocument$/,
+    reason: 'The access-log bucket of an ephemeral environment and the artifact bucket of an ephemeral pipeline: the only principal allowed '
+      + 's3:PutBucketPolicy is the role of aws-cdk-lib\'s autoDeleteObjects handler in the same stack, '
       + 'which writes a deny-all-writes policy before it empties the bucket on deletion; no user or service principal can change the policy.',
+  },
+  {
+    issue: 'RESOURCE_STAR',
+    actions: ['ecs:RegisterTaskDefinition'],
+    where: /#Service(GitHubActionsDeployRole|PipelineDeployRole)DefaultPolicy[0-9A-F]{8}\.PolicyDocument$/,
+    reason: 'A revision\'s ARN does not exist before it is registered, and the deploy paths\' own guide grants RegisterTaskDefinition on "*" '
+      + '(CodePipeline user guide, Amazon ECS deploy action, service role permissions: https://docs.aws.amazon.com/codepipeline/latest/userguide/action-reference-ECS.html). '
+      + 'What a registered revision may run as is decided by iam:PassRole, which both roles may use only for the service\'s task and execution roles, '
+      + 'and only UpdateService on this one service can put a revision to use.',
+  },
+  {
+    issue: 'RESOURCE_STAR',
+    actions: ['ecs:DescribeTasks', 'ecs:ListTasks'],
+    where: /#ServicePipelineDeployRoleDefaultPolicy[0-9A-F]{8}\.PolicyDocument$/,
+    reason: 'Read-only calls the CodePipeline ECS deploy action makes while it watches its deployment, granted on "*" as its guide gives them '
+      + '(https://docs.aws.amazon.com/codepipeline/latest/userguide/action-reference-ECS.html); they reveal task metadata only, and change nothing.',
   },
   {
     issue: 'RESOURCE_STAR',
