@@ -106,12 +106,17 @@ integ.assertions
   .awsApiCall('ECS', 'describeTaskDefinition', { taskDefinition: web.taskDefinition.taskDefinitionArn })
   .expect(ExpectedResult.objectLike({
     taskDefinition: Match.objectLike({
-      containerDefinitions: [Match.objectLike({
-        name: 'app',
-        image: PLACEHOLDER_IMAGE,
-        environment: Match.arrayWith([{ name: 'SERVER_PORT', value: '80' }]),
-        systemControls: [{ namespace: 'net.ipv4.ip_unprivileged_port_start', value: '80' }],
-      })],
+      // The app, then the container that opens /tmp to every user before it starts.
+      containerDefinitions: Match.arrayWith([
+        Match.objectLike({
+          name: 'app',
+          image: PLACEHOLDER_IMAGE,
+          environment: Match.arrayWith([{ name: 'SERVER_PORT', value: '80' }]),
+          systemControls: [{ namespace: 'net.ipv4.ip_unprivileged_port_start', value: '80' }],
+          dependsOn: [{ containerName: 'writable-paths', condition: 'SUCCESS' }],
+        }),
+        Match.objectLike({ name: 'writable-paths', essential: false, entryPoint: ['chmod', '1777', '/tmp'] }),
+      ]),
     }),
   }));
 integ.assertions
@@ -134,9 +139,10 @@ integ.assertions
   .awsApiCall('ECS', 'describeTaskDefinition', { taskDefinition: web.taskDefinition.taskDefinitionArn })
   .expect(ExpectedResult.objectLike({
     taskDefinition: Match.objectLike({
-      containerDefinitions: [Match.objectLike({
+      containerDefinitions: Match.arrayWith([Match.objectLike({
+        name: 'app',
         secrets: Match.arrayWith([Match.objectLike({ name: 'LOG_LEVEL' }), Match.objectLike({ name: 'DB_PASSWORD' })]),
-      })],
+      })]),
     }),
   }));
 integ.assertions

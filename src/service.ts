@@ -321,8 +321,7 @@ export class StagingService extends Construct {
       essential: true,
       portMappings: [{ containerPort, protocol: ecs.Protocol.TCP, name: 'http' }],
       environment,
-      // With a read-only root filesystem, the container that opens /tmp takes its few MiB of the task's memory.
-      memoryLimitMiB: (props.memoryLimitMiB ?? DEFAULTS.memoryLimitMiB) - (readonlyRootFilesystem && !runsAsRoot(props.user) ? DEFAULTS.writablePathsMemoryMiB : 0),
+      memoryLimitMiB: appMemoryMiB(props.memoryLimitMiB ?? DEFAULTS.memoryLimitMiB, readonlyRootFilesystem && !runsAsRoot(props.user)),
       readonlyRootFilesystem,
       user: props.user,
       // The placeholder runs as uid 1000, like a non-root user.
@@ -567,6 +566,18 @@ const ECS_EXEC_WRITABLE_PATHS: { [volume: string]: string } = {
   'ecs-exec-log': '/var/log/amazon',
   'ecs-exec-agents': '/managed-agents',
 };
+
+/**
+ * The app container's memory limit: the task's, less what the writable-paths container takes when
+ * there is one. A task memory given as a token cannot be reduced at synth, so the app container then
+ * has no limit of its own and the task's applies (on Fargate the container limit is optional).
+ */
+function appMemoryMiB(taskMemoryMiB: number, withWritablePaths: boolean): number | undefined {
+  if (!withWritablePaths) {
+    return taskMemoryMiB;
+  }
+  return Token.isUnresolved(taskMemoryMiB) ? undefined : taskMemoryMiB - DEFAULTS.writablePathsMemoryMiB;
+}
 
 /** Whether `user` names root explicitly (a root app writes to root-owned volumes as they are). */
 function runsAsRoot(user: string | undefined): boolean {

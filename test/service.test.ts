@@ -1,4 +1,4 @@
-import { CfnElement, Duration, Stack, Validations } from 'aws-cdk-lib';
+import { CfnElement, Duration, Stack, Token, Validations } from 'aws-cdk-lib';
 import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
 import * as ecr from 'aws-cdk-lib/aws-ecr';
 import * as ecs from 'aws-cdk-lib/aws-ecs';
@@ -347,6 +347,10 @@ describe('StagingService', () => {
     const root = synthService({ user: '0' }).template;
     expect(containerOf(root, 'writable-paths')).toBeUndefined();
     expect(containerOf(root).Memory).toBe(1024);
+    // A task memory known only at deploy cannot be split at synth: the app container then takes the task's limit.
+    const tokenMemory = synthService({ memoryLimitMiB: Token.asNumber({ Ref: 'TaskMemory' }) }).template;
+    expect(containerOf(tokenMemory).Memory).toBeUndefined();
+    expect(containerOf(tokenMemory, 'writable-paths').Memory).toBe(16);
     const writable = synthService({ readonlyRootFilesystem: false }).template;
     expect(containerOf(writable, 'writable-paths')).toBeUndefined();
     expect(containerOf(writable).Memory).toBe(1024);
