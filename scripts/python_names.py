@@ -235,6 +235,31 @@ def pythonize_files(markdown: list, modules: list, names: dict) -> list:
     return changes
 
 
+# `const x = <expression> as ns.Type;` in TypeScript: jsii-rosetta drops the cast, and pyright then
+# sees the expression's own type (node.default_child: an optional IConstruct).
+TS_CAST = re.compile(r"^\s*(?:const|let) (\w+) = [^;]+? as ([A-Za-z_][\w.]*);", re.M)
+
+
+def keep_casts(typescript: str, python: str) -> tuple:
+    """The casts of `const x = ... as T;` declarations, as `x = cast(T, ...)` in the Python."""
+    count = 0
+    for var, type_name in TS_CAST.findall(typescript):
+        name = rosetta_snake(var)
+        line = re.compile(rf"^(\s*){re.escape(name)} = (?!cast\()(.+?)(\s*#.*)?$", re.M)
+        python, n = line.subn(lambda m: f"{m.group(1)}{name} = cast({type_name}, {m.group(2)}){m.group(3) or ''}", python, count=1)
+        count += n
+    if count and not re.search(r"^from typing import cast$", python, re.M):
+        python = "from typing import cast\n" + python
+    return python, count
+
+
+def rosetta_snake(name: str) -> str:
+    """jsii-rosetta's mangleIdentifier (lib/languages/python.js), for a local variable's name."""
+    if name[:1].isupper():
+        return name
+    return re.sub(r"([A-Z]+)([A-Z][a-z])", r"\1_\2", re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", name)).lower()
+
+
 def fix_tablet(path: pathlib.Path, fixes: dict) -> int:
     tablet = json.loads(path.read_text(encoding="utf8"))
     count = 0
@@ -242,6 +267,9 @@ def fix_tablet(path: pathlib.Path, fixes: dict) -> int:
         python = snippet.get("translations", {}).get("python")
         if python:
             python["source"], n = rewrite(python["source"], fixes)
+            count += n
+            typescript = snippet.get("translations", {}).get("$", {}).get("source", "")
+            python["source"], n = keep_casts(typescript, python["source"])
             count += n
     if count:
         # jsii-rosetta writes the tablet as compact JSON (gzipped only when asked to).
@@ -287,8 +315,8 @@ def main() -> None:
         if not path.is_file():
             sys.exit(f"python_names: FAIL: no {path}")
         count = (fix_tablet if sys.argv[1] == "fix-tablet" else fix_doc)(path, fixes)
-        print(f"python_names: {path}: {count} names rewritten to jsii-pacmak's spelling "
-              f"({', '.join(f'{w} -> {r}' for w, r in sorted(fixes.items())) or 'none differ'})")
+        print(f"python_names: {path}: {count} rewrites ({', '.join(f'{w} -> {r}' for w, r in sorted(fixes.items()))}"
+              + ("; casts kept" if sys.argv[1] == "fix-tablet" else "; members named after a Python keyword: name_") + ")")
 
 
 if __name__ == "__main__":
