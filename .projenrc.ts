@@ -195,7 +195,8 @@ project.addTask('cost', {
 
 project.addTask('test:python', {
   description: 'Python checks of the wheel in dist/python, from a fresh venv: examples/python/app.py against the TypeScript example, '
-    + 'the description and docstrings (Python, no TypeScript), the Project-URL lines, the README\'s Python examples under pyright.',
+    + 'the description and docstrings (Python, no TypeScript), the Project-URL lines, every documented name against the installed '
+    + 'wheel, the README\'s Python section run from Python, the README\'s Python examples and the PyPI page\'s fragments under pyright.',
   exec: 'bash test/python/smoke.sh',
 });
 
