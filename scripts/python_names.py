@@ -100,14 +100,18 @@ def rewrite(text: str, fixes: dict) -> tuple:
 # Translates TypeScript fragments (the code spans of prose) into Python with jsii-rosetta itself, loose
 # (no fixture: a nested object literal whose type it cannot see becomes a dict, which jsii accepts for a
 # struct). A fragment `name: value` (a prop as written in an object literal) is translated inside a
-# call and comes back as `name=value`. Reads a JSON list of fragments on stdin, prints a JSON list.
+# call and comes back as `name=value`; `a.b: value` as `a={"b": value}`. Reads a JSON list of
+# fragments on stdin, prints a JSON list.
 TRANSLATE_JS = r"""
 const rosetta = require('jsii-rosetta');
 const fragments = JSON.parse(require('fs').readFileSync(0, 'utf8'));
 const translator = new rosetta.Translator(false);
 const out = fragments.map((fragment) => {
-  const prop = /^[A-Za-z_][\w.]*\s*:\s/.test(fragment);
-  const source = prop ? `f({ ${fragment} });` : `${fragment};`;
+  // `a.b: value` (a nested prop) is `a: { b: value }`.
+  const nested = /^([A-Za-z_][\w.]*)\s*:\s([\s\S]*)$/.exec(fragment);
+  const prop = nested !== null;
+  const literal = prop ? nested[1].split('.').reduceRight((value, key) => `{ ${key}: ${value} }`, nested[2]) : '';
+  const source = prop ? `f(${literal});` : `${fragment};`;
   const snippet = rosetta.typeScriptSnippetFromVisibleSource(source, { api: { api: 'moduleReadme', moduleFqn: 'cdk-ecs-staging' } }, false);
   const t = translator.translatorFor(snippet);
   let python = t.renderUsing(new rosetta.PythonVisitor()).trim();
@@ -124,7 +128,7 @@ console.log(JSON.stringify(out));
 FENCE = re.compile(r"^[ \t]*```.*?^[ \t]*```[ \t]*$", re.M | re.S)
 # A code span: `x` in Markdown, ``x`` in the reStructuredText of jsii-pacmak's docstrings.
 SPAN = re.compile(r"(?<!`)(`{1,2})(?!`)([^`\n]+?)(?<!`)\1(?!`)")
-CAMEL = re.compile(r"(?<![\w.\"'/-])([a-z][a-z0-9]*[A-Z][A-Za-z0-9]*)(?![\w\"'/-])")
+CAMEL = re.compile(r"(?<![\w\"'/-])([a-z][a-z0-9]*[A-Z][A-Za-z0-9]*)(?![\w\"'/-])")
 # A TypeScript object literal: `{ name: ...`, `{ name, ...` or `{ name }` (a Python dict quotes its keys).
 TS_OBJECT = re.compile(r"\{\s*[A-Za-z_]\w*\s*[:,}]")
 
@@ -182,7 +186,10 @@ def pythonize_prose(texts: list, names: dict) -> tuple:
         for start, end, ticks, code in reversed(spans):
             python = translated.get(code)
             if not python or TS_OBJECT.search(python):
+                # e.g. `edge.deletionProtection: true`, which is no TypeScript rosetta can read.
                 python = CAMEL.sub(lambda m: names.get(m.group(1), m.group(1)), code)
+                python = re.sub(r"^([\w.]+): (true|false|\d+)$",
+                                lambda m: f"{m.group(1)}={ {'true': 'True', 'false': 'False'}.get(m.group(2), m.group(2))}", python)
             changes.append((code, python))
             text = text[:start] + ticks + python + ticks + text[end:]
         out.append(text)
