@@ -22,7 +22,6 @@ binding (`inspect.signature`, `hasattr`), not against another doc tool:
    description's or the docstrings' prose (scripts/python_names.py rewrites them at packaging).
 """
 import ast
-import builtins
 import inspect
 import io
 import json
@@ -30,7 +29,6 @@ import pathlib
 import re
 import sys
 import tarfile
-import typing
 import zipfile
 
 import cdk_ecs_staging as lib
