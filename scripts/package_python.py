@@ -16,6 +16,14 @@ and twine), `python -m build`, `twine check`. Anything that does not look as exp
 setup.py without pacmak's kwargs block, a project_urls other than pacmak's lone "Source" (a newer
 pacmak may support more: then drop this script), or METADATA/PKG-INFO without the Project-URL lines.
 The sdist and the wheel reach --outdir only when every check passed.
+
+Before building, what a Python user reads is made Python (scripts/python_names.py): the generated
+README (the PyPI description) and docstrings name no camelCase-only prop or method and hold no
+TypeScript object literal (jsii-rosetta translates their code spans), and none keeps a name that the
+doc tools spell otherwise than the wheel (`memory_limit_mi_b`: the tablet must have been fixed).
+
+From a fresh clone (no .jsii or no rosetta tablet yet), it first runs `npx projen compile` and
+`npx projen post-compile`, which write them.
 """
 import argparse
 import ast
@@ -30,6 +38,11 @@ import tarfile
 import tempfile
 import time
 import zipfile
+
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
+import python_names  # noqa: E402  (scripts/python_names.py)
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
 
 # The kwargs block of jsii-pacmak's setup.py: kwargs = json.loads(\n    """\n{...}\n"""\n)
 KWARGS = re.compile(r'^kwargs = json\.loads\(\n    """\n(\{.*?\})\n"""\n\)$', re.M | re.S)
@@ -114,6 +127,33 @@ def check_artifacts(outdir: pathlib.Path, urls: dict) -> None:
         print(f"package_python: {artifact}: " + "; ".join(f"Project-URL: {line}" for line in lines))
 
 
+def pythonize(source: pathlib.Path) -> None:
+    """The generated README and docstrings in Python (see the module docstring)."""
+    readme = source / "README.md"
+    modules = sorted((source / "src").glob("*/__init__.py"))
+    if not readme.is_file() or not modules:
+        fail(f"jsii-pacmak wrote no README.md or no src/<module>/__init__.py in {source}")
+    wrong = python_names.wrong_to_right(ROOT / ".jsii")
+    for path in [readme, *modules]:
+        text = path.read_text(encoding="utf8")
+        _, count = python_names.rewrite(text, wrong)
+        if count:
+            fail(f"{path.name} holds {count} names the wheel spells otherwise ({', '.join(sorted(wrong))}): the rosetta "
+                 "tablet was not fixed; run npx projen post-compile (python3 scripts/python_names.py fix-tablet .jsii.tabl.json)")
+    changes = python_names.pythonize_files([readme], modules, python_names.python_names(ROOT / ".jsii"))
+    print(f"package_python: {len(changes)} TypeScript code spans of the prose (README, docstrings) in Python, "
+          f"{len(set(changes))} distinct")
+
+
+def ensure_compiled() -> None:
+    """A fresh clone has neither the assembly nor the rosetta tablet that jsii-pacmak reads."""
+    missing = [name for name in (".jsii", ".jsii.tabl.json") if not (ROOT / name).is_file()]
+    if missing:
+        print(f"package_python: no {' or '.join(missing)} (a fresh clone): compiling first", flush=True)
+        run(["npx", "projen", "compile"], cwd=ROOT)
+        run(["npx", "projen", "post-compile"], cwd=ROOT)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--outdir", required=True, help="where the sdist and the wheel go (pacmak's: dist/python)")
@@ -124,6 +164,7 @@ def main() -> None:
     if not pacmak or "jsii-pacmak" not in os.path.basename(pacmak[0]) or "python" not in pacmak:
         fail(f"expected `-- jsii-pacmak ... --target python ...` after the options, got {pacmak}")
     urls = parse_urls(args.project_url)
+    ensure_compiled()
     outdir = pathlib.Path(args.outdir).resolve()
     requirements = subprocess.run(
         ["node", "-p", "require.resolve('jsii-pacmak/lib/targets/python/requirements-dev.txt')"],
@@ -136,9 +177,10 @@ def main() -> None:
         source = tmp / "code" / "python"
         if not (source / "setup.py").is_file():
             fail(f"jsii-pacmak --code-only wrote no setup.py in {source}")
-        # 2. The project URLs.
+        # 2. The project URLs; 3. the prose in Python.
         patch_setup_py(source / "setup.py", urls)
-        # 3. The sdist and the wheel, as jsii-pacmak's Python.build does it.
+        pythonize(source)
+        # 4. The sdist and the wheel, as jsii-pacmak's Python.build does it.
         venv = tmp / "venv"
         run(["python3", "-m", "venv", "--system-site-packages", str(venv)])
         python = str(venv / "bin" / "python")

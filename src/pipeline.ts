@@ -265,7 +265,8 @@ export class GitHubActionsDeployRole extends Construct {
       concurrency: { 'group': `deploy-${name}`, 'cancel-in-progress': false },
       jobs: { deploy: job },
     };
-    return `# Deploys service ${service.serviceName} of the ${service.environmentName} staging environment (cdk-ecs-staging).\n`
+    // The environment's name is often 'staging' itself: "of the staging staging environment" read badly.
+    return `# Deploys service ${service.serviceName} of the environment ${service.environmentName} (cdk-ecs-staging).\n`
       + loadYaml().stringify(workflow, { lineWidth: 0 });
   }
 }

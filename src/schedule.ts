@@ -33,6 +33,10 @@ export interface StagingWorkingHoursOptions {
   /**
    * The time zone of `start` and `end`, e.g. `TimeZone.EUROPE_BERLIN`. Daylight saving time is
    * followed: the services wake at 08:00 local time all year.
+   *
+   * A canonical name, as Application Auto Scaling requires: an old or merged name (`US/Eastern`,
+   * `Asia/Calcutta`) fails at synth with the current one. A fixed offset (`EST`, `Etc/GMT+5`) has no
+   * daylight saving time and gets a warning.
    */
   readonly timeZone: TimeZone;
 

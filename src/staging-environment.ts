@@ -90,7 +90,7 @@ export interface EcsStagingEnvironmentProps {
    * More tags for every taggable resource of the environment, at most 47, beside `environment`,
    * `managed-by` and AWS CDK's `Name` (no key may repeat one of those, or another key, in other
    * capitals: IAM compares keys without case). Keys of 1-128 and values of up to 256 characters:
-   * letters, digits, spaces and `_ . : / = + - @`, not starting with `aws:`.
+   * letters, digits, spaces, `_ . : / = + -` and the at sign, not starting with `aws:`.
    *
    * @default - the `environment` and `managed-by` tags only
    */

@@ -75,6 +75,8 @@ function problems(docstring: string): string[] {
   }
   for (const [code] of text.matchAll(/`[^`\n]*\b(?:this|new|const)\b[^`\n]*`/g)) found.push(`TypeScript in prose: ${code}`);
   for (const [word] of text.matchAll(/walkthrough|checklist|\{@link/gi)) found.push(`refers to ${word}`);
+  // An @ after a space starts a JSDoc tag: jsii ends the docstring there (the rest goes to a nameless custom tag).
+  for (const [tag] of text.matchAll(/(?<=^|\s)@(?![a-z])\S*/gm)) found.push(`a bare ${tag} cuts the docstring`);
   return found;
 }
 
@@ -97,5 +99,6 @@ describe('docstrings of the public API', () => {
     expect(problems('/** The values the validation checklist looks up. */')).toEqual(['refers to checklist']);
     expect(problems('/**\n * Runs it.\n *\n * @param instanceType the NAT instance type\n * @example\n * const fooBar = 1;\n */')).toEqual([]);
     expect(problems('/** Memory of the task, `memoryLimitMiB` / `memory_limit_mib`. */')).toEqual([]);
+    expect(problems('/**\n * Letters, digits and `_ . : / = + - @`, not starting with `aws:`.\n */')).toEqual(['a bare @`, cuts the docstring']);
   });
 });

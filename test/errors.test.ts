@@ -32,6 +32,14 @@ describe('withPythonNames', () => {
     expect(withPythonNames('vpc and cidr cannot be used together')).toBe('vpc and cidr cannot be used together');
   });
 
+  test('takes an apostrophe inside a word for no quote, and joins no words around a quote', () => {
+    // The time zone message: "aws-cdk-lib's" once opened a quote that closed at 'Area/City', and
+    // "lib" and "Area" joined into a name, lib_area.
+    const message = "schedule.timeZone 'Mars/Olympus_Mons' is not an IANA time zone; use one of aws-cdk-lib's TimeZone constants (e.g. TimeZone.EUROPE_BERLIN) or TimeZone.of('Area/City')";
+    expect(withPythonNames(message)).toBe(`${message} [Python: schedule.time_zone]`);
+    expect(withPythonNames("got 'a'desiredCount")).toBe("got 'a'desiredCount [Python: desired_count]");
+  });
+
   test('converts names the way jsii does', () => {
     expect(pythonName('memoryLimitMiB')).toBe('memory_limit_mib');
     expect(pythonName('healthCheckGracePeriod')).toBe('health_check_grace_period');

@@ -33,6 +33,10 @@ describe('GitHubActionsDeployRole', () => {
     fs.writeFileSync(workflowFile, workflow);
   });
 
+  test('heads the workflow with the service and the environment, each named once', () => {
+    expect(workflow.split('\n')[0]).toBe('# Deploys service web of the environment staging (cdk-ecs-staging).');
+  });
+
   test('creates one native GitHub OIDC provider for the stack, no custom resource', () => {
     parentTemplate.resourceCountIs('AWS::IAM::OIDCProvider', 1);
     parentTemplate.hasResourceProperties('AWS::IAM::OIDCProvider', { Url: 'https://token.actions.githubusercontent.com', ClientIdList: ['sts.amazonaws.com'] });

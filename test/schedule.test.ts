@@ -3,6 +3,8 @@ import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
 import { EcsStagingEnvironment, StagingSchedule, StagingService, StagingWeekday, StagingWorkingHoursOptions } from '../src';
 import { testApp, testStack } from './harness/apps';
 import { formatFindings, postureFindings } from './harness/posture';
+import { resolveSchedule } from '../src/private/schedule-binding';
+import { BACKWARD_LINKS } from '../src/private/time-zone-links';
 
 const BERLIN_DAY = { start: '08:00', end: '20:00', timeZone: TimeZone.EUROPE_BERLIN };
 
@@ -197,6 +199,51 @@ describe('bad schedules fail at synth', () => {
     const env = new EcsStagingEnvironment(testStack(), 'Staging');
     expect(() => env.addService('web', { desiredCount: 0, autoScaling: { maxCapacity: 2 } })).toThrow(
       /desiredCount is 0 with autoScaling: a paused service does not scale.*\[Python: desired_count, auto_scaling\]/);
+  });
+});
+
+describe('time zones: canonical names only, fixed offsets with a warning', () => {
+  /** Resolves a working-hours schedule in zone on a bare stack; returns the stack for its annotations. */
+  function resolveIn(zone: string): Stack {
+    const stack = testStack();
+    resolveSchedule(stack, 'schedule', StagingSchedule.workingHours({ ...BERLIN_DAY, timeZone: TimeZone.of(zone) }));
+    return stack;
+  }
+
+  test('fails on every old or merged name of the backward file, whatever ICU calls canonical', () => {
+    // GIVEN every backward link but the fixed offsets (warned below)
+    const links = Object.keys(BACKWARD_LINKS).filter((name) => !['EST', 'MST', 'HST', 'UTC'].includes(name));
+    expect(links.length).toBeGreaterThan(140);
+    // THEN each fails
+    const accepted = links.filter((name) => {
+      try {
+        resolveIn(name);
+        return true;
+      } catch (e) {
+        expect(String(e)).toMatch(new RegExp(`'${name.replace(/[+]/g, '\\+')}' (is an alias, not a canonical IANA time zone|is not an IANA time zone)`));
+        return false;
+      }
+    });
+    expect(accepted).toEqual([]);
+    // Asia/Calcutta is canonical to ICU (CLDR keeps the old name), US/Eastern is not: both fail alike.
+    expect(() => resolveIn('Asia/Calcutta')).toThrow(/schedule\.timeZone 'Asia\/Calcutta' is an alias, .*use 'Asia\/Kolkata' \(TimeZone\.ASIA_KOLKATA\) \[Python: schedule\.time_zone\]$/);
+    expect(() => resolveIn('US/Eastern')).toThrow(/use 'America\/New_York' \(TimeZone\.AMERICA_NEW_YORK\) \[Python: schedule\.time_zone\]$/);
+    // An alias of ICU's own that is no tz name at all.
+    expect(() => resolveIn('PST')).toThrow(/schedule\.timeZone 'PST' is an alias, .*use 'America\/Los_Angeles'/);
+  });
+
+  test.each(['Asia/Kolkata', 'Europe/Kyiv', 'Europe/Amsterdam', 'Africa/Accra', 'America/Argentina/Buenos_Aires', 'UTC', 'Europe/Berlin'])(
+    'accepts the canonical %s without a warning', (zone) => {
+      Annotations.fromStack(resolveIn(zone)).hasNoWarning('*', Match.anyValue());
+    });
+
+  test.each(['EST', 'MST', 'HST', 'Etc/GMT+5', 'Etc/GMT-10'])('accepts the fixed offset %s with a warning that names its missing daylight saving time', (zone) => {
+    Annotations.fromStack(resolveIn(zone)).hasWarning('*', Match.stringLikeRegexp(
+      `schedule\\.timeZone '${zone.replace(/[+]/g, '\\+')}' is a fixed offset from UTC, without daylight saving time.*TimeZone\\.AMERICA_NEW_YORK.*\\[Python: schedule\\.time_zone\\]`));
+  });
+
+  test('names the prop in Python without a stray name, for an unknown zone', () => {
+    expect(() => resolveIn('Mars/Olympus_Mons')).toThrow(/^\[cdk-ecs-staging\] Test: schedule\.timeZone 'Mars\/Olympus_Mons' is not an IANA time zone; .* \[Python: schedule\.time_zone\]$/);
   });
 });
 

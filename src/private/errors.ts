@@ -24,10 +24,12 @@ export class StagingValidationError extends Error {
 
 /**
  * Appends the Python names of the camelCase props and methods a message names, e.g.
- * `desiredCount must be ...` gets ` [Python: desired_count]`. Quoted values are left out.
+ * `desiredCount must be ...` gets ` [Python: desired_count]`. Quoted values are left out; an
+ * apostrophe inside a word (`aws-cdk-lib's`) opens no quote, and a quote leaves a space behind, so
+ * that the words around it do not join into a name.
  */
 export function withPythonNames(message: string): string {
-  const unquoted = message.replace(/'[^']*'|"[^"]*"/g, '');
+  const unquoted = message.replace(/(?<![A-Za-z0-9])'[^']*'(?![A-Za-z0-9])|"[^"]*"/g, ' ');
   const names = new Set<string>();
   // A member path such as `autoScaling.maxCapacity` or `StagingSecret.fromSecretArn`; class names keep their case.
   for (const [path] of unquoted.matchAll(/(?<![A-Za-z0-9_.])(?:[A-Z][A-Za-z0-9]*\.)*[a-z][A-Za-z0-9]*(?:\.[a-z][A-Za-z0-9]*)*/g)) {

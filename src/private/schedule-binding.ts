@@ -1,8 +1,9 @@
-import { TimeZone, Token } from 'aws-cdk-lib';
+import { Annotations, TimeZone, Token } from 'aws-cdk-lib';
 import * as appscaling from 'aws-cdk-lib/aws-applicationautoscaling';
 import * as ecs from 'aws-cdk-lib/aws-ecs';
 import { IConstruct } from 'constructs';
-import { StagingValidationError } from './errors';
+import { StagingValidationError, withPythonNames } from './errors';
+import { BACKWARD_LINKS } from './time-zone-links';
 import { StagingSchedule, StagingWeekday } from '../schedule';
 
 /**
@@ -72,7 +73,10 @@ function parseTimeOfDay(scope: IConstruct, prop: string, value: string): number 
  * Joda-Time (such as Etc/GMT+9 or Pacific/Tahiti)"
  * (https://docs.aws.amazon.com/autoscaling/application/userguide/scheduled-scaling-using-cron-expressions.html).
  * Node's ICU database knows the same zones; it matches names without regard to case, which the
- * service does not, so a name that ICU knows under other capitals is refused too.
+ * service does not, so a name that ICU knows under other capitals is refused too. ICU cannot tell
+ * an old name from a canonical one (it keeps CLDR's names, some of them old: Asia/Calcutta), so the
+ * old and merged names come from the `backward` file of Joda-Time's tz data (BACKWARD_LINKS), and a
+ * name ICU knows outside both lists (PST) is refused as well.
  */
 function validateTimeZone(scope: IConstruct, prop: string, zone: string | undefined): void {
   let resolved: string | undefined;
@@ -83,27 +87,53 @@ function validateTimeZone(scope: IConstruct, prop: string, zone: string | undefi
   }
   if (!resolved) {
     throw new StagingValidationError(scope,
-      `${prop} '${zone}' is not an IANA time zone; use one of aws-cdk-lib's TimeZone constants (e.g. TimeZone.EUROPE_BERLIN) or TimeZone.of('Area/City')`);
+      `${prop} '${zone}' is not an IANA time zone; use one of the TimeZone constants of aws-cdk-lib (e.g. TimeZone.EUROPE_BERLIN) or TimeZone.of('Area/City')`);
   }
   if (resolved !== zone && resolved.toLowerCase() === zone!.toLowerCase()) {
     throw new StagingValidationError(scope, `${prop} '${zone}' must be spelt with its capitals, '${resolved}': Application Auto Scaling matches time zones exactly`);
   }
-  // ICU also knows old link names (US/Eastern), which are not canonical: a name is accepted when
-  // ICU lists it as a zone of its own, or aws-cdk-lib offers it as a TimeZone constant.
-  if (!canonicalZones().has(zone!)) {
+  // EST, MST, HST and Etc/GMT+5 name fixed offsets: valid, but rarely what a team means by its working hours.
+  if (FIXED_OFFSET_ZONE.test(zone!)) {
+    Annotations.of(scope).addWarningV2('cdk-ecs-staging:fixed-offset-time-zone', withPythonNames(
+      `${prop} '${zone}' is a fixed offset from UTC, without daylight saving time: the services wake and sleep at the same UTC time all year, `
+      + 'an hour off local time in summer wherever clocks change (EST is not the time of New York in summer). For local time, use the zone of a place, '
+      + 'e.g. TimeZone.AMERICA_NEW_YORK; acknowledge this warning if the fixed offset is meant.'));
+    return;
+  }
+  // UTC is a link to Etc/UTC in tz, and the service's own default.
+  const target = zone === 'UTC' ? undefined : BACKWARD_LINKS[zone!] ?? (isCanonical(zone!, resolved) ? undefined : resolved);
+  if (target !== undefined) {
     throw new StagingValidationError(scope,
-      `${prop} '${zone}' is an alias, not a canonical IANA time zone, which Application Auto Scaling requires; `
-      + (resolved !== zone ? `use '${resolved}' or a TimeZone constant` : 'use a TimeZone constant'));
+      `${prop} '${zone}' is an alias, not a canonical IANA time zone, which Application Auto Scaling requires; use '${target}'`
+      + (cdkConstants().has(target) ? ` (TimeZone.${cdkConstants().get(target)})` : ''));
   }
 }
 
-let canonical: Set<string> | undefined;
-function canonicalZones(): Set<string> {
-  if (!canonical) {
-    const fromCdk = Object.values(TimeZone).filter((z): z is TimeZone => z instanceof TimeZone).map((z) => z.timezoneName);
-    canonical = new Set([...Intl.supportedValuesOf('timeZone'), ...fromCdk, 'UTC']);
-  }
-  return canonical;
+/** EST, MST, HST and Etc/GMT+N / Etc/GMT-N (N from 1 to 14; Etc/GMT+0 is a link to Etc/GMT): zones of one offset all year. */
+const FIXED_OFFSET_ZONE = /^(EST|MST|HST|Etc\/GMT[+-]([1-9]|1[0-4]))$/;
+
+/**
+ * A name that is no backward link is canonical when ICU lists it, when aws-cdk-lib offers it as a
+ * TimeZone constant, or when ICU's own name for it is the old name it replaced (Asia/Kolkata,
+ * which ICU calls Asia/Calcutta).
+ */
+function isCanonical(zone: string, resolved: string): boolean {
+  return icuZones().has(zone) || cdkConstants().has(zone) || BACKWARD_LINKS[resolved] === zone;
+}
+
+let icu: Set<string> | undefined;
+function icuZones(): Set<string> {
+  icu ??= new Set(Intl.supportedValuesOf('timeZone'));
+  return icu;
+}
+
+let cdk: Map<string, string> | undefined;
+/** aws-cdk-lib's TimeZone constants: zone name to constant name. */
+function cdkConstants(): Map<string, string> {
+  cdk ??= new Map(Object.entries(TimeZone)
+    .filter((entry): entry is [string, TimeZone] => entry[1] instanceof TimeZone)
+    .map(([constant, z]) => [z.timezoneName, constant]));
+  return cdk;
 }
 
 /** The days as a cron day-of-week field: runs of three or more days as ranges (`MON-FRI`), the rest listed. */

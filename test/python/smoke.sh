@@ -6,8 +6,11 @@
 # examples/python/app.py and examples/app.ts, and fails unless every *.template.json of the two
 # cloud assemblies is identical (after JSON normalisation with sorted keys). Then checks that the
 # wheel's description and docstrings are Python and that its METADATA has the PyPI page's
-# Project-URL lines (test/python/wheel_docs.py), and that the README's Python examples type-check
-# under pyright (the npm devDependency) against the wheel.
+# Project-URL lines (test/python/wheel_docs.py), that every name they and API.python.md use is the
+# installed wheel's and their prose names the API in Python (test/python/wheel_names.py), that the
+# README's Python section says what Python users meet (test/python/python_errors.py), and that the
+# README's Python examples and the PyPI page's blocks (fragments inside the README's prelude)
+# type-check under pyright (the npm devDependency) against the wheel.
 #
 # Build the wheel first: npx projen compile && npx projen package:python
 # Environment:
@@ -148,6 +151,14 @@ fi
 # and the PyPI page's links (Project-URL).
 python3 test/python/wheel_docs.py "$WHEEL"
 
+# Every name a Python user reads (the PyPI description, the module docstring, API.python.md) is the
+# installed wheel's, the prose names the API in Python; the PyPI page's fragments, inside the README's
+# prelude, go to pyright below with the README's examples.
+"$VENV/bin/python" test/python/wheel_names.py "$WHEEL" API.python.md README.md "$OUT/readme"
+
+# What a Python user meets first, as the README's Python section says it: run from Python.
+"$VENV/bin/python" test/python/python_errors.py README.md
+
 # The README's Python examples (complete apps) type-check under pyright against the wheel.
 mkdir -p "$OUT/readme"
 python3 - README.md "$OUT/readme" <<'PY'
@@ -158,7 +169,7 @@ if len(blocks) < 2:
     sys.exit(f"python smoke: FAIL: expected the README's Python examples, found {len(blocks)} python blocks")
 for i, code in enumerate(blocks, 1):
     (out / f"readme_example_{i}.py").write_text(code)
-print(f"python smoke: pyright over the README's {len(blocks)} Python examples")
+print(f"python smoke: pyright over the README's {len(blocks)} Python examples and the PyPI page's blocks")
 PY
 npx pyright --pythonpath "$VENV/bin/python" "$OUT"/readme/*.py
 
