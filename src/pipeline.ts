@@ -7,6 +7,7 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import * as ssm from 'aws-cdk-lib/aws-ssm';
+import { RegionInfo } from 'aws-cdk-lib/region-info';
 import { Construct } from 'constructs';
 import type * as yaml from 'yaml';
 import { StagingValidationError } from './private/errors';
@@ -381,7 +382,10 @@ function githubOidcProvider(scope: Construct): iam.IOidcProvider {
   const provider = new iam.OidcProviderNative(stack, id, { url: GITHUB_OIDC_URL, clientIds: ['sts.amazonaws.com'] });
   // An account holds one provider per URL, and other environments (or other stacks) import it:
   // deleting this stack must not delete it from under them, ephemeral or not.
-  provider.applyRemovalPolicy(RemovalPolicy.RETAIN);
+  // RetainExceptOnCreate: a first deploy that fails and rolls back deletes the provider it created
+  // (nothing imports it yet), while a stack deletion or a replacement keeps it
+  // (https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/aws-attribute-deletionpolicy.html).
+  provider.applyRemovalPolicy(RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE);
   return provider;
 }
 
@@ -805,9 +809,15 @@ export class StagingPipeline extends Construct {
     // On the pipeline resource only: the pipeline's own role is one that the deploy role trusts.
     this.pipeline.node.defaultChild!.node.addDependency(this.buildRole, this.recordRole, this.deployRole);
     if (ephemeral) {
-      // The bucket is emptied when the stack deletes its auto-delete custom resource: only once the
-      // pipeline and its projects, which write to it, are gone.
-      this.artifactBucket.node.findChild('AutoDeleteObjectsCustomResource').node.addDependency(this.pipeline, this.project, this.recordProject);
+      // The bucket is emptied when the stack deletes its auto-delete custom resource, and
+      // CloudFormation deletes a resource before what it depends on: the pipeline and its projects,
+      // which write to the bucket, depend on the custom resource, so they are gone before it empties
+      // the bucket (as the load balancer and its access-log bucket in edge.ts).
+      const autoDelete = this.artifactBucket.node.findChild('AutoDeleteObjectsCustomResource');
+      // The resources themselves, not their roles: the bucket policy's grants already order those.
+      for (const writer of [this.pipeline, this.project, this.recordProject]) {
+        writer.node.defaultChild!.node.addDependency(autoDelete);
+      }
     }
     acknowledgePipeline(this);
   }
@@ -849,6 +859,27 @@ export class StagingPipeline extends Construct {
       actions: ['ecs:DescribeTaskDefinition', 'ecs:RegisterTaskDefinition', 'ecs:DescribeTasks', 'ecs:ListTasks'],
       resources: ['*'],
     }));
+    // The action registers its revision with the tags of the revision the service runs, and
+    // RegisterTaskDefinition with tags is also authorized as ecs:TagResource ("Grant permission to
+    // tag resources on creation",
+    // https://docs.aws.amazon.com/AmazonECS/latest/developerguide/supported-iam-actions-tagging.html):
+    // only on the service's family, only while registering.
+    // The partition spelled out where the region is known, so that the finding below names no
+    // token (an acknowledgement's id cannot hold the `::` of `<AWS::Partition>`).
+    const stack = Stack.of(this);
+    const partition = Token.isUnresolved(stack.region) ? undefined : RegionInfo.get(stack.region).partition;
+    const revisions = `arn:${partition ?? stack.partition}:ecs:${stack.region}:${stack.account}:task-definition/${service.taskDefinition.family}:*`;
+    role.addToPrincipalPolicy(new iam.PolicyStatement({
+      actions: ['ecs:TagResource'],
+      resources: [revisions],
+      conditions: { StringEquals: { 'ecs:CreateAction': 'RegisterTaskDefinition' } },
+    }));
+    if (!Token.isUnresolved(revisions)) {
+      Validations.of(role).acknowledge({
+        id: `AwsSolutions-IAM5[Resource::${revisions}]`,
+        reason: 'ecs:TagResource only while registering (ecs:CreateAction), on the revisions of this service\'s family: the ECS deploy action registers each revision with the tags of the one before.',
+      });
+    }
     role.addToPrincipalPolicy(new iam.PolicyStatement({
       actions: ['iam:PassRole'],
       resources: [service.taskRole.roleArn, service.executionRole.roleArn],
