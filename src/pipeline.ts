@@ -302,24 +302,70 @@ const BUILD_SCRIPT = [
 ].join('\n');
 
 /**
- * Refuses a sleeping service (no task would run the image, so nothing would judge it), registers a
- * copy of the revision the service runs (not the family's latest, which may be a revision that
- * failed) with the new image in the app container, rolls the service to it and waits on the
- * deployment of that revision: COMPLETED passes; FAILED (circuit breaker or alarm rollback), a
- * primary deployment of another revision (rolled back or superseded), a completed deployment with
- * no running task, or the timeout fails the step. `aws ecs wait services-stable` is not enough: it
- * succeeds once one deployment runs the desired count, after a rollback too. The copy is untagged
- * (tagging it would need ecs:TagResource on every revision of the family); the tasks carry the
- * service's tags, which the service propagates.
+ * A bash function shared by the GitHub deploy step and the CodePipeline record step: poll the
+ * service until its deployment of revision $1 ends. COMPLETED with a running task returns with
+ * `rollout=COMPLETED`; FAILED (circuit breaker or alarm rollback), a primary deployment of another
+ * revision (rolled back or superseded) or a completed deployment with no running task calls
+ * `fail` (defined by each script); the deadline ($ROLLOUT_TIMEOUT_SECONDS) returns with
+ * `rollout=TIMEOUT`, for the caller to decide. With deployment alarms, a deployment turns COMPLETED
+ * only after the bake time that follows the new tasks' start ("How CloudWatch alarms detect Amazon
+ * ECS deployment failures", https://docs.aws.amazon.com/AmazonECS/latest/developerguide/deployment-alarm-failure.html),
+ * hence the polling. Each `aws` call is assigned on its own line, so that its failure stops the
+ * script under `set -e` (a `read <<<"$(...)"` or a `[ "$(...)" ]` would hide it).
  *
  * rolloutState: https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_Deployment.html
  */
+const AWAIT_ROLLOUT_FUNCTION = [
+  'await_rollout() {',
+  '  local revision="$1" deadline=$((SECONDS + ROLLOUT_TIMEOUT_SECONDS)) status primary state running',
+  '  rollout=',
+  '  while true; do',
+  '    status="$(aws ecs describe-services --cluster "$CLUSTER" --services "$SERVICE" \\',
+  '      --query "services[0].[deployments[?status==\'PRIMARY\'] | [0].taskDefinition, deployments[?taskDefinition==\'$revision\'] | [0].rolloutState, deployments[?taskDefinition==\'$revision\'] | [0].runningCount]" --output text)"',
+  '    read -r primary state running <<<"$status"',
+  '    if [ "$state" = FAILED ]; then',
+  '      fail "The deployment of $revision FAILED (circuit breaker or alarm): ECS rolls the service back; the image-uri parameter keeps the image that runs"',
+  '    fi',
+  '    if [ "$primary" != "$revision" ]; then',
+  '      fail "The service\'s primary deployment is $primary, not $revision: rolled back or superseded; the image-uri parameter keeps the image that runs"',
+  '    fi',
+  '    if [ "$state" = COMPLETED ]; then',
+  '      if [ "$running" -lt 1 ]; then',
+  '        fail "The deployment of $revision completed with no running task (the service went to sleep): nothing ran it, so the image-uri parameter is not written.${WAKE_COMMAND:+ Wake it with: $WAKE_COMMAND}"',
+  '      fi',
+  '      rollout=COMPLETED',
+  '      return 0',
+  '    fi',
+  '    if [ "$SECONDS" -ge "$deadline" ]; then',
+  '      rollout=TIMEOUT',
+  '      return 0',
+  '    fi',
+  '    sleep "$POLL_SECONDS"',
+  '  done',
+  '}',
+].join('\n');
+
+/**
+ * Refuses a sleeping service (no task would run the image, so nothing would judge it), registers a
+ * copy of the revision the service runs (not the family's latest, which may be a revision that
+ * failed) with the new image in the app container, rolls the service to it and waits on the
+ * deployment of that revision (`await_rollout`): COMPLETED passes; FAILED, a rollback, a
+ * completed deployment with no running task fail the step. On the timeout, ECS would keep the
+ * deployment IN_PROGRESS and might complete it later with an image the parameter does not name:
+ * the step rolls the service back to the revision it ran before, explicitly, and fails.
+ * `aws ecs wait services-stable` is not enough: it succeeds once one deployment runs the desired
+ * count, after a rollback too. The copy is untagged (DescribeTaskDefinition returns tags only
+ * with `--include TAGS`, so the registration needs no ecs:TagResource); the tasks carry the
+ * service's tags, which the service propagates.
+ */
 const DEPLOY_SCRIPT = [
   'set -euo pipefail',
-  'read -r desired current <<<"$(aws ecs describe-services --cluster "$CLUSTER" --services "$SERVICE" --query \'services[0].[desiredCount, taskDefinition]\' --output text)"',
+  'fail() { echo "::error::$1"; exit 1; }',
+  AWAIT_ROLLOUT_FUNCTION,
+  'status="$(aws ecs describe-services --cluster "$CLUSTER" --services "$SERVICE" --query \'services[0].[desiredCount, taskDefinition]\' --output text)"',
+  'read -r desired current <<<"$status"',
   'if [ "$desired" = 0 ]; then',
-  '  echo "::error::$SERVICE runs no task (asleep outside its working hours, or paused): no task would run $IMAGE, so it is not deployed and the image-uri parameter keeps the image that runs. Wake the service and re-run this job.${WAKE_COMMAND:+ Wake it with: $WAKE_COMMAND}"',
-  '  exit 1',
+  '  fail "$SERVICE runs no task (asleep outside its working hours, or paused): no task would run $IMAGE, so it is not deployed and the image-uri parameter keeps the image that runs. Wake the service and re-run this job.${WAKE_COMMAND:+ Wake it with: $WAKE_COMMAND}"',
   'fi',
   'aws ecs describe-task-definition --task-definition "$current" --query taskDefinition --output json > current.json',
   'jq --arg image "$IMAGE" --arg container "$CONTAINER" \'',
@@ -329,31 +375,11 @@ const DEPLOY_SCRIPT = [
   'revision="$(aws ecs register-task-definition --cli-input-json file://next.json --query taskDefinition.taskDefinitionArn --output text)"',
   'echo "Registered $revision, a copy of $current with $IMAGE"',
   'aws ecs update-service --cluster "$CLUSTER" --service "$SERVICE" --task-definition "$revision" > /dev/null',
-  'deadline=$((SECONDS + ROLLOUT_TIMEOUT_SECONDS))',
-  'while true; do',
-  '  read -r primary state running <<<"$(aws ecs describe-services --cluster "$CLUSTER" --services "$SERVICE" \\',
-  '    --query "services[0].[deployments[?status==\'PRIMARY\'] | [0].taskDefinition, deployments[?taskDefinition==\'$revision\'] | [0].rolloutState, deployments[?taskDefinition==\'$revision\'] | [0].runningCount]" --output text)"',
-  '  if [ "$state" = FAILED ]; then',
-  '    echo "::error::The deployment of $revision FAILED (circuit breaker or alarm): ECS rolls the service back; the image-uri parameter keeps the image that runs"',
-  '    exit 1',
-  '  fi',
-  '  if [ "$primary" != "$revision" ]; then',
-  '    echo "::error::The service\'s primary deployment is $primary, not $revision: rolled back or superseded; the image-uri parameter keeps the image that runs"',
-  '    exit 1',
-  '  fi',
-  '  if [ "$state" = COMPLETED ]; then',
-  '    if [ "$running" -lt 1 ]; then',
-  '      echo "::error::The deployment of $revision completed with no running task (the service went to sleep): nothing ran $IMAGE, so the image-uri parameter is not written.${WAKE_COMMAND:+ Wake it with: $WAKE_COMMAND}"',
-  '      exit 1',
-  '    fi',
-  '    break',
-  '  fi',
-  '  if [ "$SECONDS" -ge "$deadline" ]; then',
-  '    echo "::error::The deployment of $revision is still $state after $ROLLOUT_TIMEOUT_SECONDS s: not recorded. Look at the service\'s events."',
-  '    exit 1',
-  '  fi',
-  '  sleep "$POLL_SECONDS"',
-  'done',
+  'await_rollout "$revision"',
+  'if [ "$rollout" = TIMEOUT ]; then',
+  '  aws ecs update-service --cluster "$CLUSTER" --service "$SERVICE" --task-definition "$current" > /dev/null',
+  '  fail "The deployment of $revision did not complete in $ROLLOUT_TIMEOUT_SECONDS s: the service is rolled back to $current, the revision it ran before, and the image-uri parameter keeps the image that runs. Look at the service\'s events."',
+  'fi',
   'echo "$SERVICE runs $IMAGE ($revision, deployment COMPLETED)"',
 ].join('\n');
 
@@ -746,9 +772,15 @@ export class StagingPipeline extends Construct {
       role: iam.Role.fromRoleArn(this, 'RecordRoleRef', this.recordRole.roleArn, { mutable: false }),
       description: `Writes /${service.environmentName}/${service.serviceName}/image-uri once the image's deployment completed`,
       environment: { buildImage: codebuild.LinuxBuildImage.STANDARD_7_0, computeType: codebuild.ComputeType.SMALL },
-      timeout: Duration.minutes(5),
+      // Polls the deployment through the deployment alarms' bake time (RECORD_ROLLOUT_TIMEOUT).
+      timeout: RECORD_ROLLOUT_TIMEOUT.plus(Duration.minutes(5)),
       logging: { cloudWatch: { logGroup: this.logGroup, prefix: 'record' } },
-      environmentVariables: { ...environmentVariables, IMAGE_PARAMETER: { value: imageParameter.parameterName } },
+      environmentVariables: {
+        ...environmentVariables,
+        IMAGE_PARAMETER: { value: imageParameter.parameterName },
+        ROLLOUT_TIMEOUT_SECONDS: { value: String(RECORD_ROLLOUT_TIMEOUT.toSeconds()) },
+        POLL_SECONDS: { value: '15' },
+      },
       buildSpec: codebuild.BuildSpec.fromObject(RECORD_SPEC),
     });
     imageParameter.grantWrite(this.recordRole);
@@ -908,7 +940,9 @@ function deletedWithStack(resource: Construct): boolean {
 const BUILD_COMMAND = [
   '(',
   'set -euo pipefail',
-  'if [ "$(aws ecs describe-services --cluster "$CLUSTER" --services "$SERVICE" --query \'services[0].desiredCount\' --output text)" = 0 ]; then',
+  // Assigned on its own line: a failing call inside `[ "$(...)" = 0 ]` would not stop the script.
+  'desired="$(aws ecs describe-services --cluster "$CLUSTER" --services "$SERVICE" --query \'services[0].desiredCount\' --output text)"',
+  'if [ "$desired" = 0 ]; then',
   '  echo "$SERVICE runs no task (asleep outside its working hours, or paused): no task would run a new image, so nothing is built or deployed. Wake the service and release the change again.${WAKE_COMMAND:+ Wake it with: $WAKE_COMMAND}" >&2',
   '  exit 1',
   'fi',
@@ -927,35 +961,44 @@ const BUILD_COMMAND = [
 ].join('\n');
 
 /**
- * The record step, one command as the build's: after the ECS deploy action succeeded, check the
- * service itself (its primary deployment COMPLETED, with tasks running, on a revision whose app
- * container runs the image) and only then write the image-uri parameter, so that the parameter
- * never names an image that failed, was rolled back, or that no task ran.
+ * The record step, one command as the build's: after the ECS deploy action succeeded, find the
+ * revision it rolled the service to, check that its app container runs the image, and poll that
+ * deployment (`await_rollout`) until COMPLETED with tasks running: with deployment alarms that
+ * comes only after the bake time. Only then write the image-uri parameter, so that it never names
+ * an image that failed, was rolled back, that no task ran, or whose deployment had not completed
+ * when the step timed out (the step fails then, and the parameter keeps the image it named).
  */
 const RECORD_COMMAND = [
   '(',
   'set -euo pipefail',
+  'fail() { echo "$1" >&2; exit 1; }',
+  AWAIT_ROLLOUT_FUNCTION,
   'image="$(jq -r --arg c "$CONTAINER" \'.[] | select(.name == $c) | .imageUri\' imagedefinitions.json)"',
-  'if [ -z "$image" ]; then echo "imagedefinitions.json names no image for container $CONTAINER" >&2; exit 1; fi',
-  'read -r desired revision state running <<<"$(aws ecs describe-services --cluster "$CLUSTER" --services "$SERVICE" \\',
-  '  --query "services[0].[desiredCount, deployments[?status==\'PRIMARY\'] | [0].taskDefinition, deployments[?status==\'PRIMARY\'] | [0].rolloutState, deployments[?status==\'PRIMARY\'] | [0].runningCount]" --output text)"',
+  'if [ -z "$image" ]; then fail "imagedefinitions.json names no image for container $CONTAINER"; fi',
+  'status="$(aws ecs describe-services --cluster "$CLUSTER" --services "$SERVICE" --query "services[0].[desiredCount, deployments[?status==\'PRIMARY\'] | [0].taskDefinition]" --output text)"',
+  'read -r desired revision <<<"$status"',
   'deployed="$(aws ecs describe-task-definition --task-definition "$revision" --query "taskDefinition.containerDefinitions[?name==\'$CONTAINER\'] | [0].image" --output text)"',
   'if [ "$deployed" != "$image" ]; then',
-  '  echo "$SERVICE runs $deployed ($revision), not $image: the deployment was rolled back or superseded, so the image-uri parameter keeps the image that runs" >&2',
-  '  exit 1',
+  '  fail "$SERVICE runs $deployed ($revision), not $image: the deployment was rolled back or superseded, so the image-uri parameter keeps the image that runs"',
   'fi',
-  'if [ "$state" != COMPLETED ]; then',
-  '  echo "The deployment of $image is $state, not COMPLETED: not recorded" >&2',
-  '  exit 1',
+  'if [ "$desired" -lt 1 ]; then',
+  '  fail "$SERVICE runs no task (asleep or paused): nothing ran $image, so it is not recorded. Wake the service and release the change again.${WAKE_COMMAND:+ Wake it with: $WAKE_COMMAND}"',
   'fi',
-  'if [ "$desired" -lt 1 ] || [ "$running" -lt 1 ]; then',
-  '  echo "$SERVICE runs no task (asleep or paused): nothing ran $image, so it is not recorded. Wake the service and release the change again.${WAKE_COMMAND:+ Wake it with: $WAKE_COMMAND}" >&2',
-  '  exit 1',
+  'await_rollout "$revision"',
+  'if [ "$rollout" = TIMEOUT ]; then',
+  '  fail "The deployment of $image ($revision) did not complete in $ROLLOUT_TIMEOUT_SECONDS s: not recorded, the image-uri parameter keeps the image it named. Look at the service\'s events, and release again once it is COMPLETED."',
   'fi',
   'aws ssm put-parameter --name "$IMAGE_PARAMETER" --value "$image" --type String --overwrite > /dev/null',
   'echo "$IMAGE_PARAMETER now names $image"',
   ')',
 ].join('\n');
+
+/**
+ * How long the record step waits for the deployment to turn COMPLETED after the ECS deploy action
+ * succeeded: the deployment alarms' bake time, which ECS computes from the alarms' periods and which
+ * cannot be set, is a few periods of the library's alarms (minutes).
+ */
+const RECORD_ROLLOUT_TIMEOUT = Duration.minutes(20);
 
 /** `on-failure: ABORT`: nothing runs after a failed command (no post_build that would run anyway). */
 const BUILD_SPEC = {

@@ -265,6 +265,10 @@ describe('StagingPipeline', () => {
     expect(build).not.toContain('put-parameter');
     expect(build.indexOf('docker push')).toBeLessThan(build.lastIndexOf('imagedefinitions.json'));
     expect(specOf(pipeline.project).artifacts).toEqual({ files: ['imagedefinitions.json'] });
+    // The record step polls the deployment through the alarms' bake time: 20 minutes, within its project's timeout.
+    const recordProject = resources[idOf(pipeline.recordProject)].Properties;
+    expect(recordProject.TimeoutInMinutes).toBe(25);
+    expect(recordProject.Environment.EnvironmentVariables).toEqual(expect.arrayContaining([{ Name: 'ROLLOUT_TIMEOUT_SECONDS', Type: 'PLAINTEXT', Value: '1200' }]));
     const record = specOf(pipeline.recordProject).phases.build.commands[0];
     expect(record).toContain('aws ssm put-parameter --name "$IMAGE_PARAMETER"');
     expect(record).not.toContain('docker');
