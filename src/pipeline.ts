@@ -495,9 +495,19 @@ export interface StagingConnectionSourceOptions {
 
 /**
  * Options of a source that is a zip file in S3.
+ *
+ * Prerequisite: the pipeline starts on an EventBridge rule that matches the CloudTrail event of
+ * an upload, so it never starts unless a CloudTrail trail logs the S3 data events (writes) of the
+ * bucket and key. The library does not create that trail (an account-level, billed resource):
+ * create one, or add the key to an existing trail's data events, with `aws cloudtrail
+ * put-event-selectors` ("Create an EventBridge rule for an Amazon S3 source (CLI)",
+ * https://docs.aws.amazon.com/codepipeline/latest/userguide/create-cloudtrail-S3-source-cli.html).
  */
 export interface StagingS3SourceOptions {
-  /** The versioned bucket that holds the zip. Its uploads reach the pipeline as CloudTrail events. */
+  /**
+   * The versioned bucket that holds the zip. Its uploads reach the pipeline as CloudTrail events:
+   * a trail must log its S3 data events (writes) for the key.
+   */
   readonly bucket: s3.IBucket;
   /** Key of the zip in the bucket. */
   readonly objectKey: string;
@@ -517,7 +527,8 @@ export abstract class StagingPipelineSource {
   }
 
   /**
-   * A zip file in a versioned S3 bucket: an upload runs the pipeline.
+   * A zip file in a versioned S3 bucket: an upload runs the pipeline, provided a CloudTrail trail
+   * logs the bucket's S3 data events (writes) for the key; see `StagingS3SourceOptions`.
    *
    * @param options bucket and key
    */
