@@ -5,9 +5,17 @@
  *
  * The assertions ask, after deployment, that the pipeline exists queued and that the GitHub deploy
  * role exists with its trust.
+ *
+ * The account's GitHub OIDC provider: an account holds one per URL, and a stack that creates it
+ * keeps it when destroyed (DeletionPolicy RetainExceptOnCreate), so a second run could not create
+ * it again. The test therefore imports it by the ARN it has in every account,
+ * arn:<partition>:iam::<account>:oidc-provider/token.actions.githubusercontent.com. In an account
+ * that has none yet, run once with -c createGithubOidcProvider=true: the stack creates it, and it
+ * stays for the runs after.
  */
 import { ExpectedResult, IntegTest, Match } from '@aws-cdk/integ-tests-alpha';
-import { App, Stack } from 'aws-cdk-lib';
+import { App, Aws, Stack } from 'aws-cdk-lib';
+import * as iam from 'aws-cdk-lib/aws-iam';
 import { EcsStagingEnvironment, StagingPipelineSource } from '../src';
 
 const app = new App();
@@ -17,8 +25,11 @@ const stack = new Stack(app, 'StagingPipelineInteg', { env: { region: 'us-east-1
 const env = new EcsStagingEnvironment(stack, 'Staging', { environmentName: 'delivery', ephemeral: true });
 const web = env.addService('web', { desiredCount: 2 });
 const pipeline = web.addPipeline({ source: StagingPipelineSource.connection({ connectionArn, owner: 'acme', repo: 'web' }), manualApproval: true });
+const createOidcProvider = String(app.node.tryGetContext('createGithubOidcProvider') ?? 'false') === 'true';
+const oidcProvider = createOidcProvider ? undefined : iam.OidcProviderNative.fromOidcProviderArn(stack, 'GitHubOidcProvider',
+  `arn:${Aws.PARTITION}:iam::${Aws.ACCOUNT_ID}:oidc-provider/token.actions.githubusercontent.com`);
 const api = env.addService('api', { pathPatterns: ['/api/*'] });
-const deploy = api.addGithubActionsDeployRole({ repository: 'acme/api', githubEnvironment: 'staging' });
+const deploy = api.addGithubActionsDeployRole({ repository: 'acme/api', githubEnvironment: 'staging', oidcProvider });
 
 const assertionStack = new Stack(app, 'StagingPipelineAssertions', { env: { region: 'us-east-1' } });
 const integ = new IntegTest(app, 'StagingPipelineTest', {

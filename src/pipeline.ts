@@ -7,6 +7,7 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import * as ssm from 'aws-cdk-lib/aws-ssm';
+import { RegionInfo } from 'aws-cdk-lib/region-info';
 import { Construct } from 'constructs';
 import type * as yaml from 'yaml';
 import { StagingValidationError } from './private/errors';
@@ -302,24 +303,70 @@ const BUILD_SCRIPT = [
 ].join('\n');
 
 /**
- * Refuses a sleeping service (no task would run the image, so nothing would judge it), registers a
- * copy of the revision the service runs (not the family's latest, which may be a revision that
- * failed) with the new image in the app container, rolls the service to it and waits on the
- * deployment of that revision: COMPLETED passes; FAILED (circuit breaker or alarm rollback), a
- * primary deployment of another revision (rolled back or superseded), a completed deployment with
- * no running task, or the timeout fails the step. `aws ecs wait services-stable` is not enough: it
- * succeeds once one deployment runs the desired count, after a rollback too. The copy is untagged
- * (tagging it would need ecs:TagResource on every revision of the family); the tasks carry the
- * service's tags, which the service propagates.
+ * A bash function shared by the GitHub deploy step and the CodePipeline record step: poll the
+ * service until its deployment of revision $1 ends. COMPLETED with a running task returns with
+ * `rollout=COMPLETED`; FAILED (circuit breaker or alarm rollback), a primary deployment of another
+ * revision (rolled back or superseded) or a completed deployment with no running task calls
+ * `fail` (defined by each script); the deadline ($ROLLOUT_TIMEOUT_SECONDS) returns with
+ * `rollout=TIMEOUT`, for the caller to decide. With deployment alarms, a deployment turns COMPLETED
+ * only after the bake time that follows the new tasks' start ("How CloudWatch alarms detect Amazon
+ * ECS deployment failures", https://docs.aws.amazon.com/AmazonECS/latest/developerguide/deployment-alarm-failure.html),
+ * hence the polling. Each `aws` call is assigned on its own line, so that its failure stops the
+ * script under `set -e` (a `read <<<"$(...)"` or a `[ "$(...)" ]` would hide it).
  *
  * rolloutState: https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_Deployment.html
  */
+const AWAIT_ROLLOUT_FUNCTION = [
+  'await_rollout() {',
+  '  local revision="$1" deadline=$((SECONDS + ROLLOUT_TIMEOUT_SECONDS)) status primary state running',
+  '  rollout=',
+  '  while true; do',
+  '    status="$(aws ecs describe-services --cluster "$CLUSTER" --services "$SERVICE" \\',
+  '      --query "services[0].[deployments[?status==\'PRIMARY\'] | [0].taskDefinition, deployments[?taskDefinition==\'$revision\'] | [0].rolloutState, deployments[?taskDefinition==\'$revision\'] | [0].runningCount]" --output text)"',
+  '    read -r primary state running <<<"$status"',
+  '    if [ "$state" = FAILED ]; then',
+  '      fail "The deployment of $revision FAILED (circuit breaker or alarm): ECS rolls the service back; the image-uri parameter keeps the image that runs"',
+  '    fi',
+  '    if [ "$primary" != "$revision" ]; then',
+  '      fail "The service\'s primary deployment is $primary, not $revision: rolled back or superseded; the image-uri parameter keeps the image that runs"',
+  '    fi',
+  '    if [ "$state" = COMPLETED ]; then',
+  '      if [ "$running" -lt 1 ]; then',
+  '        fail "The deployment of $revision completed with no running task (the service went to sleep): nothing ran it, so the image-uri parameter is not written.${WAKE_COMMAND:+ Wake it with: $WAKE_COMMAND}"',
+  '      fi',
+  '      rollout=COMPLETED',
+  '      return 0',
+  '    fi',
+  '    if [ "$SECONDS" -ge "$deadline" ]; then',
+  '      rollout=TIMEOUT',
+  '      return 0',
+  '    fi',
+  '    sleep "$POLL_SECONDS"',
+  '  done',
+  '}',
+].join('\n');
+
+/**
+ * Refuses a sleeping service (no task would run the image, so nothing would judge it), registers a
+ * copy of the revision the service runs (not the family's latest, which may be a revision that
+ * failed) with the new image in the app container, rolls the service to it and waits on the
+ * deployment of that revision (`await_rollout`): COMPLETED passes; FAILED, a rollback, a
+ * completed deployment with no running task fail the step. On the timeout, ECS would keep the
+ * deployment IN_PROGRESS and might complete it later with an image the parameter does not name:
+ * the step rolls the service back to the revision it ran before, explicitly, and fails.
+ * `aws ecs wait services-stable` is not enough: it succeeds once one deployment runs the desired
+ * count, after a rollback too. The copy is untagged (DescribeTaskDefinition returns tags only
+ * with `--include TAGS`, so the registration needs no ecs:TagResource); the tasks carry the
+ * service's tags, which the service propagates.
+ */
 const DEPLOY_SCRIPT = [
   'set -euo pipefail',
-  'read -r desired current <<<"$(aws ecs describe-services --cluster "$CLUSTER" --services "$SERVICE" --query \'services[0].[desiredCount, taskDefinition]\' --output text)"',
+  'fail() { echo "::error::$1"; exit 1; }',
+  AWAIT_ROLLOUT_FUNCTION,
+  'status="$(aws ecs describe-services --cluster "$CLUSTER" --services "$SERVICE" --query \'services[0].[desiredCount, taskDefinition]\' --output text)"',
+  'read -r desired current <<<"$status"',
   'if [ "$desired" = 0 ]; then',
-  '  echo "::error::$SERVICE runs no task (asleep outside its working hours, or paused): no task would run $IMAGE, so it is not deployed and the image-uri parameter keeps the image that runs. Wake the service and re-run this job.${WAKE_COMMAND:+ Wake it with: $WAKE_COMMAND}"',
-  '  exit 1',
+  '  fail "$SERVICE runs no task (asleep outside its working hours, or paused): no task would run $IMAGE, so it is not deployed and the image-uri parameter keeps the image that runs. Wake the service and re-run this job.${WAKE_COMMAND:+ Wake it with: $WAKE_COMMAND}"',
   'fi',
   'aws ecs describe-task-definition --task-definition "$current" --query taskDefinition --output json > current.json',
   'jq --arg image "$IMAGE" --arg container "$CONTAINER" \'',
@@ -329,31 +376,11 @@ const DEPLOY_SCRIPT = [
   'revision="$(aws ecs register-task-definition --cli-input-json file://next.json --query taskDefinition.taskDefinitionArn --output text)"',
   'echo "Registered $revision, a copy of $current with $IMAGE"',
   'aws ecs update-service --cluster "$CLUSTER" --service "$SERVICE" --task-definition "$revision" > /dev/null',
-  'deadline=$((SECONDS + ROLLOUT_TIMEOUT_SECONDS))',
-  'while true; do',
-  '  read -r primary state running <<<"$(aws ecs describe-services --cluster "$CLUSTER" --services "$SERVICE" \\',
-  '    --query "services[0].[deployments[?status==\'PRIMARY\'] | [0].taskDefinition, deployments[?taskDefinition==\'$revision\'] | [0].rolloutState, deployments[?taskDefinition==\'$revision\'] | [0].runningCount]" --output text)"',
-  '  if [ "$state" = FAILED ]; then',
-  '    echo "::error::The deployment of $revision FAILED (circuit breaker or alarm): ECS rolls the service back; the image-uri parameter keeps the image that runs"',
-  '    exit 1',
-  '  fi',
-  '  if [ "$primary" != "$revision" ]; then',
-  '    echo "::error::The service\'s primary deployment is $primary, not $revision: rolled back or superseded; the image-uri parameter keeps the image that runs"',
-  '    exit 1',
-  '  fi',
-  '  if [ "$state" = COMPLETED ]; then',
-  '    if [ "$running" -lt 1 ]; then',
-  '      echo "::error::The deployment of $revision completed with no running task (the service went to sleep): nothing ran $IMAGE, so the image-uri parameter is not written.${WAKE_COMMAND:+ Wake it with: $WAKE_COMMAND}"',
-  '      exit 1',
-  '    fi',
-  '    break',
-  '  fi',
-  '  if [ "$SECONDS" -ge "$deadline" ]; then',
-  '    echo "::error::The deployment of $revision is still $state after $ROLLOUT_TIMEOUT_SECONDS s: not recorded. Look at the service\'s events."',
-  '    exit 1',
-  '  fi',
-  '  sleep "$POLL_SECONDS"',
-  'done',
+  'await_rollout "$revision"',
+  'if [ "$rollout" = TIMEOUT ]; then',
+  '  aws ecs update-service --cluster "$CLUSTER" --service "$SERVICE" --task-definition "$current" > /dev/null',
+  '  fail "The deployment of $revision did not complete in $ROLLOUT_TIMEOUT_SECONDS s: the service is rolled back to $current, the revision it ran before, and the image-uri parameter keeps the image that runs. Look at the service\'s events."',
+  'fi',
   'echo "$SERVICE runs $IMAGE ($revision, deployment COMPLETED)"',
 ].join('\n');
 
@@ -382,7 +409,10 @@ function githubOidcProvider(scope: Construct): iam.IOidcProvider {
   const provider = new iam.OidcProviderNative(stack, id, { url: GITHUB_OIDC_URL, clientIds: ['sts.amazonaws.com'] });
   // An account holds one provider per URL, and other environments (or other stacks) import it:
   // deleting this stack must not delete it from under them, ephemeral or not.
-  provider.applyRemovalPolicy(RemovalPolicy.RETAIN);
+  // RetainExceptOnCreate: a first deploy that fails and rolls back deletes the provider it created
+  // (nothing imports it yet), while a stack deletion or a replacement keeps it
+  // (https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/aws-attribute-deletionpolicy.html).
+  provider.applyRemovalPolicy(RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE);
   return provider;
 }
 
@@ -466,9 +496,19 @@ export interface StagingConnectionSourceOptions {
 
 /**
  * Options of a source that is a zip file in S3.
+ *
+ * Prerequisite: the pipeline starts on an EventBridge rule that matches the CloudTrail event of
+ * an upload, so it never starts unless a CloudTrail trail logs the S3 data events (writes) of the
+ * bucket and key. The library does not create that trail (an account-level, billed resource):
+ * create one, or add the key to an existing trail's data events, with `aws cloudtrail
+ * put-event-selectors` ("Create an EventBridge rule for an Amazon S3 source (CLI)",
+ * https://docs.aws.amazon.com/codepipeline/latest/userguide/create-cloudtrail-S3-source-cli.html).
  */
 export interface StagingS3SourceOptions {
-  /** The versioned bucket that holds the zip. Its uploads reach the pipeline as CloudTrail events. */
+  /**
+   * The versioned bucket that holds the zip. Its uploads reach the pipeline as CloudTrail events:
+   * a trail must log its S3 data events (writes) for the key.
+   */
   readonly bucket: s3.IBucket;
   /** Key of the zip in the bucket. */
   readonly objectKey: string;
@@ -488,7 +528,8 @@ export abstract class StagingPipelineSource {
   }
 
   /**
-   * A zip file in a versioned S3 bucket: an upload runs the pipeline.
+   * A zip file in a versioned S3 bucket: an upload runs the pipeline, provided a CloudTrail trail
+   * logs the bucket's S3 data events (writes) for the key; see `StagingS3SourceOptions`.
    *
    * @param options bucket and key
    */
@@ -743,9 +784,15 @@ export class StagingPipeline extends Construct {
       role: iam.Role.fromRoleArn(this, 'RecordRoleRef', this.recordRole.roleArn, { mutable: false }),
       description: `Writes /${service.environmentName}/${service.serviceName}/image-uri once the image's deployment completed`,
       environment: { buildImage: codebuild.LinuxBuildImage.STANDARD_7_0, computeType: codebuild.ComputeType.SMALL },
-      timeout: Duration.minutes(5),
+      // Polls the deployment through the deployment alarms' bake time (RECORD_ROLLOUT_TIMEOUT).
+      timeout: RECORD_ROLLOUT_TIMEOUT.plus(Duration.minutes(5)),
       logging: { cloudWatch: { logGroup: this.logGroup, prefix: 'record' } },
-      environmentVariables: { ...environmentVariables, IMAGE_PARAMETER: { value: imageParameter.parameterName } },
+      environmentVariables: {
+        ...environmentVariables,
+        IMAGE_PARAMETER: { value: imageParameter.parameterName },
+        ROLLOUT_TIMEOUT_SECONDS: { value: String(RECORD_ROLLOUT_TIMEOUT.toSeconds()) },
+        POLL_SECONDS: { value: '15' },
+      },
       buildSpec: codebuild.BuildSpec.fromObject(RECORD_SPEC),
     });
     imageParameter.grantWrite(this.recordRole);
@@ -806,9 +853,15 @@ export class StagingPipeline extends Construct {
     // On the pipeline resource only: the pipeline's own role is one that the deploy role trusts.
     this.pipeline.node.defaultChild!.node.addDependency(this.buildRole, this.recordRole, this.deployRole);
     if (ephemeral) {
-      // The bucket is emptied when the stack deletes its auto-delete custom resource: only once the
-      // pipeline and its projects, which write to it, are gone.
-      this.artifactBucket.node.findChild('AutoDeleteObjectsCustomResource').node.addDependency(this.pipeline, this.project, this.recordProject);
+      // The bucket is emptied when the stack deletes its auto-delete custom resource, and
+      // CloudFormation deletes a resource before what it depends on: the pipeline and its projects,
+      // which write to the bucket, depend on the custom resource, so they are gone before it empties
+      // the bucket (as the load balancer and its access-log bucket in edge.ts).
+      const autoDelete = this.artifactBucket.node.findChild('AutoDeleteObjectsCustomResource');
+      // The resources themselves, not their roles: the bucket policy's grants already order those.
+      for (const writer of [this.pipeline, this.project, this.recordProject]) {
+        writer.node.defaultChild!.node.addDependency(autoDelete);
+      }
     }
     acknowledgePipeline(this);
   }
@@ -850,6 +903,27 @@ export class StagingPipeline extends Construct {
       actions: ['ecs:DescribeTaskDefinition', 'ecs:RegisterTaskDefinition', 'ecs:DescribeTasks', 'ecs:ListTasks'],
       resources: ['*'],
     }));
+    // The action registers its revision with the tags of the revision the service runs, and
+    // RegisterTaskDefinition with tags is also authorized as ecs:TagResource ("Grant permission to
+    // tag resources on creation",
+    // https://docs.aws.amazon.com/AmazonECS/latest/developerguide/supported-iam-actions-tagging.html):
+    // only on the service's family, only while registering.
+    // The partition spelled out where the region is known, so that the finding below names no
+    // token (an acknowledgement's id cannot hold the `::` of `<AWS::Partition>`).
+    const stack = Stack.of(this);
+    const partition = Token.isUnresolved(stack.region) ? undefined : RegionInfo.get(stack.region).partition;
+    const revisions = `arn:${partition ?? stack.partition}:ecs:${stack.region}:${stack.account}:task-definition/${service.taskDefinition.family}:*`;
+    role.addToPrincipalPolicy(new iam.PolicyStatement({
+      actions: ['ecs:TagResource'],
+      resources: [revisions],
+      conditions: { StringEquals: { 'ecs:CreateAction': 'RegisterTaskDefinition' } },
+    }));
+    if (!Token.isUnresolved(revisions)) {
+      Validations.of(role).acknowledge({
+        id: `AwsSolutions-IAM5[Resource::${revisions}]`,
+        reason: 'ecs:TagResource only while registering (ecs:CreateAction), on the revisions of this service\'s family: the ECS deploy action registers each revision with the tags of the one before.',
+      });
+    }
     role.addToPrincipalPolicy(new iam.PolicyStatement({
       actions: ['iam:PassRole'],
       resources: [service.taskRole.roleArn, service.executionRole.roleArn],
@@ -878,7 +952,9 @@ function deletedWithStack(resource: Construct): boolean {
 const BUILD_COMMAND = [
   '(',
   'set -euo pipefail',
-  'if [ "$(aws ecs describe-services --cluster "$CLUSTER" --services "$SERVICE" --query \'services[0].desiredCount\' --output text)" = 0 ]; then',
+  // Assigned on its own line: a failing call inside `[ "$(...)" = 0 ]` would not stop the script.
+  'desired="$(aws ecs describe-services --cluster "$CLUSTER" --services "$SERVICE" --query \'services[0].desiredCount\' --output text)"',
+  'if [ "$desired" = 0 ]; then',
   '  echo "$SERVICE runs no task (asleep outside its working hours, or paused): no task would run a new image, so nothing is built or deployed. Wake the service and release the change again.${WAKE_COMMAND:+ Wake it with: $WAKE_COMMAND}" >&2',
   '  exit 1',
   'fi',
@@ -897,35 +973,44 @@ const BUILD_COMMAND = [
 ].join('\n');
 
 /**
- * The record step, one command as the build's: after the ECS deploy action succeeded, check the
- * service itself (its primary deployment COMPLETED, with tasks running, on a revision whose app
- * container runs the image) and only then write the image-uri parameter, so that the parameter
- * never names an image that failed, was rolled back, or that no task ran.
+ * The record step, one command as the build's: after the ECS deploy action succeeded, find the
+ * revision it rolled the service to, check that its app container runs the image, and poll that
+ * deployment (`await_rollout`) until COMPLETED with tasks running: with deployment alarms that
+ * comes only after the bake time. Only then write the image-uri parameter, so that it never names
+ * an image that failed, was rolled back, that no task ran, or whose deployment had not completed
+ * when the step timed out (the step fails then, and the parameter keeps the image it named).
  */
 const RECORD_COMMAND = [
   '(',
   'set -euo pipefail',
+  'fail() { echo "$1" >&2; exit 1; }',
+  AWAIT_ROLLOUT_FUNCTION,
   'image="$(jq -r --arg c "$CONTAINER" \'.[] | select(.name == $c) | .imageUri\' imagedefinitions.json)"',
-  'if [ -z "$image" ]; then echo "imagedefinitions.json names no image for container $CONTAINER" >&2; exit 1; fi',
-  'read -r desired revision state running <<<"$(aws ecs describe-services --cluster "$CLUSTER" --services "$SERVICE" \\',
-  '  --query "services[0].[desiredCount, deployments[?status==\'PRIMARY\'] | [0].taskDefinition, deployments[?status==\'PRIMARY\'] | [0].rolloutState, deployments[?status==\'PRIMARY\'] | [0].runningCount]" --output text)"',
+  'if [ -z "$image" ]; then fail "imagedefinitions.json names no image for container $CONTAINER"; fi',
+  'status="$(aws ecs describe-services --cluster "$CLUSTER" --services "$SERVICE" --query "services[0].[desiredCount, deployments[?status==\'PRIMARY\'] | [0].taskDefinition]" --output text)"',
+  'read -r desired revision <<<"$status"',
   'deployed="$(aws ecs describe-task-definition --task-definition "$revision" --query "taskDefinition.containerDefinitions[?name==\'$CONTAINER\'] | [0].image" --output text)"',
   'if [ "$deployed" != "$image" ]; then',
-  '  echo "$SERVICE runs $deployed ($revision), not $image: the deployment was rolled back or superseded, so the image-uri parameter keeps the image that runs" >&2',
-  '  exit 1',
+  '  fail "$SERVICE runs $deployed ($revision), not $image: the deployment was rolled back or superseded, so the image-uri parameter keeps the image that runs"',
   'fi',
-  'if [ "$state" != COMPLETED ]; then',
-  '  echo "The deployment of $image is $state, not COMPLETED: not recorded" >&2',
-  '  exit 1',
+  'if [ "$desired" -lt 1 ]; then',
+  '  fail "$SERVICE runs no task (asleep or paused): nothing ran $image, so it is not recorded. Wake the service and release the change again.${WAKE_COMMAND:+ Wake it with: $WAKE_COMMAND}"',
   'fi',
-  'if [ "$desired" -lt 1 ] || [ "$running" -lt 1 ]; then',
-  '  echo "$SERVICE runs no task (asleep or paused): nothing ran $image, so it is not recorded. Wake the service and release the change again.${WAKE_COMMAND:+ Wake it with: $WAKE_COMMAND}" >&2',
-  '  exit 1',
+  'await_rollout "$revision"',
+  'if [ "$rollout" = TIMEOUT ]; then',
+  '  fail "The deployment of $image ($revision) did not complete in $ROLLOUT_TIMEOUT_SECONDS s: not recorded, the image-uri parameter keeps the image it named. Look at the service\'s events, and release again once it is COMPLETED."',
   'fi',
   'aws ssm put-parameter --name "$IMAGE_PARAMETER" --value "$image" --type String --overwrite > /dev/null',
   'echo "$IMAGE_PARAMETER now names $image"',
   ')',
 ].join('\n');
+
+/**
+ * How long the record step waits for the deployment to turn COMPLETED after the ECS deploy action
+ * succeeded: the deployment alarms' bake time, which ECS computes from the alarms' periods and which
+ * cannot be set, is a few periods of the library's alarms (minutes).
+ */
+const RECORD_ROLLOUT_TIMEOUT = Duration.minutes(20);
 
 /** `on-failure: ABORT`: nothing runs after a failed command (no post_build that would run anyway). */
 const BUILD_SPEC = {

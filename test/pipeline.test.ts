@@ -81,6 +81,16 @@ describe('GitHubActionsDeployRole', () => {
     expect(text).not.toMatch(/"ecs:\*"|"iam:\*"|"ssm:\*"/);
   });
 
+  test('registers its copy untagged, so it needs no ecs:TagResource', () => {
+    // The copy is read without `--include TAGS`, so DescribeTaskDefinition returns no tags and the
+    // registration passes none (tag-on-create is authorized only when tags are given,
+    // https://docs.aws.amazon.com/AmazonECS/latest/developerguide/supported-iam-actions-tagging.html).
+    const script = parse(workflow).jobs.deploy.steps.map((s: any) => s.run ?? '').join('\n');
+    expect(script).toContain('aws ecs register-task-definition --cli-input-json file://next.json');
+    expect(script).not.toMatch(/--include|--tags|\.tags/);
+    expect(statementsOf(deploy.role).flatMap((s) => [s.Action].flat())).not.toContain('ecs:TagResource');
+  });
+
   test('writes what to deploy into a parameter the workflow reads', () => {
     template.hasResourceProperties('AWS::SSM::Parameter', { Name: '/staging/web/deploy-target', Type: 'String' });
     expect(deploy.deployTargetParameterName).toBe('/staging/web/deploy-target');
@@ -147,13 +157,14 @@ describe('GitHubActionsDeployRole', () => {
     expect(formatFindings(postureFindings(app))).toBe('');
   });
 
-  test('retains the OIDC provider when the stack is deleted, ephemeral or not: other environments import it', () => {
+  test('retains the OIDC provider when the stack is deleted, ephemeral or not, but not when its first create rolls back', () => {
     // GIVEN an ephemeral environment, which deletes what it owns
     const stack = testStack();
     new EcsStagingEnvironment(stack, 'Staging', { ephemeral: true }).addService('web').addGithubActionsDeployRole({ repository: 'acme/web' });
-    // THEN the account's provider stays
-    Template.fromStack(stack).hasResource('AWS::IAM::OIDCProvider', { DeletionPolicy: 'Retain', UpdateReplacePolicy: 'Retain' });
-    parentTemplate.hasResource('AWS::IAM::OIDCProvider', { DeletionPolicy: 'Retain' });
+    // THEN the account's provider stays (other environments import it), except that a failed first
+    // deploy's rollback deletes the provider it created, so the next deploy can create it again
+    Template.fromStack(stack).hasResource('AWS::IAM::OIDCProvider', { DeletionPolicy: 'RetainExceptOnCreate', UpdateReplacePolicy: 'Retain' });
+    parentTemplate.hasResource('AWS::IAM::OIDCProvider', { DeletionPolicy: 'RetainExceptOnCreate' });
   });
 
   test('imports the account\'s provider when given, creating none', () => {
@@ -258,6 +269,10 @@ describe('StagingPipeline', () => {
     expect(build).not.toContain('put-parameter');
     expect(build.indexOf('docker push')).toBeLessThan(build.lastIndexOf('imagedefinitions.json'));
     expect(specOf(pipeline.project).artifacts).toEqual({ files: ['imagedefinitions.json'] });
+    // The record step polls the deployment through the alarms' bake time: 20 minutes, within its project's timeout.
+    const recordProject = resources[idOf(pipeline.recordProject)].Properties;
+    expect(recordProject.TimeoutInMinutes).toBe(25);
+    expect(recordProject.Environment.EnvironmentVariables).toEqual(expect.arrayContaining([{ Name: 'ROLLOUT_TIMEOUT_SECONDS', Type: 'PLAINTEXT', Value: '1200' }]));
     const record = specOf(pipeline.recordProject).phases.build.commands[0];
     expect(record).toContain('aws ssm put-parameter --name "$IMAGE_PARAMETER"');
     expect(record).not.toContain('docker');
@@ -307,6 +322,16 @@ describe('StagingPipeline', () => {
     });
   });
 
+  test('the ECS deploy action may tag the revision it registers, on the service\'s family only and only while registering', () => {
+    // GIVEN the action registers a copy of the service's revision with its tags (tag-on-create)
+    const statements = statementsOf(pipeline.deployRole);
+    // THEN
+    const tag = statements.filter((s) => [s.Action].flat().includes('ecs:TagResource'));
+    expect(tag).toHaveLength(1);
+    expect(tag[0].Condition).toEqual({ StringEquals: { 'ecs:CreateAction': 'RegisterTaskDefinition' } });
+    expect(tag[0].Resource).toBe(`arn:aws:ecs:us-east-1:123456789012:task-definition/${web.taskDefinition.family}:*`);
+  });
+
   test.each([
     ['codeconnections', CONNECTION],
     ['codestar-connections', 'arn:aws:codestar-connections:us-east-1:123456789012:connection/0a1b2c3d-0000-1111-2222-333344445555'],
@@ -344,8 +369,14 @@ describe('StagingPipeline', () => {
     // THEN
     t.hasResource('AWS::S3::Bucket', { DeletionPolicy: 'Delete' });
     expect(t.toJSON().Resources[id(eph.logGroup)].DeletionPolicy).toBe('Delete');
-    const [autoDelete] = Object.values(t.findResources('Custom::S3AutoDeleteObjects')) as any[];
-    expect(autoDelete.DependsOn).toEqual(expect.arrayContaining([id(eph.pipeline), id(eph.project), id(eph.recordProject)]));
+    // CloudFormation deletes a dependent before what it depends on: the pipeline and both projects
+    // depend on the auto-delete custom resource, so the bucket is emptied only once they are gone.
+    const resources = t.toJSON().Resources;
+    const [autoDeleteId] = Object.keys(t.findResources('Custom::S3AutoDeleteObjects'));
+    for (const writer of [eph.pipeline, eph.project, eph.recordProject]) {
+      expect([resources[id(writer)].DependsOn].flat()).toContain(autoDeleteId);
+    }
+    expect([resources[autoDeleteId].DependsOn].flat()).not.toEqual(expect.arrayContaining([id(eph.pipeline)]));
     // An explicit ephemeral: false keeps them in an ephemeral environment.
     const svc2 = new EcsStagingEnvironment(testStack(), 'Staging', { ephemeral: true }).addService('web');
     svc2.addPipeline({ source: StagingPipelineSource.connection({ connectionArn: CONNECTION, owner: 'acme', repo: 'web' }), ephemeral: false });

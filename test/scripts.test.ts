@@ -168,10 +168,34 @@ describe('scripts the library renders', () => {
       expect(result.state.parameters['/staging/web/image-uri']).toBe(PLACEHOLDER);
     });
 
-    test('fails when the rollout outlasts its timeout', () => {
+    test('fails when the rollout outlasts its timeout, and rolls the service back to the revision it ran before', () => {
+      // GIVEN a deployment that stays IN_PROGRESS (ECS would keep it going, and might complete it later)
       const result = run(account({ rollout: 'STUCK' }), 'X86_64', { ROLLOUT_TIMEOUT_SECONDS: '1' });
+      // THEN the job fails and leaves the service on the revision it ran before, as the parameter says
       expect(result.ok).toBe(false);
-      expect(result.output).toContain('is still IN_PROGRESS after 1 s');
+      expect(result.output).toContain('did not complete in 1 s: the service is rolled back to');
+      const updates = called(result, 'aws', 'ecs', 'update-service');
+      expect(updates).toHaveLength(2);
+      expect(updates[1]).toEqual(expect.arrayContaining(['--task-definition', `${FAMILY_ARN}:1`]));
+      const primary = result.state.service.deployments.find((d) => d.status === 'PRIMARY')!;
+      expect(primary.taskDefinition).toBe(`${FAMILY_ARN}:1`);
+      expect(result.state.parameters['/staging/web/image-uri']).toBe(PLACEHOLDER);
+    });
+
+    test('waits through the deployment alarms\' bake time, then records', () => {
+      const result = run(account({ bakeReads: 3 }));
+      expect(result.ok).toBe(true);
+      expect(called(result, 'aws', 'ecs', 'describe-services').length).toBeGreaterThanOrEqual(5);
+      expect(result.state.parameters['/staging/web/image-uri']).toBe(IMAGE);
+    });
+
+    test('fails at once when describe-services fails, and changes nothing', () => {
+      const result = run(account({ failing: ['describe-services'] }));
+      expect(result.ok).toBe(false);
+      expect(result.output).toContain('AccessDeniedException');
+      // The failing call is the step's last: nothing runs on an empty answer.
+      expect(result.calls[result.calls.length - 1]).toEqual(expect.arrayContaining(['aws', 'ecs', 'describe-services']));
+      expect(called(result, 'aws', 'ecs', 'register-task-definition')).toEqual([]);
       expect(result.state.parameters['/staging/web/image-uri']).toBe(PLACEHOLDER);
     });
 
@@ -224,12 +248,15 @@ describe('scripts the library renders', () => {
       service.deployments = [{ status: 'PRIMARY', taskDefinition: arn, rolloutState: 'IN_PROGRESS', runningCount: 0 }, ...service.deployments.map((d) => ({ ...d, status: 'ACTIVE' }))];
       return state;
     };
-    const record = (state: AwsState, architecture = 'X86_64') =>
-      runBuildSpec(specs[architecture].record, state, { env: ENV, files: { 'imagedefinitions.json': JSON.stringify([{ name: 'app', imageUri: IMAGE }]) } });
+    const record = (state: AwsState, architecture = 'X86_64', env: Record<string, string> = {}) =>
+      runBuildSpec(specs[architecture].record, state, {
+        env: { ...ENV, ROLLOUT_TIMEOUT_SECONDS: '60', POLL_SECONDS: '0', ...env },
+        files: { 'imagedefinitions.json': JSON.stringify([{ name: 'app', imageUri: IMAGE }]) },
+      });
 
     test('each project gets every variable its commands read', () => {
       expect(specs.X86_64.buildEnv).toEqual(expect.arrayContaining(['CLUSTER', 'SERVICE', 'CONTAINER', 'WAKE_COMMAND', 'REPOSITORY_URI', 'REPOSITORY_NAME', 'DOCKERFILE', 'BUILD_CONTEXT', 'PLATFORM']));
-      expect(specs.X86_64.recordEnv).toEqual(expect.arrayContaining(['CLUSTER', 'SERVICE', 'CONTAINER', 'WAKE_COMMAND', 'IMAGE_PARAMETER']));
+      expect(specs.X86_64.recordEnv).toEqual(expect.arrayContaining(['CLUSTER', 'SERVICE', 'CONTAINER', 'WAKE_COMMAND', 'IMAGE_PARAMETER', 'ROLLOUT_TIMEOUT_SECONDS', 'POLL_SECONDS']));
     });
 
     test('first push: builds for amd64, pushes, emits imagedefinitions.json; the record step writes the parameter after a COMPLETED deployment', () => {
@@ -260,6 +287,33 @@ describe('scripts the library renders', () => {
     test.each(['FAILED', 'ROLLBACK'] as const)('the record step fails after a %s deployment and leaves the parameter', (rollout) => {
       const recorded = record(deployAction(account({ rollout }), IMAGE));
       expect(recorded.ok).toBe(false);
+      expect(recorded.state.parameters['/staging/web/image-uri']).toBe(PLACEHOLDER);
+    });
+
+    test('the record step waits through the deployment alarms\' bake time: IN_PROGRESS with tasks running, then COMPLETED', () => {
+      const recorded = record(deployAction(account({ bakeReads: 3 }), IMAGE));
+      expect(recorded.ok).toBe(true);
+      // One read to find the revision, then one for each read of the bake time and the one that sees COMPLETED.
+      expect(called(recorded, 'aws', 'ecs', 'describe-services')).toHaveLength(4);
+      expect(recorded.state.parameters['/staging/web/image-uri']).toBe(IMAGE);
+    });
+
+    test('the record step fails when the deployment outlasts its timeout, and does not write the parameter', () => {
+      const recorded = record(deployAction(account({ rollout: 'STUCK' }), IMAGE), 'X86_64', { ROLLOUT_TIMEOUT_SECONDS: '1' });
+      expect(recorded.ok).toBe(false);
+      expect(recorded.output).toContain('did not complete in 1 s: not recorded');
+      expect(called(recorded, 'aws', 'ssm', 'put-parameter')).toEqual([]);
+      expect(recorded.state.parameters['/staging/web/image-uri']).toBe(PLACEHOLDER);
+    });
+
+    test('a failing describe-services stops the build and the record step at once', () => {
+      const built = build(account({ failing: ['describe-services'] }));
+      expect(built.ok).toBe(false);
+      expect(built.output).toContain('AccessDeniedException');
+      expect(called(built, 'docker', 'build')).toEqual([]);
+      const recorded = record(deployAction(account({ failing: ['describe-services'] }), IMAGE));
+      expect(recorded.ok).toBe(false);
+      expect(recorded.calls[recorded.calls.length - 1]).toEqual(expect.arrayContaining(['aws', 'ecs', 'describe-services']));
       expect(recorded.state.parameters['/staging/web/image-uri']).toBe(PLACEHOLDER);
     });
 

@@ -58,6 +58,10 @@ export interface AwsState {
   service: { serviceName: string; desiredCount: number; runningCount: number; taskDefinition: string; deployments: Deployment[] };
   /** How the next deployment ends: COMPLETED, FAILED (circuit breaker rollback), ROLLBACK (primary reverts) or STUCK. */
   rollout: 'COMPLETED' | 'FAILED' | 'ROLLBACK' | 'STUCK';
+  /** Reads during which the new deployment stays IN_PROGRESS with its tasks running (the alarms' bake time) before `rollout` applies. */
+  bakeReads?: number;
+  /** `aws` commands that fail as a denied call would, e.g. 'describe-services'. */
+  failing?: string[];
 }
 
 /** What a run gets besides the state: environment variables and files in its working directory. */
