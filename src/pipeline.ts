@@ -11,7 +11,7 @@ import { RegionInfo } from 'aws-cdk-lib/region-info';
 import { Construct } from 'constructs';
 import type * as yaml from 'yaml';
 import { StagingValidationError } from './private/errors';
-import { acknowledge, acknowledgeStagingLogGroup, GUARD } from './private/posture';
+import { acknowledge, acknowledgeCdkProviderOutsideVpc, acknowledgeStagingLogGroup, GUARD } from './private/posture';
 import { BoundSource } from './private/source-binding';
 import { validateIntegerRange, validateParameterName, validateRoleName } from './private/validation';
 import type { StagingService } from './service';
@@ -862,6 +862,8 @@ export class StagingPipeline extends Construct {
       for (const writer of [this.pipeline, this.project, this.recordProject]) {
         writer.node.defaultChild!.node.addDependency(autoDelete);
       }
+      acknowledgeCdkProviderOutsideVpc(this, 'Custom::S3AutoDeleteObjectsCustomResourceProvider',
+        'ephemeral: this is the AWS CDK function that empties the pipeline\'s artifact bucket when the stack is deleted. It calls only the S3 API and holds no data, so it runs outside the VPC.');
     }
     acknowledgePipeline(this);
   }
