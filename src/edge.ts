@@ -1,4 +1,4 @@
-import { Annotations, Duration, Lazy, RemovalPolicy, Stack, Token, Validations } from 'aws-cdk-lib';
+import { Annotations, Duration, Lazy, Stack, Token, Validations } from 'aws-cdk-lib';
 import * as acm from 'aws-cdk-lib/aws-certificatemanager';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as elbv2 from 'aws-cdk-lib/aws-elasticloadbalancingv2';
@@ -9,6 +9,7 @@ import { Construct } from 'constructs';
 import { certificateNameCovers } from './private/certificate-names';
 import { DEFAULTS } from './private/defaults';
 import { ERROR_PREFIX, StagingValidationError } from './private/errors';
+import { statefulLifecycle } from './private/lifecycle';
 import { acknowledge, acknowledgeCdkProviderOutsideVpc, GUARD } from './private/posture';
 import { deriveCatchAllPriority, derivePriority, MAX_EXPLICIT_PRIORITY, RuleMatch, shadows } from './private/routing';
 import { parseIpv4Cidr, propName, validateDnsName, validateHostHeader, validateIntegerRange, validatePathPattern } from './private/validation';
@@ -292,14 +293,15 @@ export class StagingEdge extends Construct {
       http2Enabled: true,
     });
 
+    const lifecycle = statefulLifecycle(props.ephemeral);
     this.accessLogsBucket = new s3.Bucket(this, 'AccessLogs', {
       encryption: s3.BucketEncryption.S3_MANAGED,
       blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
       enforceSSL: true,
       objectOwnership: s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
       lifecycleRules: [{ id: 'expire-access-logs', expiration: Duration.days(expirationDays), abortIncompleteMultipartUploadAfter: Duration.days(1) }],
-      removalPolicy: props.ephemeral ? RemovalPolicy.DESTROY : RemovalPolicy.RETAIN,
-      autoDeleteObjects: props.ephemeral ? true : undefined,
+      removalPolicy: lifecycle.removalPolicy,
+      autoDeleteObjects: lifecycle.emptyOnDelete,
     });
     this.loadBalancer.logAccessLogs(this.accessLogsBucket, 'alb');
     const autoDelete = this.accessLogsBucket.node.tryFindChild('AutoDeleteObjectsCustomResource');

@@ -10,6 +10,7 @@ import * as ssm from 'aws-cdk-lib/aws-ssm';
 import { Construct } from 'constructs';
 import type * as yaml from 'yaml';
 import { StagingValidationError } from './private/errors';
+import { statefulLifecycle } from './private/lifecycle';
 import { acknowledge, acknowledgeStagingLogGroup, GUARD } from './private/posture';
 import { BoundSource } from './private/source-binding';
 import { validateIntegerRange, validateParameterName, validateRoleName } from './private/validation';
@@ -681,7 +682,7 @@ export class StagingPipeline extends Construct {
     validateIntegerRange(this, 'deployTimeout (minutes)', props.deployTimeout?.toMinutes(), 1, 60, 'CodePipeline\'s ECS deploy action waits 1 to 60 minutes');
     validateIntegerRange(this, 'buildTimeout (minutes)', props.buildTimeout?.toMinutes(), 5, 480, 'CodeBuild runs a build 5 to 480 minutes');
     const ephemeral = props.ephemeral ?? deletedWithStack(service.logGroup);
-    const removalPolicy = ephemeral ? RemovalPolicy.DESTROY : RemovalPolicy.RETAIN;
+    const lifecycle = statefulLifecycle(ephemeral);
 
     this.artifactBucket = new s3.Bucket(this, 'Artifacts', {
       encryption: s3.BucketEncryption.S3_MANAGED,
@@ -691,13 +692,13 @@ export class StagingPipeline extends Construct {
       lifecycleRules: [{ id: 'expire-artifacts', expiration: Duration.days(30), abortIncompleteMultipartUploadAfter: Duration.days(1) }],
       // Artifacts are not state: kept with the stack's deletion, they expire on their own (no
       // deletion function). An ephemeral environment empties and deletes the bucket instead.
-      removalPolicy,
-      autoDeleteObjects: ephemeral,
+      removalPolicy: lifecycle.removalPolicy,
+      autoDeleteObjects: lifecycle.emptyOnDelete,
     });
     acknowledgeArtifactBucket(this.artifactBucket);
 
     const logRetention = props.logRetention ?? logs.RetentionDays.ONE_MONTH;
-    this.logGroup = new logs.LogGroup(this, 'BuildLogs', { retention: logRetention, removalPolicy });
+    this.logGroup = new logs.LogGroup(this, 'BuildLogs', { retention: logRetention, removalPolicy: lifecycle.removalPolicy });
     acknowledgeStagingLogGroup(this.logGroup, logRetention, false, 'a key on the log group (pipeline.logGroup)', 'logRetention');
 
     const environmentVariables = {

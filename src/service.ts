@@ -1,4 +1,4 @@
-import { Annotations, CfnResource, Duration, RemovalPolicy, Size, Token, Validations } from 'aws-cdk-lib';
+import { Annotations, CfnResource, Duration, Size, Token, Validations } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as ecr from 'aws-cdk-lib/aws-ecr';
 import * as ecs from 'aws-cdk-lib/aws-ecs';
@@ -14,6 +14,7 @@ import { StagingServiceAlarmOptions, StagingServiceAlarms } from './observabilit
 import { GitHubActionsDeployOptions, GitHubActionsDeployRole, StagingPipeline, StagingPipelineOptions } from './pipeline';
 import { DEFAULTS, FARGATE_MEMORY_BY_CPU } from './private/defaults';
 import { StagingValidationError } from './private/errors';
+import { statefulLifecycle } from './private/lifecycle';
 import { acknowledge, acknowledgeStagingLogGroup, GUARD } from './private/posture';
 import { bindRevisionToService } from './private/revision-binding';
 import { applyWorkingHours, DaytimeCapacity, resolveSchedule } from './private/schedule-binding';
@@ -244,7 +245,7 @@ export class StagingService extends Construct {
     this.environmentName = props.environmentName;
 
     const containerPort = props.containerPort ?? DEFAULTS.containerPort;
-    const removalPolicy = props.ephemeral ? RemovalPolicy.DESTROY : RemovalPolicy.RETAIN;
+    const lifecycle = statefulLifecycle(props.ephemeral);
     const parameterPath = `/${props.environmentName}/${props.serviceName}`;
 
     this.repository = props.repository ?? new ecr.Repository(this, 'Repository', {
@@ -254,8 +255,8 @@ export class StagingService extends Construct {
         { description: 'Expire untagged images after 7 days', tagStatus: ecr.TagStatus.UNTAGGED, maxImageAge: Duration.days(7), rulePriority: 1 },
         { description: 'Keep the last images', tagStatus: ecr.TagStatus.ANY, maxImageCount: props.maxImageCount ?? DEFAULTS.maxImageCount, rulePriority: 2 },
       ],
-      removalPolicy,
-      emptyOnDelete: props.ephemeral ? true : undefined,
+      removalPolicy: lifecycle.removalPolicy,
+      emptyOnDelete: lifecycle.emptyOnDelete,
       encryption: props.repositoryEncryptionKey ? ecr.RepositoryEncryption.KMS : undefined,
       encryptionKey: props.repositoryEncryptionKey,
     });
@@ -267,7 +268,7 @@ export class StagingService extends Construct {
     }
 
     const logRetention = props.logRetention ?? DEFAULTS.serviceLogRetention;
-    this.logGroup = new logs.LogGroup(this, 'LogGroup', { retention: logRetention, encryptionKey: props.logEncryptionKey, removalPolicy });
+    this.logGroup = new logs.LogGroup(this, 'LogGroup', { retention: logRetention, encryptionKey: props.logEncryptionKey, removalPolicy: lifecycle.removalPolicy });
     acknowledgeStagingLogGroup(this.logGroup, logRetention, props.logEncryptionKey !== undefined, 'logEncryptionKey', 'logRetention');
 
     this.executionRole = new iam.Role(this, 'ExecutionRole', {
