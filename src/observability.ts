@@ -12,7 +12,7 @@ import { StagingValidationError } from './private/errors';
 import { acknowledge } from './private/posture';
 import { DASHBOARD_WIDGETS } from './private/quotas';
 import { validateIntegerRange } from './private/validation';
-import type { StagingService } from './service';
+import type { IStagingService } from './service-contract';
 
 /**
  * What the environment watches, and who hears of it.
@@ -196,7 +196,7 @@ export class StagingObservability extends Construct {
    *
    * @param service the service to show
    */
-  public addService(service: StagingService): void {
+  public addService(service: IStagingService): void {
     if (!this.dashboard) {
       return;
     }
@@ -483,7 +483,7 @@ export interface StagingServiceAlarmOptions {
  */
 export interface StagingServiceAlarmsProps extends StagingServiceAlarmOptions {
   /** The service watched. */
-  readonly service: StagingService;
+  readonly service: IStagingService;
   /** Fewest healthy targets the service should have. */
   readonly minimumHealthyTasks: number;
   /**

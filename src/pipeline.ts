@@ -14,7 +14,7 @@ import { statefulLifecycle } from './private/lifecycle';
 import { acknowledge, acknowledgeStagingLogGroup, GUARD } from './private/posture';
 import { BoundSource } from './private/source-binding';
 import { validateIntegerRange, validateParameterName, validateRoleName } from './private/validation';
-import type { StagingService } from './service';
+import type { IStagingService } from './service-contract';
 
 /**
  * The YAML writer, loaded on first use: only `renderWorkflow()` needs it, and loading it costs
@@ -73,7 +73,7 @@ export interface GitHubActionsDeployOptions {
  */
 export interface GitHubActionsDeployRoleProps extends GitHubActionsDeployOptions {
   /** The service deployed: it must run from its own repository (no `image`). */
-  readonly service: StagingService;
+  readonly service: IStagingService;
 }
 
 /**
@@ -135,7 +135,7 @@ export class GitHubActionsDeployRole extends Construct {
   /** Name of the parameter that tells the workflow what to deploy (cluster, service, family, repository). */
   public readonly deployTargetParameterName: string;
 
-  private readonly service: StagingService;
+  private readonly service: IStagingService;
   private readonly branch: string;
   private readonly githubEnvironment?: string;
 
@@ -358,7 +358,7 @@ const DEPLOY_SCRIPT = [
 ].join('\n');
 
 /** The service's image-uri parameter, which a delivery writes: a service running an image given in code has none. */
-function imageParameterOf(scope: Construct, service: StagingService): ssm.StringParameter {
+function imageParameterOf(scope: Construct, service: IStagingService): ssm.StringParameter {
   if (!service.imageParameter) {
     throw new StagingValidationError(scope, `service '${service.serviceName}' runs an image given in code (got image), so there is nothing to deploy; leave image out so the service runs from its own repository`);
   }
@@ -393,7 +393,7 @@ const ARM64 = 'ARM64';
  * The CPU architecture of the service's tasks, read from its task definition's `runtimePlatform`
  * (`X86_64` when it names none, as Fargate defaults).
  */
-function cpuArchitectureOf(service: StagingService): string {
+function cpuArchitectureOf(service: IStagingService): string {
   const cfn = service.taskDefinition.node.defaultChild as ecs.CfnTaskDefinition;
   const platform = cfn.runtimePlatform as ecs.CfnTaskDefinition.RuntimePlatformProperty | undefined;
   const architecture = platform?.cpuArchitecture;
@@ -406,7 +406,7 @@ function dockerPlatformOf(architecture: string): string {
 }
 
 /** Least privilege for one service's deploys. */
-function grantDeploy(role: iam.Role, service: StagingService, target: ssm.StringParameter, imageParameter: ssm.StringParameter): void {
+function grantDeploy(role: iam.Role, service: IStagingService, target: ssm.StringParameter, imageParameter: ssm.StringParameter): void {
   service.repository.grantPullPush(role);
   role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['ecr:DescribeImages'], resources: [service.repository.repositoryArn] }));
   target.grantRead(role);
@@ -646,7 +646,7 @@ export interface StagingPipelineOptions {
  */
 export interface StagingPipelineProps extends StagingPipelineOptions {
   /** The service deployed: it must run from its own repository (no `image`). */
-  readonly service: StagingService;
+  readonly service: IStagingService;
 }
 
 /**
@@ -836,7 +836,7 @@ export class StagingPipeline extends Construct {
    * this service: update and describe it, register a revision, and pass its task and execution roles
    * to ECS tasks only.
    */
-  private createDeployRole(service: StagingService): iam.Role {
+  private createDeployRole(service: IStagingService): iam.Role {
     const role = new iam.Role(this, 'DeployRole', {
       assumedBy: new iam.ArnPrincipal(this.pipeline.role.roleArn),
       description: `Rolls /${service.environmentName}/${service.serviceName} to the pipeline's image`,

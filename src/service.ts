@@ -21,6 +21,7 @@ import { applyWorkingHours, DaytimeCapacity, resolveSchedule } from './private/s
 import { validateIntegerRange, validateParameterName, validateServiceName } from './private/validation';
 import { StagingSchedule } from './schedule';
 import { StagingSecrets, StagingSecretsOptions } from './secrets';
+import { IStagingService } from './service-contract';
 
 /**
  * Target tracking autoscaling of a service.
@@ -201,7 +202,7 @@ export interface StagingServiceProps extends StagingServiceOptions {
  * log group, execution and task roles, task definition, Fargate service, target group, listener
  * rule and autoscaling.
  */
-export class StagingService extends Construct {
+export class StagingService extends Construct implements IStagingService {
   /** The service's name. */
   public readonly serviceName: string;
   /** The name of the environment the service belongs to. */
