@@ -95,6 +95,23 @@ const project = new awscdk.AwsCdkConstructLibrary({
   sampleCode: false,
 });
 
+// Imports among the source files run one way (CONTRIBUTING.md, "Map of src/"): the environment imports
+// the parts, the service imports what it is built with, and a part built around a service (delivery,
+// alarms) reaches it through IStagingService (src/service-contract.ts), never through the class that
+// imports it back. import/no-cycle fails any cycle that exists at run time; it skips type-only imports,
+// so the layers below also forbid a type import that climbs back up.
+project.eslint?.addRules({ 'import/no-cycle': ['error', { ignoreExternal: true }] });
+const climbsBack = (files: string[], above: string[], why: string) => project.eslint?.addOverride({
+  files,
+  rules: { 'no-restricted-imports': ['error', { patterns: [{ group: above, message: why }] }] },
+});
+climbsBack(['src/private/**/*.ts'], ['../*', '!../schedule'],
+  'src/private/ is below every public file (it may read the StagingSchedule value class): take what you need as a parameter.');
+climbsBack(['src/networking.ts', 'src/edge.ts', 'src/secrets.ts', 'src/observability.ts', 'src/pipeline.ts', 'src/schedule.ts', 'src/service-contract.ts'],
+  ['./service', './staging-environment'],
+  'A part below the service reaches it through IStagingService (./service-contract), and never imports the environment.');
+climbsBack(['src/service.ts'], ['./staging-environment'], 'The service is below the environment: take what it needs as a prop.');
+
 // PyPI trove classifiers beside those jsii-pacmak sets (projen's publishToPypi has no option for them).
 project.package.file.addOverride('jsii.targets.python.classifiers', ['Framework :: AWS CDK', 'Framework :: AWS CDK :: 2']);
 

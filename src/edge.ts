@@ -1,4 +1,4 @@
-import { Annotations, Duration, Lazy, RemovalPolicy, Stack, Token, Validations } from 'aws-cdk-lib';
+import { Annotations, Duration, Lazy, Stack, Token, Validations } from 'aws-cdk-lib';
 import * as acm from 'aws-cdk-lib/aws-certificatemanager';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as elbv2 from 'aws-cdk-lib/aws-elasticloadbalancingv2';
@@ -9,6 +9,7 @@ import { Construct } from 'constructs';
 import { certificateNameCovers } from './private/certificate-names';
 import { DEFAULTS } from './private/defaults';
 import { ERROR_PREFIX, StagingValidationError } from './private/errors';
+import { statefulLifecycle } from './private/lifecycle';
 import { acknowledge, acknowledgeCdkProviderOutsideVpc, GUARD } from './private/posture';
 import { deriveCatchAllPriority, derivePriority, MAX_EXPLICIT_PRIORITY, RuleMatch, shadows } from './private/routing';
 import { parseIpv4Cidr, propName, validateDnsName, validateHostHeader, validateIntegerRange, validatePathPattern } from './private/validation';
@@ -235,86 +236,18 @@ export class StagingEdge extends Construct {
 
   constructor(scope: Construct, id: string, props: StagingEdgeProps) {
     super(scope, id);
-
-    const expirationDays = props.accessLogsExpirationDays ?? DEFAULTS.accessLogsExpirationDays;
-    validateIntegerRange(this, 'accessLogsExpirationDays', expirationDays, 1, 3650, 'keep access logs 1 to 3650 days');
-    validateIntegerRange(this, 'idleTimeout (seconds)', props.idleTimeout?.toSeconds(), 1, 4000, 'the ALB accepts 1 to 4000 seconds');
-    for (const cidr of props.allowedCidrs ?? []) {
-      if (!Token.isUnresolved(cidr) && !isIpv4Cidr(cidr)) {
-        throw new StagingValidationError(this, `allowedCidrs must hold IPv4 CIDR blocks such as '203.0.113.0/24' (got '${cidr}')`);
-      }
-    }
-    if (props.allowedCidrs && props.allowedCidrs.length === 0) {
-      throw new StagingValidationError(this, 'allowedCidrs must not be empty (got []); leave it out to admit anywhere, or list the CIDR blocks to admit');
-    }
     // One spelling of the name everywhere: ACM rejects a trailing dot.
     const domain = props.domain && { ...props.domain, domainName: props.domain.domainName.replace(/\.$/, '') };
-    if (domain) {
-      validateDomain(this, domain);
-      this.domainName = domain.domainName;
-    }
-    if (Token.isUnresolved(Stack.of(this).region)) {
-      throw new StagingValidationError(this,
-        'the stack has no region (got an environment-agnostic stack), which the access-log bucket policy needs to admit the region\'s load-balancer log delivery; give the stack an env with a region (and an account)');
-    }
+    validateEdgeProps(this, props, domain);
+    this.domainName = domain?.domainName;
 
-    this.securityGroup = new ec2.SecurityGroup(this, 'SecurityGroup', {
-      vpc: props.vpc,
-      description: 'Staging load balancer: HTTP/HTTPS in, egress to the services only',
-      allowAllOutbound: false,
-    });
-    this.servicesSecurityGroup = new ec2.SecurityGroup(this, 'ServicesSecurityGroup', {
-      vpc: props.vpc,
-      description: 'Staging services: every task joins it; the load balancer sends to it only',
-      allowAllOutbound: false,
-    });
-    const peers = props.allowedCidrs ? props.allowedCidrs.map((c) => ec2.Peer.ipv4(c)) : [ec2.Peer.anyIpv4()];
-    const ports = domain ? [80, 443] : [80];
-    if (peers.length * ports.length > SECURITY_GROUP_RULES) {
-      throw new StagingValidationError(this,
-        `allowedCidrs holds ${peers.length} CIDR blocks (got ${peers.length * ports.length} ingress rules over ports ${ports.join(' and ')}), more than the ${SECURITY_GROUP_RULES} rules a security group holds by default; list at most ${Math.floor(SECURITY_GROUP_RULES / ports.length)} blocks, e.g. by merging them into wider ones`);
-    }
-    for (const peer of peers) {
-      for (const port of ports) {
-        this.securityGroup.addIngressRule(peer, ec2.Port.tcp(port), `HTTP${port === 443 ? 'S' : ''} from ${props.allowedCidrs ? 'the allow-list' : 'anywhere'}`);
-      }
-    }
-
-    this.loadBalancer = new elbv2.ApplicationLoadBalancer(this, 'LoadBalancer', {
-      vpc: props.vpc,
-      internetFacing: true,
-      vpcSubnets: { subnetType: ec2.SubnetType.PUBLIC },
-      securityGroup: this.securityGroup,
-      dropInvalidHeaderFields: true,
-      desyncMitigationMode: elbv2.DesyncMitigationMode.DEFENSIVE,
-      idleTimeout: props.idleTimeout ?? Duration.seconds(60),
-      deletionProtection: props.deletionProtection ?? false,
-      http2Enabled: true,
-    });
-
-    this.accessLogsBucket = new s3.Bucket(this, 'AccessLogs', {
-      encryption: s3.BucketEncryption.S3_MANAGED,
-      blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
-      enforceSSL: true,
-      objectOwnership: s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
-      lifecycleRules: [{ id: 'expire-access-logs', expiration: Duration.days(expirationDays), abortIncompleteMultipartUploadAfter: Duration.days(1) }],
-      removalPolicy: props.ephemeral ? RemovalPolicy.DESTROY : RemovalPolicy.RETAIN,
-      autoDeleteObjects: props.ephemeral ? true : undefined,
-    });
-    this.loadBalancer.logAccessLogs(this.accessLogsBucket, 'alb');
-    const autoDelete = this.accessLogsBucket.node.tryFindChild('AutoDeleteObjectsCustomResource');
-    if (autoDelete) {
-      // CloudFormation deletes a resource before what it depends on: the load balancer (which
-      // writes into the bucket until it is gone) is deleted before the bucket is emptied, so that
-      // no log lands between the emptying and the bucket's deletion (BucketNotEmpty).
-      this.loadBalancer.node.addDependency(autoDelete);
-    }
-    acknowledgeCdkProviderOutsideVpc(this, 'Custom::S3AutoDeleteObjectsCustomResourceProvider',
-      'ephemeral: this is the AWS CDK function that empties the access-log bucket when the stack is deleted. It calls only the S3 API and holds no data, so it runs outside the VPC.');
-    acknowledgeAccessLogsBucket(this.accessLogsBucket);
+    this.securityGroup = this.createSecurityGroup('SecurityGroup', props.vpc, 'Staging load balancer: HTTP/HTTPS in, egress to the services only');
+    this.servicesSecurityGroup = this.createSecurityGroup('ServicesSecurityGroup', props.vpc, 'Staging services: every task joins it; the load balancer sends to it only');
+    admitClients(this, this.securityGroup, props.allowedCidrs, domain ? [80, 443] : [80]);
+    this.loadBalancer = this.createLoadBalancer(props);
+    this.accessLogsBucket = this.createAccessLogs(props);
     acknowledgePublicLoadBalancer(this.loadBalancer, this.securityGroup, props.deletionProtection ?? false, props.allowedCidrs === undefined);
 
-    const notFound = elbv2.ListenerAction.fixedResponse(404, { contentType: 'text/plain', messageBody: 'Not found' });
     if (domain) {
       this.hostedZone = domain.hostedZone;
       const zoneName = domain.hostedZone?.zoneName;
@@ -327,46 +260,103 @@ export class StagingEdge extends Construct {
         this.ownCertificate = this.createCertificate(domain.domainName, domain.hostedZone!);
         this.certificate = this.ownCertificate;
       }
-      this.httpsListener = this.loadBalancer.addListener('HttpsListener', {
-        port: 443,
-        protocol: elbv2.ApplicationProtocol.HTTPS,
-        certificates: [this.certificate],
-        sslPolicy: props.sslPolicy ?? elbv2.SslPolicy.RECOMMENDED_TLS,
-        defaultAction: notFound,
-        open: false,
-      });
-      this.httpListener = this.loadBalancer.addListener('HttpListener', {
-        port: 80,
-        protocol: elbv2.ApplicationProtocol.HTTP,
-        defaultAction: elbv2.ListenerAction.redirect({ protocol: 'HTTPS', port: '443', permanent: true }),
-        open: false,
-      });
-      this.listener = this.httpsListener;
-      if (domain.hostedZone) {
-        new route53.ARecord(this, 'AliasRecord', {
-          zone: domain.hostedZone,
-          recordName: domain.domainName,
-          target: route53.RecordTarget.fromAlias(new targets.LoadBalancerTarget(this.loadBalancer)),
-        });
-      }
-      this.url = `https://${domain.domainName}`;
-    } else {
-      this.httpListener = this.loadBalancer.addListener('HttpListener', {
-        port: 80,
-        protocol: elbv2.ApplicationProtocol.HTTP,
-        defaultAction: notFound,
-        open: false,
-      });
-      this.listener = this.httpListener;
-      this.url = `http://${this.loadBalancer.loadBalancerDnsName}`;
-      acknowledge(this.httpListener, {
-        reason: 'Without a domain there is no certificate to serve HTTPS with, so port 80 serves the services. Set domain to get HTTPS and an 80 -> 443 redirect.',
-        guard: ['alb_http_to_https_redirection_check'],
-        checkov: ['CKV_AWS_2', 'CKV_AWS_103'],
-      });
-      Annotations.of(this).addWarningV2('cdk-ecs-staging:http-only',
-        'No domain: the environment serves plain HTTP on port 80. Set `domain` (domainName and hostedZone, or a certificate; Python: domain_name, hosted_zone) to serve HTTPS with an 80 -> 443 redirect.');
     }
+    const listeners = domain ? this.addHttpsListeners(domain, this.certificate!, props.sslPolicy) : this.addHttpListener();
+    this.httpListener = listeners.httpListener;
+    this.httpsListener = listeners.httpsListener;
+    this.listener = listeners.listener;
+    this.url = listeners.url;
+  }
+
+  /** A security group of the edge, without outbound rules of its own. */
+  private createSecurityGroup(id: string, vpc: ec2.IVpc, description: string): ec2.SecurityGroup {
+    return new ec2.SecurityGroup(this, id, { vpc, description, allowAllOutbound: false });
+  }
+
+  /** The internet-facing load balancer across the public subnets, dropping invalid headers. */
+  private createLoadBalancer(props: StagingEdgeProps): elbv2.ApplicationLoadBalancer {
+    return new elbv2.ApplicationLoadBalancer(this, 'LoadBalancer', {
+      vpc: props.vpc,
+      internetFacing: true,
+      vpcSubnets: { subnetType: ec2.SubnetType.PUBLIC },
+      securityGroup: this.securityGroup,
+      dropInvalidHeaderFields: true,
+      desyncMitigationMode: elbv2.DesyncMitigationMode.DEFENSIVE,
+      idleTimeout: props.idleTimeout ?? Duration.seconds(60),
+      deletionProtection: props.deletionProtection ?? false,
+      http2Enabled: true,
+    });
+  }
+
+  /** The bucket the load balancer writes its access logs to, and the logging itself. */
+  private createAccessLogs(props: StagingEdgeProps): s3.Bucket {
+    const expirationDays = props.accessLogsExpirationDays ?? DEFAULTS.accessLogsExpirationDays;
+    const lifecycle = statefulLifecycle(props.ephemeral);
+    const bucket = new s3.Bucket(this, 'AccessLogs', {
+      encryption: s3.BucketEncryption.S3_MANAGED,
+      blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
+      enforceSSL: true,
+      objectOwnership: s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+      lifecycleRules: [{ id: 'expire-access-logs', expiration: Duration.days(expirationDays), abortIncompleteMultipartUploadAfter: Duration.days(1) }],
+      removalPolicy: lifecycle.removalPolicy,
+      autoDeleteObjects: lifecycle.emptyOnDelete,
+    });
+    this.loadBalancer.logAccessLogs(bucket, 'alb');
+    const autoDelete = bucket.node.tryFindChild('AutoDeleteObjectsCustomResource');
+    if (autoDelete) {
+      // CloudFormation deletes a resource before what it depends on: the load balancer (which
+      // writes into the bucket until it is gone) is deleted before the bucket is emptied, so that
+      // no log lands between the emptying and the bucket's deletion (BucketNotEmpty).
+      this.loadBalancer.node.addDependency(autoDelete);
+    }
+    acknowledgeCdkProviderOutsideVpc(this, 'Custom::S3AutoDeleteObjectsCustomResourceProvider',
+      'ephemeral: this is the AWS CDK function that empties the access-log bucket when the stack is deleted. It calls only the S3 API and holds no data, so it runs outside the VPC.');
+    acknowledgeAccessLogsBucket(bucket);
+    return bucket;
+  }
+
+  /** With a domain: HTTPS on 443 with the certificate, 80 redirecting to it, and the domain's alias record. */
+  private addHttpsListeners(domain: StagingDomainOptions, certificate: acm.ICertificate, sslPolicy: elbv2.SslPolicy | undefined): EdgeListeners {
+    const httpsListener = this.loadBalancer.addListener('HttpsListener', {
+      port: 443,
+      protocol: elbv2.ApplicationProtocol.HTTPS,
+      certificates: [certificate],
+      sslPolicy: sslPolicy ?? elbv2.SslPolicy.RECOMMENDED_TLS,
+      defaultAction: notFound(),
+      open: false,
+    });
+    const httpListener = this.loadBalancer.addListener('HttpListener', {
+      port: 80,
+      protocol: elbv2.ApplicationProtocol.HTTP,
+      defaultAction: elbv2.ListenerAction.redirect({ protocol: 'HTTPS', port: '443', permanent: true }),
+      open: false,
+    });
+    if (domain.hostedZone) {
+      new route53.ARecord(this, 'AliasRecord', {
+        zone: domain.hostedZone,
+        recordName: domain.domainName,
+        target: route53.RecordTarget.fromAlias(new targets.LoadBalancerTarget(this.loadBalancer)),
+      });
+    }
+    return { httpListener, httpsListener, listener: httpsListener, url: `https://${domain.domainName}` };
+  }
+
+  /** Without a domain: plain HTTP on port 80, with a synth warning. */
+  private addHttpListener(): EdgeListeners {
+    const httpListener = this.loadBalancer.addListener('HttpListener', {
+      port: 80,
+      protocol: elbv2.ApplicationProtocol.HTTP,
+      defaultAction: notFound(),
+      open: false,
+    });
+    acknowledge(httpListener, {
+      reason: 'Without a domain there is no certificate to serve HTTPS with, so port 80 serves the services. Set domain to get HTTPS and an 80 -> 443 redirect.',
+      guard: ['alb_http_to_https_redirection_check'],
+      checkov: ['CKV_AWS_2', 'CKV_AWS_103'],
+    });
+    Annotations.of(this).addWarningV2('cdk-ecs-staging:http-only',
+      'No domain: the environment serves plain HTTP on port 80. Set `domain` (domainName and hostedZone, or a certificate; Python: domain_name, hosted_zone) to serve HTTPS with an 80 -> 443 redirect.');
+    return { httpListener, listener: httpListener, url: `http://${this.loadBalancer.loadBalancerDnsName}` };
   }
 
   /**
@@ -383,6 +373,41 @@ export class StagingEdge extends Construct {
    * @returns the priority and conditions of the service's listener rule
    */
   public reserveRoute(service: string, route: StagingRouteOptions): StagingServiceRoute {
+    const { hosts, paths, catchAll, match } = this.routeMatch(service, route);
+    const key = `${match.hosts.map((h) => h.toLowerCase()).sort().join(',')}|${[...match.paths].sort().join(',')}`;
+    const sameRoute = this.routes.find((r) => r.key === key);
+    if (sameRoute) {
+      throw new StagingValidationError(this,
+        `services '${sameRoute.service}' and '${service}' have the same route (hosts [${hosts.join(', ')}], paths [${paths.join(', ')}]); change the hostHeaders or pathPatterns of one of them`);
+    }
+    const priority = catchAll ? deriveCatchAllPriority(service) : route.priority ?? derivePriority(service, match);
+    const samePriority = this.routes.find((r) => r.priority === priority);
+    if (samePriority) {
+      const fix = route.priority === undefined
+        ? `set priority on '${service}' (1-${MAX_EXPLICIT_PRIORITY}, unused), so that the rule of '${samePriority.service}' does not move`
+        : 'choose another priority';
+      throw new StagingValidationError(this, `priority ${priority} of service '${service}' is already used by service '${samePriority.service}'; ${fix}`);
+    }
+    const reserved: ReservedRoute = { service, catchAll, key, priority, match };
+    for (const other of this.routes) {
+      const [first, second] = other.priority < priority ? [other, reserved] : [reserved, other];
+      if (shadows(first.match, second.match)) {
+        throw new StagingValidationError(this, shadowMessage(first, second));
+      }
+    }
+    const newHosts = this.checkHostsCovered(service, hosts);
+    this.routes.push(reserved);
+    for (const host of newHosts) {
+      this.addHost(service, host);
+    }
+    return { priority, hostHeaders: match.hosts, pathPatterns: match.paths };
+  }
+
+  /**
+   * What a service's route matches, checked against the rules of one listener rule: within the
+   * edge's quota, at most one catch-all, at most 5 values and 5 wildcards, valid hosts and paths.
+   */
+  private routeMatch(service: string, route: StagingRouteOptions): { hosts: string[]; paths: string[]; catchAll: boolean; match: RuleMatch } {
     if (this.routes.length >= MAX_RULES_PER_LOAD_BALANCER) {
       throw new StagingValidationError(this,
         `service '${service}' would be the ${this.routes.length + 1}th service of this load balancer (got ${this.routes.length} already), over the ${MAX_RULES_PER_LOAD_BALANCER} listener rules and target groups an ALB holds by default; put further services in another EcsStagingEnvironment (another environmentName), which brings its own load balancer`);
@@ -419,34 +444,7 @@ export class StagingEdge extends Construct {
     for (const path of paths) {
       validatePathPattern(this, 'pathPatterns', ` of service '${service}'`, path, 'write a path such as \'/api/*\'');
     }
-
-    const key = `${match.hosts.map((h) => h.toLowerCase()).sort().join(',')}|${[...match.paths].sort().join(',')}`;
-    const sameRoute = this.routes.find((r) => r.key === key);
-    if (sameRoute) {
-      throw new StagingValidationError(this,
-        `services '${sameRoute.service}' and '${service}' have the same route (hosts [${hosts.join(', ')}], paths [${paths.join(', ')}]); change the hostHeaders or pathPatterns of one of them`);
-    }
-    const priority = catchAll ? deriveCatchAllPriority(service) : route.priority ?? derivePriority(service, match);
-    const samePriority = this.routes.find((r) => r.priority === priority);
-    if (samePriority) {
-      const fix = route.priority === undefined
-        ? `set priority on '${service}' (1-${MAX_EXPLICIT_PRIORITY}, unused), so that the rule of '${samePriority.service}' does not move`
-        : 'choose another priority';
-      throw new StagingValidationError(this, `priority ${priority} of service '${service}' is already used by service '${samePriority.service}'; ${fix}`);
-    }
-    const reserved: ReservedRoute = { service, catchAll, key, priority, match };
-    for (const other of this.routes) {
-      const [first, second] = other.priority < priority ? [other, reserved] : [reserved, other];
-      if (shadows(first.match, second.match)) {
-        throw new StagingValidationError(this, shadowMessage(first, second));
-      }
-    }
-    const newHosts = this.checkHostsCovered(service, hosts);
-    this.routes.push(reserved);
-    for (const host of newHosts) {
-      this.addHost(service, host);
-    }
-    return { priority, hostHeaders: match.hosts, pathPatterns: match.paths };
+    return { hosts, paths, catchAll, match };
   }
 
   /**
@@ -588,6 +586,54 @@ export class StagingEdge extends Construct {
       this.servicePorts.add(port);
     }
     this.securityGroup.addEgressRule(this.servicesSecurityGroup, ec2.Port.tcp(port), `To the services on port ${port}`);
+  }
+}
+
+/** The listeners of the edge, and the URL it answers on. */
+interface EdgeListeners {
+  readonly httpListener: elbv2.ApplicationListener;
+  readonly httpsListener?: elbv2.ApplicationListener;
+  readonly listener: elbv2.ApplicationListener;
+  readonly url: string;
+}
+
+/** The listeners' default action: services attach by listener rules, anything else gets 404. */
+function notFound(): elbv2.ListenerAction {
+  return elbv2.ListenerAction.fixedResponse(404, { contentType: 'text/plain', messageBody: 'Not found' });
+}
+
+/** Fails on props the edge cannot build: bad numbers, CIDR blocks or domain, or a stack without a region. */
+function validateEdgeProps(scope: Construct, props: StagingEdgeProps, domain: StagingDomainOptions | undefined): void {
+  validateIntegerRange(scope, 'accessLogsExpirationDays', props.accessLogsExpirationDays ?? DEFAULTS.accessLogsExpirationDays, 1, 3650, 'keep access logs 1 to 3650 days');
+  validateIntegerRange(scope, 'idleTimeout (seconds)', props.idleTimeout?.toSeconds(), 1, 4000, 'the ALB accepts 1 to 4000 seconds');
+  for (const cidr of props.allowedCidrs ?? []) {
+    if (!Token.isUnresolved(cidr) && !isIpv4Cidr(cidr)) {
+      throw new StagingValidationError(scope, `allowedCidrs must hold IPv4 CIDR blocks such as '203.0.113.0/24' (got '${cidr}')`);
+    }
+  }
+  if (props.allowedCidrs && props.allowedCidrs.length === 0) {
+    throw new StagingValidationError(scope, 'allowedCidrs must not be empty (got []); leave it out to admit anywhere, or list the CIDR blocks to admit');
+  }
+  if (domain) {
+    validateDomain(scope, domain);
+  }
+  if (Token.isUnresolved(Stack.of(scope).region)) {
+    throw new StagingValidationError(scope,
+      'the stack has no region (got an environment-agnostic stack), which the access-log bucket policy needs to admit the region\'s load-balancer log delivery; give the stack an env with a region (and an account)');
+  }
+}
+
+/** Admits the clients to the load balancer's ports: the allow-list, or anywhere. */
+function admitClients(scope: Construct, securityGroup: ec2.SecurityGroup, allowedCidrs: string[] | undefined, ports: number[]): void {
+  const peers = allowedCidrs ? allowedCidrs.map((c) => ec2.Peer.ipv4(c)) : [ec2.Peer.anyIpv4()];
+  if (peers.length * ports.length > SECURITY_GROUP_RULES) {
+    throw new StagingValidationError(scope,
+      `allowedCidrs holds ${peers.length} CIDR blocks (got ${peers.length * ports.length} ingress rules over ports ${ports.join(' and ')}), more than the ${SECURITY_GROUP_RULES} rules a security group holds by default; list at most ${Math.floor(SECURITY_GROUP_RULES / ports.length)} blocks, e.g. by merging them into wider ones`);
+  }
+  for (const peer of peers) {
+    for (const port of ports) {
+      securityGroup.addIngressRule(peer, ec2.Port.tcp(port), `HTTP${port === 443 ? 'S' : ''} from ${allowedCidrs ? 'the allow-list' : 'anywhere'}`);
+    }
   }
 }
 

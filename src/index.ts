@@ -1,6 +1,7 @@
 export * from './staging-environment';
 export * from './networking';
 export * from './edge';
+export * from './service-contract';
 export * from './service';
 export * from './secrets';
 export * from './observability';

@@ -12,7 +12,7 @@ import { StagingValidationError } from './private/errors';
 import { acknowledge } from './private/posture';
 import { DASHBOARD_WIDGETS } from './private/quotas';
 import { validateIntegerRange } from './private/validation';
-import type { StagingService } from './service';
+import type { IStagingService } from './service-contract';
 
 /**
  * What the environment watches, and who hears of it.
@@ -126,17 +126,25 @@ export class StagingObservability extends Construct {
 
   constructor(scope: Construct, id: string, props: StagingObservabilityProps) {
     super(scope, id);
-    validateIntegerRange(this, 'loadBalancerErrorsPerMinute', props.loadBalancerErrorsPerMinute, 1, 1_000_000, 'page on 1 or more load balancer 5XX a minute');
-    for (const email of props.alarmEmails ?? []) {
-      if (!Token.isUnresolved(email) && !/^[^@\s]+@[^@\s]+\.[^@\s]+$/.test(email)) {
-        throw new StagingValidationError(this, `alarmEmails must hold email addresses (got '${email}'); for example 'oncall@example.com'`);
-      }
-    }
-    if (props.alarmTopic && props.topicEncryptionKey) {
-      throw new StagingValidationError(this, 'alarmTopic and topicEncryptionKey cannot be used together (got both); the key encrypts a new topic: encrypt your topic yourself, or drop alarmTopic');
-    }
+    validateObservabilityProps(this, props);
     this.alarmsEnabled = props.alarms ?? true;
     this.alarmTopic = props.alarmTopic ?? this.createTopic(props);
+    this.subscribe(props);
+    if (this.alarmsEnabled && props.loadBalancer) {
+      this.loadBalancerErrorsAlarm = this.createLoadBalancerErrorsAlarm(props, props.loadBalancer);
+    }
+    if ((props.deploymentEvents ?? true) && props.cluster) {
+      this.deploymentEventsRule = this.createDeploymentEventsRule(props.environmentName, props.cluster);
+    }
+    this.environmentName = props.environmentName;
+    this.loadBalancer = props.loadBalancer;
+    if (props.dashboard ?? true) {
+      this.dashboard = this.addDashboard();
+    }
+  }
+
+  /** Subscribes the email addresses to the topic, and warns when nobody may hear it. */
+  private subscribe(props: StagingObservabilityProps): void {
     for (const email of props.alarmEmails ?? []) {
       this.alarmTopic.addSubscription(new subscriptions.EmailSubscription(email));
     }
@@ -148,38 +156,33 @@ export class StagingObservability extends Construct {
       Annotations.of(this).addWarningV2('cdk-ecs-staging:no-alarm-subscriber',
         'Nobody hears the alarms: the alarm topic has no subscriber. Set observability.alarmEmails (alarm_emails), or bring a topic you watch with observability.alarmTopic (alarm_topic).');
     }
+  }
 
-    if (this.alarmsEnabled && props.loadBalancer) {
-      this.loadBalancerErrorsAlarm = new cloudwatch.Alarm(this, 'LoadBalancerErrors', {
-        alarmDescription: props.servicesSleep
-          ? `${props.environmentName}: the load balancer returned 5XX other than 503 itself (a reset connection or a timeout); 503 is what sleeping services answer`
-          : `${props.environmentName}: the load balancer returned 5XX itself (no healthy target, a reset connection or a timeout)`,
-        metric: props.servicesSleep ? new cloudwatch.MathExpression({
-          expression: 'FILL(elb5xx, 0) - FILL(elb503, 0)',
-          usingMetrics: {
-            elb5xx: props.loadBalancer.metrics.httpCodeElb(elbv2.HttpCodeElb.ELB_5XX_COUNT, { period: Duration.minutes(1), statistic: 'Sum' }),
-            elb503: props.loadBalancer.metrics.httpCodeElb(elbv2.HttpCodeElb.ELB_503_COUNT, { period: Duration.minutes(1), statistic: 'Sum' }),
-          },
-          period: Duration.minutes(1),
-          label: 'Load balancer 5XX other than 503',
-        }) : props.loadBalancer.metrics.httpCodeElb(elbv2.HttpCodeElb.ELB_5XX_COUNT, { period: Duration.minutes(1), statistic: 'Sum' }),
-        threshold: props.loadBalancerErrorsPerMinute ?? DEFAULT_LOAD_BALANCER_ERRORS_PER_MINUTE,
-        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-        evaluationPeriods: 1,
-        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
-      });
-      notify(this.loadBalancerErrorsAlarm, this.alarmTopic);
-    }
-
-    if ((props.deploymentEvents ?? true) && props.cluster) {
-      this.deploymentEventsRule = this.createDeploymentEventsRule(props.environmentName, props.cluster);
-    }
-
-    this.environmentName = props.environmentName;
-    this.loadBalancer = props.loadBalancer;
-    if (props.dashboard ?? true) {
-      this.dashboard = this.addDashboard();
-    }
+  /**
+   * The load balancer's own 5XX alarm (no healthy target, a reset connection or a timeout). With
+   * sleeping services it leaves out 503, which the load balancer answers for a service asleep.
+   */
+  private createLoadBalancerErrorsAlarm(props: StagingObservabilityProps, loadBalancer: elbv2.ApplicationLoadBalancer): cloudwatch.Alarm {
+    const alarm = new cloudwatch.Alarm(this, 'LoadBalancerErrors', {
+      alarmDescription: props.servicesSleep
+        ? `${props.environmentName}: the load balancer returned 5XX other than 503 itself (a reset connection or a timeout); 503 is what sleeping services answer`
+        : `${props.environmentName}: the load balancer returned 5XX itself (no healthy target, a reset connection or a timeout)`,
+      metric: props.servicesSleep ? new cloudwatch.MathExpression({
+        expression: 'FILL(elb5xx, 0) - FILL(elb503, 0)',
+        usingMetrics: {
+          elb5xx: loadBalancer.metrics.httpCodeElb(elbv2.HttpCodeElb.ELB_5XX_COUNT, { period: Duration.minutes(1), statistic: 'Sum' }),
+          elb503: loadBalancer.metrics.httpCodeElb(elbv2.HttpCodeElb.ELB_503_COUNT, { period: Duration.minutes(1), statistic: 'Sum' }),
+        },
+        period: Duration.minutes(1),
+        label: 'Load balancer 5XX other than 503',
+      }) : loadBalancer.metrics.httpCodeElb(elbv2.HttpCodeElb.ELB_5XX_COUNT, { period: Duration.minutes(1), statistic: 'Sum' }),
+      threshold: props.loadBalancerErrorsPerMinute ?? DEFAULT_LOAD_BALANCER_ERRORS_PER_MINUTE,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+      evaluationPeriods: 1,
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+    });
+    notify(alarm, this.alarmTopic);
+    return alarm;
   }
 
   /**
@@ -196,7 +199,7 @@ export class StagingObservability extends Construct {
    *
    * @param service the service to show
    */
-  public addService(service: StagingService): void {
+  public addService(service: IStagingService): void {
     if (!this.dashboard) {
       return;
     }
@@ -483,7 +486,7 @@ export interface StagingServiceAlarmOptions {
  */
 export interface StagingServiceAlarmsProps extends StagingServiceAlarmOptions {
   /** The service watched. */
-  readonly service: StagingService;
+  readonly service: IStagingService;
   /** Fewest healthy targets the service should have. */
   readonly minimumHealthyTasks: number;
   /**
@@ -531,95 +534,14 @@ export class StagingServiceAlarms extends Construct {
 
   constructor(scope: Construct, id: string, props: StagingServiceAlarmsProps) {
     super(scope, id);
-    validateIntegerRange(this, 'alarms.errorsPerMinute', props.errorsPerMinute, 0, 1_000_000, 'use 0 to turn the alarm off');
-    validateIntegerRange(this, 'alarms.unhealthyMinutes', props.unhealthyMinutes, 0, 60, 'use 0 to turn the alarm off');
-    validateIntegerRange(this, 'alarms.belowMinimumMinutes', props.belowMinimumMinutes, 0, 60, 'use 0 to turn the alarm off');
-    validateIntegerRange(this, 'alarms.cpuPercent', props.cpuPercent, 0, 100, 'use 0 to turn the alarm off');
-    validateIntegerRange(this, 'alarms.memoryPercent', props.memoryPercent, 0, 100, 'use 0 to turn the alarm off');
+    validateAlarmOptions(this, props);
     if (props.enabled === false) {
       return;
     }
     const name = props.service.serviceName;
-    const tg = props.service.targetGroup;
-    const minute = Duration.minutes(1);
-
-    const errorsPerMinute = props.errorsPerMinute ?? 5;
-    if (errorsPerMinute > 0) {
-      this.errors = this.add('Errors', {
-        alarmDescription: `${name}: ${errorsPerMinute} or more 5XX responses or connection errors of its targets in a minute`,
-        metric: new cloudwatch.MathExpression({
-          expression: 'FILL(errors5xx, 0) + FILL(connectionErrors, 0)',
-          usingMetrics: {
-            errors5xx: tg.metrics.httpCodeTarget(elbv2.HttpCodeTarget.TARGET_5XX_COUNT, { period: minute, statistic: 'Sum' }),
-            connectionErrors: tg.metrics.targetConnectionErrorCount({ period: minute, statistic: 'Sum' }),
-          },
-          period: minute,
-          label: 'Target 5XX and connection errors',
-        }),
-        threshold: errorsPerMinute,
-        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-        evaluationPeriods: 1,
-        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
-      }, props.alarmTopic);
-    }
-    const unhealthyMinutes = props.unhealthyMinutes ?? 3;
-    if (unhealthyMinutes > 0) {
-      this.unhealthyHosts = this.add('UnhealthyHosts', {
-        alarmDescription: `${name}: a target has been unhealthy for ${unhealthyMinutes} minutes`,
-        metric: tg.metrics.unhealthyHostCount({ period: minute, statistic: 'Maximum' }),
-        threshold: 0,
-        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
-        evaluationPeriods: unhealthyMinutes,
-        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
-      }, props.alarmTopic);
-    }
-    const belowMinimumMinutes = props.belowMinimumMinutes ?? 5;
-    if (belowMinimumMinutes > 0 && props.minimumHealthyTasks > 0 && props.sleepsOnSchedule && props.containerInsights === false) {
-      Annotations.of(this).addWarningV2('cdk-ecs-staging:below-minimum-without-insights',
-        `Service '${name}' sleeps on its schedule and the cluster has no Container Insights: its below-minimum alarm is left out, `
-        + 'because only Container Insights tells a service asleep on purpose from a dead one. Turn cluster.containerInsights (container_insights) on to keep it.');
-    } else if (belowMinimumMinutes > 0 && props.minimumHealthyTasks > 0 && props.sleepsOnSchedule) {
-      // Healthy targets short of what ECS is asked to run, capped at the minimum: 0 while asleep
-      // (desired 0), and while a new or waking service grows to its minimum.
-      const minimum = props.minimumHealthyTasks;
-      this.belowMinimum = this.add('BelowMinimum', {
-        alarmDescription: `${name}: fewer healthy targets than the tasks it should run (at most ${minimum}) for ${belowMinimumMinutes} minutes; `
-          + 'a service asleep on its schedule stays OK',
-        metric: new cloudwatch.MathExpression({
-          expression: `IF(FILL(desired, 0) < ${minimum}, FILL(desired, 0), ${minimum}) - FILL(healthy, 0)`,
-          usingMetrics: {
-            desired: new cloudwatch.Metric({
-              namespace: 'ECS/ContainerInsights',
-              metricName: 'DesiredTaskCount',
-              dimensionsMap: { ClusterName: props.service.fargateService.cluster.clusterName, ServiceName: props.service.fargateService.serviceName },
-              period: minute,
-              statistic: 'Minimum',
-            }),
-            healthy: tg.metrics.healthyHostCount({ period: minute, statistic: 'Minimum' }),
-          },
-          period: minute,
-          label: 'Healthy targets short of the desired tasks',
-        }),
-        threshold: 0,
-        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
-        evaluationPeriods: belowMinimumMinutes + 2,
-        datapointsToAlarm: belowMinimumMinutes,
-        // The desired count anchors the expression: no data means no service asking for tasks.
-        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
-      }, props.alarmTopic);
-    } else if (belowMinimumMinutes > 0 && props.minimumHealthyTasks > 0) {
-      this.belowMinimum = this.add('BelowMinimum', {
-        alarmDescription: `${name}: fewer than ${props.minimumHealthyTasks} healthy targets for ${belowMinimumMinutes} minutes`,
-        metric: tg.metrics.healthyHostCount({ period: minute, statistic: 'Minimum' }),
-        threshold: props.minimumHealthyTasks,
-        comparisonOperator: cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD,
-        // M of M+2: a task replaced in a minute or two does not page.
-        evaluationPeriods: belowMinimumMinutes + 2,
-        datapointsToAlarm: belowMinimumMinutes,
-        // No data means nothing registered or reporting: a dead service, even without traffic.
-        treatMissingData: cloudwatch.TreatMissingData.BREACHING,
-      }, props.alarmTopic);
-    }
+    this.errors = this.createErrorsAlarm(props);
+    this.unhealthyHosts = this.createUnhealthyHostsAlarm(props);
+    this.belowMinimum = this.createBelowMinimumAlarm(props);
     const fargateService = props.service.fargateService;
     this.cpu = this.utilization('Cpu', 'CPU', fargateService.metricCpuUtilization({ period: Duration.minutes(5) }), props.cpuPercent ?? 90, name, props.alarmTopic);
     this.memory = this.utilization('Memory', 'memory', fargateService.metricMemoryUtilization({ period: Duration.minutes(5) }), props.memoryPercent ?? 90, name, props.alarmTopic);
@@ -629,6 +551,116 @@ export class StagingServiceAlarms extends Construct {
       // Both alarms treat missing data as OK, so a new service starts its first deployment with them OK.
       props.service.fargateService.enableDeploymentAlarms(rollbackAlarms.map((a) => a.alarmName), { behavior: ecs.AlarmBehavior.ROLLBACK_ON_ALARM });
     }
+  }
+
+  /** 5XX responses and connection errors of the targets, in bursts: a single failed request never pages. */
+  private createErrorsAlarm(props: StagingServiceAlarmsProps): cloudwatch.Alarm | undefined {
+    const errorsPerMinute = props.errorsPerMinute ?? 5;
+    if (errorsPerMinute <= 0) {
+      return undefined;
+    }
+    const tg = props.service.targetGroup;
+    const minute = Duration.minutes(1);
+    return this.add('Errors', {
+      alarmDescription: `${props.service.serviceName}: ${errorsPerMinute} or more 5XX responses or connection errors of its targets in a minute`,
+      metric: new cloudwatch.MathExpression({
+        expression: 'FILL(errors5xx, 0) + FILL(connectionErrors, 0)',
+        usingMetrics: {
+          errors5xx: tg.metrics.httpCodeTarget(elbv2.HttpCodeTarget.TARGET_5XX_COUNT, { period: minute, statistic: 'Sum' }),
+          connectionErrors: tg.metrics.targetConnectionErrorCount({ period: minute, statistic: 'Sum' }),
+        },
+        period: minute,
+        label: 'Target 5XX and connection errors',
+      }),
+      threshold: errorsPerMinute,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+      evaluationPeriods: 1,
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+    }, props.alarmTopic);
+  }
+
+  /** An unhealthy target for minutes in a row. */
+  private createUnhealthyHostsAlarm(props: StagingServiceAlarmsProps): cloudwatch.Alarm | undefined {
+    const unhealthyMinutes = props.unhealthyMinutes ?? 3;
+    if (unhealthyMinutes <= 0) {
+      return undefined;
+    }
+    return this.add('UnhealthyHosts', {
+      alarmDescription: `${props.service.serviceName}: a target has been unhealthy for ${unhealthyMinutes} minutes`,
+      metric: props.service.targetGroup.metrics.unhealthyHostCount({ period: Duration.minutes(1), statistic: 'Maximum' }),
+      threshold: 0,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+      evaluationPeriods: unhealthyMinutes,
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+    }, props.alarmTopic);
+  }
+
+  /**
+   * Fewer healthy targets than the minimum for minutes (M of M+2: a task replaced in a minute or
+   * two does not page). A service asleep on its schedule measures against the tasks ECS is asked
+   * to run, which needs Container Insights; without it the alarm is left out, with a warning.
+   */
+  private createBelowMinimumAlarm(props: StagingServiceAlarmsProps): cloudwatch.Alarm | undefined {
+    const belowMinimumMinutes = props.belowMinimumMinutes ?? 5;
+    if (belowMinimumMinutes <= 0 || props.minimumHealthyTasks <= 0) {
+      return undefined;
+    }
+    const name = props.service.serviceName;
+    if (props.sleepsOnSchedule && props.containerInsights === false) {
+      Annotations.of(this).addWarningV2('cdk-ecs-staging:below-minimum-without-insights',
+        `Service '${name}' sleeps on its schedule and the cluster has no Container Insights: its below-minimum alarm is left out, `
+        + 'because only Container Insights tells a service asleep on purpose from a dead one. Turn cluster.containerInsights (container_insights) on to keep it.');
+      return undefined;
+    }
+    if (props.sleepsOnSchedule) {
+      return this.createBelowDesiredAlarm(props, belowMinimumMinutes);
+    }
+    return this.add('BelowMinimum', {
+      alarmDescription: `${name}: fewer than ${props.minimumHealthyTasks} healthy targets for ${belowMinimumMinutes} minutes`,
+      metric: props.service.targetGroup.metrics.healthyHostCount({ period: Duration.minutes(1), statistic: 'Minimum' }),
+      threshold: props.minimumHealthyTasks,
+      comparisonOperator: cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD,
+      evaluationPeriods: belowMinimumMinutes + 2,
+      datapointsToAlarm: belowMinimumMinutes,
+      // No data means nothing registered or reporting: a dead service, even without traffic.
+      treatMissingData: cloudwatch.TreatMissingData.BREACHING,
+    }, props.alarmTopic);
+  }
+
+  /**
+   * The below-minimum alarm of a service that sleeps on its schedule: healthy targets short of
+   * what ECS is asked to run, capped at the minimum: 0 while asleep (desired 0), and while a new or
+   * waking service grows to its minimum.
+   */
+  private createBelowDesiredAlarm(props: StagingServiceAlarmsProps, belowMinimumMinutes: number): cloudwatch.Alarm {
+    const minute = Duration.minutes(1);
+    const minimum = props.minimumHealthyTasks;
+    const ecsService = props.service.fargateService;
+    return this.add('BelowMinimum', {
+      alarmDescription: `${props.service.serviceName}: fewer healthy targets than the tasks it should run (at most ${minimum}) for ${belowMinimumMinutes} minutes; `
+        + 'a service asleep on its schedule stays OK',
+      metric: new cloudwatch.MathExpression({
+        expression: `IF(FILL(desired, 0) < ${minimum}, FILL(desired, 0), ${minimum}) - FILL(healthy, 0)`,
+        usingMetrics: {
+          desired: new cloudwatch.Metric({
+            namespace: 'ECS/ContainerInsights',
+            metricName: 'DesiredTaskCount',
+            dimensionsMap: { ClusterName: ecsService.cluster.clusterName, ServiceName: ecsService.serviceName },
+            period: minute,
+            statistic: 'Minimum',
+          }),
+          healthy: props.service.targetGroup.metrics.healthyHostCount({ period: minute, statistic: 'Minimum' }),
+        },
+        period: minute,
+        label: 'Healthy targets short of the desired tasks',
+      }),
+      threshold: 0,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+      evaluationPeriods: belowMinimumMinutes + 2,
+      datapointsToAlarm: belowMinimumMinutes,
+      // The desired count anchors the expression: no data means no service asking for tasks.
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+    }, props.alarmTopic);
   }
 
   private utilization(
@@ -654,6 +686,26 @@ export class StagingServiceAlarms extends Construct {
     }
     this.all.push(alarm);
     return alarm;
+  }
+}
+
+function validateAlarmOptions(scope: Construct, props: StagingServiceAlarmOptions): void {
+  validateIntegerRange(scope, 'alarms.errorsPerMinute', props.errorsPerMinute, 0, 1_000_000, 'use 0 to turn the alarm off');
+  validateIntegerRange(scope, 'alarms.unhealthyMinutes', props.unhealthyMinutes, 0, 60, 'use 0 to turn the alarm off');
+  validateIntegerRange(scope, 'alarms.belowMinimumMinutes', props.belowMinimumMinutes, 0, 60, 'use 0 to turn the alarm off');
+  validateIntegerRange(scope, 'alarms.cpuPercent', props.cpuPercent, 0, 100, 'use 0 to turn the alarm off');
+  validateIntegerRange(scope, 'alarms.memoryPercent', props.memoryPercent, 0, 100, 'use 0 to turn the alarm off');
+}
+
+function validateObservabilityProps(scope: Construct, props: StagingObservabilityProps): void {
+  validateIntegerRange(scope, 'loadBalancerErrorsPerMinute', props.loadBalancerErrorsPerMinute, 1, 1_000_000, 'page on 1 or more load balancer 5XX a minute');
+  for (const email of props.alarmEmails ?? []) {
+    if (!Token.isUnresolved(email) && !/^[^@\s]+@[^@\s]+\.[^@\s]+$/.test(email)) {
+      throw new StagingValidationError(scope, `alarmEmails must hold email addresses (got '${email}'); for example 'oncall@example.com'`);
+    }
+  }
+  if (props.alarmTopic && props.topicEncryptionKey) {
+    throw new StagingValidationError(scope, 'alarmTopic and topicEncryptionKey cannot be used together (got both); the key encrypts a new topic: encrypt your topic yourself, or drop alarmTopic');
   }
 }
 

@@ -11,10 +11,11 @@ import { RegionInfo } from 'aws-cdk-lib/region-info';
 import { Construct } from 'constructs';
 import type * as yaml from 'yaml';
 import { StagingValidationError } from './private/errors';
+import { StatefulLifecycle, statefulLifecycle } from './private/lifecycle';
 import { acknowledge, acknowledgeCdkProviderOutsideVpc, acknowledgeStagingLogGroup, GUARD } from './private/posture';
 import { BoundSource } from './private/source-binding';
 import { validateIntegerRange, validateParameterName, validateRoleName } from './private/validation';
-import type { StagingService } from './service';
+import type { IStagingService } from './service-contract';
 
 /**
  * The YAML writer, loaded on first use: only `renderWorkflow()` needs it, and loading it costs
@@ -73,7 +74,7 @@ export interface GitHubActionsDeployOptions {
  */
 export interface GitHubActionsDeployRoleProps extends GitHubActionsDeployOptions {
   /** The service deployed: it must run from its own repository (no `image`). */
-  readonly service: StagingService;
+  readonly service: IStagingService;
 }
 
 /**
@@ -135,7 +136,7 @@ export class GitHubActionsDeployRole extends Construct {
   /** Name of the parameter that tells the workflow what to deploy (cluster, service, family, repository). */
   public readonly deployTargetParameterName: string;
 
-  private readonly service: StagingService;
+  private readonly service: IStagingService;
   private readonly branch: string;
   private readonly githubEnvironment?: string;
 
@@ -152,11 +153,23 @@ export class GitHubActionsDeployRole extends Construct {
       ? `repo:${props.repository}:environment:${props.githubEnvironment}`
       : `repo:${props.repository}:ref:refs/heads/${this.branch}`;
     this.oidcProvider = props.oidcProvider ?? githubOidcProvider(this);
+    this.role = this.createRole(service);
+    const target = this.createDeployTarget(service, imageParameter);
+    this.deployTargetParameterName = `/${service.environmentName}/${service.serviceName}/deploy-target`;
+    grantDeploy(this.role, service, target, imageParameter);
+    Validations.of(this.role).acknowledge({
+      id: 'AwsSolutions-IAM5[Resource::*]',
+      reason: 'ecr:GetAuthorizationToken, ecs:RegisterTaskDefinition and ecs:DescribeTaskDefinition have no resource-level permissions. '
+        + 'Everything else names this service, its repository, its parameters and its two roles.',
+    });
+  }
 
+  /** The role the workflow assumes: trusts the GitHub OIDC provider for this subject only, one hour at most. */
+  private createRole(service: IStagingService): iam.Role {
     const roleName = `${service.environmentName}-${service.serviceName}-github-deploy`;
     validateRoleName(this, 'environmentName', roleName, 'shorten environmentName or the service\'s name');
     validateParameterName(this, 'environmentName', undefined, `/${service.environmentName}/${service.serviceName}/deploy-target`, 'shorten environmentName or the service\'s name');
-    this.role = new iam.Role(this, 'Role', {
+    return new iam.Role(this, 'Role', {
       roleName,
       description: `GitHub Actions (${this.subject}) deploys service ${service.serviceName} of ${service.environmentName}`,
       maxSessionDuration: Duration.hours(1),
@@ -167,10 +180,12 @@ export class GitHubActionsDeployRole extends Construct {
         },
       }),
     });
+  }
 
-    // What the workflow deploys, read at run time: the workflow file holds no value that changes.
+  /** The parameter that tells the workflow what it deploys, read at run time: the workflow file holds no value that changes. */
+  private createDeployTarget(service: IStagingService, imageParameter: ssm.StringParameter): ssm.StringParameter {
     const stack = Stack.of(this);
-    const target = new ssm.StringParameter(this, 'DeployTarget', {
+    return new ssm.StringParameter(this, 'DeployTarget', {
       parameterName: `/${service.environmentName}/${service.serviceName}/deploy-target`, // read by the workflow
       description: `What the delivery pipeline of /${service.environmentName}/${service.serviceName} deploys`,
       stringValue: stack.toJsonString({
@@ -183,13 +198,6 @@ export class GitHubActionsDeployRole extends Construct {
         imageParameter: imageParameter.parameterName,
         wakeCommand: service.wakeCommand ?? '',
       }),
-    });
-    this.deployTargetParameterName = `/${service.environmentName}/${service.serviceName}/deploy-target`;
-    grantDeploy(this.role, service, target, imageParameter);
-    Validations.of(this.role).acknowledge({
-      id: 'AwsSolutions-IAM5[Resource::*]',
-      reason: 'ecr:GetAuthorizationToken, ecs:RegisterTaskDefinition and ecs:DescribeTaskDefinition have no resource-level permissions. '
-        + 'Everything else names this service, its repository, its parameters and its two roles.',
     });
   }
 
@@ -207,6 +215,24 @@ export class GitHubActionsDeployRole extends Construct {
    * @returns the workflow, as YAML
    */
   public renderWorkflow(options: GitHubWorkflowOptions = {}): string {
+    const { timeoutMinutes, rolloutTimeoutMinutes } = this.workflowTimeouts(options);
+    const service = this.service;
+    const name = `${service.environmentName}-${service.serviceName}`;
+    const job = this.deployJob(options, timeoutMinutes, rolloutTimeoutMinutes);
+    const workflow = {
+      name: `Deploy ${service.serviceName} to ${service.environmentName}`,
+      on: { push: { branches: [this.branch] }, workflow_dispatch: {} },
+      permissions: {},
+      concurrency: { 'group': `deploy-${name}`, 'cancel-in-progress': false },
+      jobs: { deploy: job },
+    };
+    // The environment's name is often 'staging' itself: "of the staging staging environment" read badly.
+    return `# Deploys service ${service.serviceName} of the environment ${service.environmentName} (cdk-ecs-staging).\n`
+      + loadYaml().stringify(workflow, { lineWidth: 0 });
+  }
+
+  /** The job's and the rollout's timeouts, checked; the stack's account and region, which the workflow names, must be known. */
+  private workflowTimeouts(options: GitHubWorkflowOptions): { timeoutMinutes: number; rolloutTimeoutMinutes: number } {
     const stack = Stack.of(this);
     for (const [what, value] of [['account', stack.account], ['region', stack.region]]) {
       if (Token.isUnresolved(value)) {
@@ -222,6 +248,12 @@ export class GitHubActionsDeployRole extends Construct {
       throw new StagingValidationError(this, `rolloutTimeoutMinutes must be an integer from 1 to timeoutMinutes, ${timeoutMinutes} (got ${rolloutTimeoutMinutes}); `
         + 'the job stops at timeoutMinutes, so the rollout must be judged before it');
     }
+    return { timeoutMinutes, rolloutTimeoutMinutes };
+  }
+
+  /** The deploy job: least permissions, a runner of the service's architecture, and its steps. */
+  private deployJob(options: GitHubWorkflowOptions, timeoutMinutes: number, rolloutTimeoutMinutes: number): Record<string, unknown> {
+    const stack = Stack.of(this);
     const service = this.service;
     const architecture = cpuArchitectureOf(service);
     const name = `${service.environmentName}-${service.serviceName}`;
@@ -259,16 +291,7 @@ export class GitHubActionsDeployRole extends Construct {
     if (this.githubEnvironment) {
       job.environment = this.githubEnvironment;
     }
-    const workflow = {
-      name: `Deploy ${service.serviceName} to ${service.environmentName}`,
-      on: { push: { branches: [this.branch] }, workflow_dispatch: {} },
-      permissions: {},
-      concurrency: { 'group': `deploy-${name}`, 'cancel-in-progress': false },
-      jobs: { deploy: job },
-    };
-    // The environment's name is often 'staging' itself: "of the staging staging environment" read badly.
-    return `# Deploys service ${service.serviceName} of the environment ${service.environmentName} (cdk-ecs-staging).\n`
-      + loadYaml().stringify(workflow, { lineWidth: 0 });
+    return job;
   }
 }
 
@@ -385,7 +408,7 @@ const DEPLOY_SCRIPT = [
 ].join('\n');
 
 /** The service's image-uri parameter, which a delivery writes: a service running an image given in code has none. */
-function imageParameterOf(scope: Construct, service: StagingService): ssm.StringParameter {
+function imageParameterOf(scope: Construct, service: IStagingService): ssm.StringParameter {
   if (!service.imageParameter) {
     throw new StagingValidationError(scope, `service '${service.serviceName}' runs an image given in code (got image), so there is nothing to deploy; leave image out so the service runs from its own repository`);
   }
@@ -423,7 +446,7 @@ const ARM64 = 'ARM64';
  * The CPU architecture of the service's tasks, read from its task definition's `runtimePlatform`
  * (`X86_64` when it names none, as Fargate defaults).
  */
-function cpuArchitectureOf(service: StagingService): string {
+function cpuArchitectureOf(service: IStagingService): string {
   const cfn = service.taskDefinition.node.defaultChild as ecs.CfnTaskDefinition;
   const platform = cfn.runtimePlatform as ecs.CfnTaskDefinition.RuntimePlatformProperty | undefined;
   const architecture = platform?.cpuArchitecture;
@@ -436,7 +459,7 @@ function dockerPlatformOf(architecture: string): string {
 }
 
 /** Least privilege for one service's deploys. */
-function grantDeploy(role: iam.Role, service: StagingService, target: ssm.StringParameter, imageParameter: ssm.StringParameter): void {
+function grantDeploy(role: iam.Role, service: IStagingService, target: ssm.StringParameter, imageParameter: ssm.StringParameter): void {
   service.repository.grantPullPush(role);
   role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['ecr:DescribeImages'], resources: [service.repository.repositoryArn] }));
   target.grantRead(role);
@@ -687,7 +710,7 @@ export interface StagingPipelineOptions {
  */
 export interface StagingPipelineProps extends StagingPipelineOptions {
   /** The service deployed: it must run from its own repository (no `image`). */
-  readonly service: StagingService;
+  readonly service: IStagingService;
 }
 
 /**
@@ -723,9 +746,34 @@ export class StagingPipeline extends Construct {
     validateIntegerRange(this, 'deployTimeout (minutes)', props.deployTimeout?.toMinutes(), 1, 60, 'CodePipeline\'s ECS deploy action waits 1 to 60 minutes');
     validateIntegerRange(this, 'buildTimeout (minutes)', props.buildTimeout?.toMinutes(), 5, 480, 'CodeBuild runs a build 5 to 480 minutes');
     const ephemeral = props.ephemeral ?? deletedWithStack(service.logGroup);
-    const removalPolicy = ephemeral ? RemovalPolicy.DESTROY : RemovalPolicy.RETAIN;
+    const lifecycle = statefulLifecycle(ephemeral);
 
-    this.artifactBucket = new s3.Bucket(this, 'Artifacts', {
+    this.artifactBucket = this.createArtifactBucket(lifecycle);
+    this.logGroup = this.createBuildLogs(props, lifecycle);
+    const path = `/${service.environmentName}/${service.serviceName}`;
+    this.buildRole = this.projectRole('BuildRole', `Builds and pushes the image of ${path}`);
+    this.project = this.createBuildProject(props, service);
+    this.recordRole = this.projectRole('RecordRole', `Records the deployed image of ${path}`);
+    this.recordProject = this.createRecordProject(service, imageParameter);
+
+    const artifacts: PipelineArtifacts = { source: new codepipeline.Artifact('Source'), built: new codepipeline.Artifact('ImageDefinitions') };
+    this.pipeline = new codepipeline.Pipeline(this, 'Pipeline', {
+      pipelineType: codepipeline.PipelineType.V2,
+      executionMode: codepipeline.ExecutionMode.QUEUED,
+      artifactBucket: this.artifactBucket,
+      crossAccountKeys: false,
+      restartExecutionOnUpdate: false,
+    });
+    const boundSource = props.source._bind(this, artifacts.source, this.pipeline);
+    this.deployRole = this.createDeployRole(service);
+    this.addStages(props, service, boundSource, artifacts);
+    this.orderDeployment(ephemeral);
+    acknowledgePipeline(this);
+  }
+
+  /** The artifact bucket: SSE-S3, TLS only, artifacts expire after 30 days. */
+  private createArtifactBucket(lifecycle: StatefulLifecycle): s3.Bucket {
+    const bucket = new s3.Bucket(this, 'Artifacts', {
       encryption: s3.BucketEncryption.S3_MANAGED,
       blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
       enforceSSL: true,
@@ -733,24 +781,28 @@ export class StagingPipeline extends Construct {
       lifecycleRules: [{ id: 'expire-artifacts', expiration: Duration.days(30), abortIncompleteMultipartUploadAfter: Duration.days(1) }],
       // Artifacts are not state: kept with the stack's deletion, they expire on their own (no
       // deletion function). An ephemeral environment empties and deletes the bucket instead.
-      removalPolicy,
-      autoDeleteObjects: ephemeral,
+      removalPolicy: lifecycle.removalPolicy,
+      autoDeleteObjects: lifecycle.emptyOnDelete,
     });
-    acknowledgeArtifactBucket(this.artifactBucket);
+    acknowledgeArtifactBucket(bucket);
+    return bucket;
+  }
 
+  /** The log group of both projects. */
+  private createBuildLogs(props: StagingPipelineProps, lifecycle: StatefulLifecycle): logs.LogGroup {
     const logRetention = props.logRetention ?? logs.RetentionDays.ONE_MONTH;
-    this.logGroup = new logs.LogGroup(this, 'BuildLogs', { retention: logRetention, removalPolicy });
-    acknowledgeStagingLogGroup(this.logGroup, logRetention, false, 'a key on the log group (pipeline.logGroup)', 'logRetention');
+    const logGroup = new logs.LogGroup(this, 'BuildLogs', { retention: logRetention, removalPolicy: lifecycle.removalPolicy });
+    acknowledgeStagingLogGroup(logGroup, logRetention, false, 'a key on the log group (pipeline.logGroup)', 'logRetention');
+    return logGroup;
+  }
 
-    const environmentVariables = {
-      CLUSTER: { value: service.fargateService.cluster.clusterName },
-      SERVICE: { value: service.fargateService.serviceName },
-      CONTAINER: { value: service.container.containerName },
-      WAKE_COMMAND: { value: service.wakeCommand ?? '' },
-    };
+  /**
+   * The build project, on the service's CPU architecture: builds and pushes the image, and emits
+   * imagedefinitions.json. Its role may push to the service's repository and describe the service.
+   */
+  private createBuildProject(props: StagingPipelineProps, service: IStagingService): codebuild.PipelineProject {
     const architecture = cpuArchitectureOf(service);
-    this.buildRole = this.projectRole('BuildRole', `Builds and pushes the image of /${service.environmentName}/${service.serviceName}`);
-    this.project = new codebuild.PipelineProject(this, 'Build', {
+    const project = new codebuild.PipelineProject(this, 'Build', {
       role: iam.Role.fromRoleArn(this, 'BuildRoleRef', this.buildRole.roleArn, { mutable: false }),
       description: `Builds and pushes the image of /${service.environmentName}/${service.serviceName}`,
       environment: {
@@ -765,7 +817,7 @@ export class StagingPipeline extends Construct {
       timeout: props.buildTimeout ?? Duration.minutes(30),
       logging: { cloudWatch: { logGroup: this.logGroup, prefix: 'build' } },
       environmentVariables: {
-        ...environmentVariables,
+        ...serviceVariables(service),
         REPOSITORY_URI: { value: service.repository.repositoryUri },
         REPOSITORY_NAME: { value: service.repository.repositoryName },
         DOCKERFILE: { value: props.dockerfile ?? 'Dockerfile' },
@@ -778,9 +830,15 @@ export class StagingPipeline extends Construct {
     this.buildRole.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['ecr:DescribeImages'], resources: [service.repository.repositoryArn] }));
     this.buildRole.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['ecs:DescribeServices'], resources: [service.fargateService.serviceArn] }));
     this.grantArtifacts(this.buildRole, true);
+    return project;
+  }
 
-    this.recordRole = this.projectRole('RecordRole', `Records the deployed image of /${service.environmentName}/${service.serviceName}`);
-    this.recordProject = new codebuild.PipelineProject(this, 'Record', {
+  /**
+   * The record project: writes the image-uri parameter once the image's deployment completed. Its
+   * role may describe the service and its task definitions, and write that parameter.
+   */
+  private createRecordProject(service: IStagingService, imageParameter: ssm.StringParameter): codebuild.PipelineProject {
+    const project = new codebuild.PipelineProject(this, 'Record', {
       role: iam.Role.fromRoleArn(this, 'RecordRoleRef', this.recordRole.roleArn, { mutable: false }),
       description: `Writes /${service.environmentName}/${service.serviceName}/image-uri once the image's deployment completed`,
       environment: { buildImage: codebuild.LinuxBuildImage.STANDARD_7_0, computeType: codebuild.ComputeType.SMALL },
@@ -788,7 +846,7 @@ export class StagingPipeline extends Construct {
       timeout: RECORD_ROLLOUT_TIMEOUT.plus(Duration.minutes(5)),
       logging: { cloudWatch: { logGroup: this.logGroup, prefix: 'record' } },
       environmentVariables: {
-        ...environmentVariables,
+        ...serviceVariables(service),
         IMAGE_PARAMETER: { value: imageParameter.parameterName },
         ROLLOUT_TIMEOUT_SECONDS: { value: String(RECORD_ROLLOUT_TIMEOUT.toSeconds()) },
         POLL_SECONDS: { value: '15' },
@@ -803,26 +861,19 @@ export class StagingPipeline extends Construct {
       resources: ['*'],
     }));
     this.grantArtifacts(this.recordRole, false);
+    return project;
+  }
 
-    const source = new codepipeline.Artifact('Source');
-    const built = new codepipeline.Artifact('ImageDefinitions');
-    this.pipeline = new codepipeline.Pipeline(this, 'Pipeline', {
-      pipelineType: codepipeline.PipelineType.V2,
-      executionMode: codepipeline.ExecutionMode.QUEUED,
-      artifactBucket: this.artifactBucket,
-      crossAccountKeys: false,
-      restartExecutionOnUpdate: false,
-    });
-    const boundSource = props.source._bind(this, source, this.pipeline);
-    this.deployRole = this.createDeployRole(service);
+  /** Source, build, the optional approval, the ECS deploy and the record step, in that order. */
+  private addStages(props: StagingPipelineProps, service: IStagingService, boundSource: BoundSource, artifacts: PipelineArtifacts): void {
     this.pipeline.addStage({ stageName: 'Source', actions: [boundSource.action] });
     this.pipeline.addStage({
       stageName: 'Build',
       actions: [new cpactions.CodeBuildAction({
         actionName: 'BuildAndPush',
         project: this.project,
-        input: source,
-        outputs: [built],
+        input: artifacts.source,
+        outputs: [artifacts.built],
         environmentVariables: { SOURCE_VERSION: { value: boundSource.version } },
       })],
     });
@@ -834,7 +885,7 @@ export class StagingPipeline extends Construct {
       actions: [new cpactions.EcsDeployAction({
         actionName: 'Deploy',
         service: service.fargateService,
-        input: built,
+        input: artifacts.built,
         deploymentTimeout: props.deployTimeout ?? Duration.minutes(30),
         // Imported, so that aws-cdk-lib adds nothing to it (its default passes any role: `iam:PassRole` on `*`).
         role: iam.Role.fromRoleArn(this, 'DeployRoleRef', this.deployRole.roleArn, { mutable: false }),
@@ -844,8 +895,12 @@ export class StagingPipeline extends Construct {
     // action succeeded, and checks the deployment itself before it writes the parameter.
     this.pipeline.addStage({
       stageName: 'Record',
-      actions: [new cpactions.CodeBuildAction({ actionName: 'WriteImageParameter', project: this.recordProject, input: built })],
+      actions: [new cpactions.CodeBuildAction({ actionName: 'WriteImageParameter', project: this.recordProject, input: artifacts.built })],
     });
+  }
+
+  /** What must exist before the pipeline runs, and (ephemeral) what must be gone before its bucket is emptied. */
+  private orderDeployment(ephemeral: boolean): void {
     // The roles are given as imported (so that aws-cdk-lib adds nothing to them): the projects and
     // the pipeline's first run must wait for their policies.
     this.project.node.addDependency(this.buildRole);
@@ -865,7 +920,6 @@ export class StagingPipeline extends Construct {
       acknowledgeCdkProviderOutsideVpc(this, 'Custom::S3AutoDeleteObjectsCustomResourceProvider',
         'ephemeral: this is the AWS CDK function that empties the pipeline\'s artifact bucket when the stack is deleted. It calls only the S3 API and holds no data, so it runs outside the VPC.');
     }
-    acknowledgePipeline(this);
   }
 
   /** Lets a role read (and write) the pipeline's artifacts, nothing else of the bucket. */
@@ -891,7 +945,7 @@ export class StagingPipeline extends Construct {
    * this service: update and describe it, register a revision, and pass its task and execution roles
    * to ECS tasks only.
    */
-  private createDeployRole(service: StagingService): iam.Role {
+  private createDeployRole(service: IStagingService): iam.Role {
     const role = new iam.Role(this, 'DeployRole', {
       assumedBy: new iam.ArnPrincipal(this.pipeline.role.roleArn),
       description: `Rolls /${service.environmentName}/${service.serviceName} to the pipeline's image`,
@@ -934,6 +988,22 @@ export class StagingPipeline extends Construct {
     this.grantArtifacts(role, false);
     return role;
   }
+}
+
+/** The service's variables both projects read: where it runs, and how to wake it. */
+function serviceVariables(service: IStagingService): { [name: string]: codebuild.BuildEnvironmentVariable } {
+  return {
+    CLUSTER: { value: service.fargateService.cluster.clusterName },
+    SERVICE: { value: service.fargateService.serviceName },
+    CONTAINER: { value: service.container.containerName },
+    WAKE_COMMAND: { value: service.wakeCommand ?? '' },
+  };
+}
+
+/** The pipeline's artifacts: the source, and the image definitions the build emits. */
+interface PipelineArtifacts {
+  readonly source: codepipeline.Artifact;
+  readonly built: codepipeline.Artifact;
 }
 
 /** Whether CloudFormation deletes the resource with the stack (its DeletionPolicy is Delete). */

@@ -1,5 +1,5 @@
 import { createHash } from 'crypto';
-import { Arn, ArnFormat, Duration, RemovalPolicy, Stack, Token, Validations } from 'aws-cdk-lib';
+import { Arn, ArnFormat, Duration, Stack, Token, Validations } from 'aws-cdk-lib';
 import * as ecs from 'aws-cdk-lib/aws-ecs';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
@@ -8,6 +8,7 @@ import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import * as ssm from 'aws-cdk-lib/aws-ssm';
 import { Construct } from 'constructs';
 import { StagingValidationError } from './private/errors';
+import { statefulLifecycle } from './private/lifecycle';
 import { acknowledge, GUARD } from './private/posture';
 import { BoundSecret, SecretContext } from './private/secret-binding';
 import { validateIntegerRange, validateParameterName } from './private/validation';
@@ -238,7 +239,7 @@ class GeneratedSecret extends StagingSecret {
         secretStringTemplate: o.secretStringTemplate,
         generateStringKey: o.generateStringKey,
       },
-      removalPolicy: context.ephemeral ? RemovalPolicy.DESTROY : RemovalPolicy.RETAIN,
+      removalPolicy: statefulLifecycle(context.ephemeral).removalPolicy,
     });
     if (o.rotation) {
       secret.addRotationSchedule('Rotation', {

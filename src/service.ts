@@ -1,4 +1,4 @@
-import { Annotations, CfnResource, Duration, RemovalPolicy, Size, Token, Validations } from 'aws-cdk-lib';
+import { Annotations, CfnResource, Duration, Size, Token, Validations } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as ecr from 'aws-cdk-lib/aws-ecr';
 import * as ecs from 'aws-cdk-lib/aws-ecs';
@@ -14,12 +14,14 @@ import { StagingServiceAlarmOptions, StagingServiceAlarms } from './observabilit
 import { GitHubActionsDeployOptions, GitHubActionsDeployRole, StagingPipeline, StagingPipelineOptions } from './pipeline';
 import { DEFAULTS, FARGATE_MEMORY_BY_CPU } from './private/defaults';
 import { StagingValidationError } from './private/errors';
+import { StatefulLifecycle, statefulLifecycle } from './private/lifecycle';
 import { acknowledge, acknowledgeStagingLogGroup, GUARD } from './private/posture';
 import { bindRevisionToService } from './private/revision-binding';
-import { applyWorkingHours, DaytimeCapacity, resolveSchedule } from './private/schedule-binding';
+import { applyWorkingHours, DaytimeCapacity, ResolvedWorkingHours, resolveSchedule } from './private/schedule-binding';
 import { validateIntegerRange, validateParameterName, validateServiceName } from './private/validation';
 import { StagingSchedule } from './schedule';
 import { StagingSecrets, StagingSecretsOptions } from './secrets';
+import { IStagingService } from './service-contract';
 
 /**
  * Target tracking autoscaling of a service.
@@ -200,7 +202,7 @@ export interface StagingServiceProps extends StagingServiceOptions {
  * log group, execution and task roles, task definition, Fargate service, target group, listener
  * rule and autoscaling.
  */
-export class StagingService extends Construct {
+export class StagingService extends Construct implements IStagingService {
   /** The service's name. */
   public readonly serviceName: string;
   /** The name of the environment the service belongs to. */
@@ -242,45 +244,81 @@ export class StagingService extends Construct {
     validateServiceProps(this, props);
     this.serviceName = props.serviceName;
     this.environmentName = props.environmentName;
-
     const containerPort = props.containerPort ?? DEFAULTS.containerPort;
-    const removalPolicy = props.ephemeral ? RemovalPolicy.DESTROY : RemovalPolicy.RETAIN;
+    const lifecycle = statefulLifecycle(props.ephemeral);
     const parameterPath = `/${props.environmentName}/${props.serviceName}`;
 
-    this.repository = props.repository ?? new ecr.Repository(this, 'Repository', {
+    this.repository = props.repository ?? this.createRepository(props, lifecycle);
+    this.logGroup = this.createLogGroup(props, lifecycle);
+    this.executionRole = this.createTaskRole('ExecutionRole', `Pulls the image and writes the logs of ${parameterPath}`);
+    this.taskRole = this.createTaskRole('TaskRole', `Run-time permissions of ${parameterPath} (empty by default)`);
+    this.taskDefinition = this.createTaskDefinition(props);
+    const source: ImageSource = props.image ? { image: props.image } : this.createImageParameter(parameterPath);
+    this.imageParameter = source.imageParameter;
+    const environment = appEnvironment(props, containerPort);
+    this.container = this.addAppContainer(props, source.image, environment, containerPort);
+    this.secrets = this.attachSecrets(props, parameterPath, Object.keys(environment));
+    this.addWritablePaths(props);
+    this.securityGroup = this.createSecurityGroup(props, parameterPath);
+
+    const capacity = resolveCapacity(this, props);
+    this.fargateService = this.createFargateService(props, capacity);
+    warnOnTaskCount(this, props, capacity);
+    this.targetGroup = this.createTargetGroup(props, containerPort);
+    this.attachToEdge(props, containerPort);
+    this.scalableTaskCount = this.createScaling(props, capacity);
+    this.wakeCommand = capacity.workingHours ? wakeCommand(props.cluster.clusterName, this.fargateService.serviceName, capacity.daytime) : undefined;
+
+    this.alarms = new StagingServiceAlarms(this, 'Alarms', {
+      ...props.alarms,
+      service: this,
+      minimumHealthyTasks: props.autoScaling ? capacity.minCapacity : capacity.desiredCount,
+      alarmTopic: props.alarmTopic,
+      sleepsOnSchedule: capacity.workingHours !== undefined,
+      containerInsights: props.containerInsights,
+    });
+    acknowledgeService(this, props, Object.keys(environment).length > 0);
+  }
+
+  /** The ECR repository the pipeline pushes to: scanned on push, tags immutable, old images expired. */
+  private createRepository(props: StagingServiceProps, lifecycle: StatefulLifecycle): ecr.Repository {
+    const repository = new ecr.Repository(this, 'Repository', {
       imageScanOnPush: true,
       imageTagMutability: (props.imageTagImmutable ?? true) ? ecr.TagMutability.IMMUTABLE : ecr.TagMutability.MUTABLE,
       lifecycleRules: [
         { description: 'Expire untagged images after 7 days', tagStatus: ecr.TagStatus.UNTAGGED, maxImageAge: Duration.days(7), rulePriority: 1 },
         { description: 'Keep the last images', tagStatus: ecr.TagStatus.ANY, maxImageCount: props.maxImageCount ?? DEFAULTS.maxImageCount, rulePriority: 2 },
       ],
-      removalPolicy,
-      emptyOnDelete: props.ephemeral ? true : undefined,
+      removalPolicy: lifecycle.removalPolicy,
+      emptyOnDelete: lifecycle.emptyOnDelete,
       encryption: props.repositoryEncryptionKey ? ecr.RepositoryEncryption.KMS : undefined,
       encryptionKey: props.repositoryEncryptionKey,
     });
-    if (!props.repository && !props.repositoryEncryptionKey) {
-      acknowledge(this.repository, {
+    if (!props.repositoryEncryptionKey) {
+      acknowledge(repository, {
         reason: 'ECR encrypts images at rest with AES-256. Pass repositoryEncryptionKey when the repository is created where a customer-managed key is required.',
         checkov: ['CKV_AWS_136'],
       });
     }
+    return repository;
+  }
 
+  /** The container's log group, with the staging retention. */
+  private createLogGroup(props: StagingServiceProps, lifecycle: StatefulLifecycle): logs.LogGroup {
     const logRetention = props.logRetention ?? DEFAULTS.serviceLogRetention;
-    this.logGroup = new logs.LogGroup(this, 'LogGroup', { retention: logRetention, encryptionKey: props.logEncryptionKey, removalPolicy });
-    acknowledgeStagingLogGroup(this.logGroup, logRetention, props.logEncryptionKey !== undefined, 'logEncryptionKey', 'logRetention');
+    const logGroup = new logs.LogGroup(this, 'LogGroup', { retention: logRetention, encryptionKey: props.logEncryptionKey, removalPolicy: lifecycle.removalPolicy });
+    acknowledgeStagingLogGroup(logGroup, logRetention, props.logEncryptionKey !== undefined, 'logEncryptionKey', 'logRetention');
+    return logGroup;
+  }
 
-    this.executionRole = new iam.Role(this, 'ExecutionRole', {
-      assumedBy: new iam.ServicePrincipal('ecs-tasks.amazonaws.com'),
-      description: `Pulls the image and writes the logs of ${parameterPath}`,
-    });
-    this.taskRole = new iam.Role(this, 'TaskRole', {
-      assumedBy: new iam.ServicePrincipal('ecs-tasks.amazonaws.com'),
-      description: `Run-time permissions of ${parameterPath} (empty by default)`,
-    });
+  /** A role that ECS tasks assume (the execution role, or the app's task role). */
+  private createTaskRole(id: string, description: string): iam.Role {
+    return new iam.Role(this, id, { assumedBy: new iam.ServicePrincipal('ecs-tasks.amazonaws.com'), description });
+  }
 
-    const readonlyRootFilesystem = props.readonlyRootFilesystem ?? true;
-    this.taskDefinition = new ecs.FargateTaskDefinition(this, 'TaskDefinition', {
+  /** The Fargate task definition: size, CPU architecture and the two roles. */
+  private createTaskDefinition(props: StagingServiceProps): ecs.FargateTaskDefinition {
+    return new ecs.FargateTaskDefinition(this, 'TaskDefinition', {
       cpu: props.cpu ?? DEFAULTS.cpu,
       memoryLimitMiB: props.memoryLimitMiB ?? DEFAULTS.memoryLimitMiB,
       runtimePlatform: {
@@ -290,32 +328,37 @@ export class StagingService extends Construct {
       executionRole: this.executionRole,
       taskRole: this.taskRole,
     });
+  }
 
-    let image = props.image;
-    const environment: { [key: string]: string } = { ...props.environment };
-    if (!image) {
-      // The parameter starts as the placeholder; the pipeline writes the pushed image's URI. A later
-      // `cdk deploy` does not touch its value, and re-resolves it whenever the task definition changes.
-      validateParameterName(this, 'environmentName', undefined, `${parameterPath}/image-uri`, 'shorten environmentName or the service\'s name');
-      this.imageParameter = new ssm.StringParameter(this, 'ImageParameter', {
-        parameterName: `${parameterPath}/image-uri`,
-        stringValue: DEFAULTS.placeholderImage,
-        description: `Image URI of ${parameterPath}: written by the delivery pipeline after each push to its ECR repository`,
-      });
-      // An update of Type, Value, Description, Tier, DataType or AllowedPattern writes the Value (the
-      // placeholder) back over the image the pipeline wrote; tag changes do not (the SSM resource
-      // provider tags and untags). So these properties never change between releases: a test pins them.
-      // Built on the parameter's Ref, so CloudFormation resolves it when it creates the task definition,
-      // after the parameter exists (a literal reference would be resolved before the parameter is created).
-      image = ecs.ContainerImage.fromRegistry(`{{resolve:ssm:${this.imageParameter.parameterName}}}`);
-      this.repository.grantPull(this.executionRole);
-      // The placeholder listens on the container port and answers 200 on every path. These
-      // variables stay in the task definition when the pipeline swaps the image; only
-      // static-web-server reads them (SERVER_PORT matches the container port anyway).
-      Object.assign(environment, placeholderEnvironment(containerPort), props.environment);
-    }
+  /**
+   * The image-uri parameter of a service that runs from its own repository, and the image that
+   * reads it. The parameter starts as the placeholder; the pipeline writes the pushed image's URI.
+   * A later `cdk deploy` does not touch its value, and re-resolves it whenever the task definition
+   * changes.
+   */
+  private createImageParameter(parameterPath: string): ImageSource {
+    validateParameterName(this, 'environmentName', undefined, `${parameterPath}/image-uri`, 'shorten environmentName or the service\'s name');
+    const imageParameter = new ssm.StringParameter(this, 'ImageParameter', {
+      parameterName: `${parameterPath}/image-uri`,
+      stringValue: DEFAULTS.placeholderImage,
+      description: `Image URI of ${parameterPath}: written by the delivery pipeline after each push to its ECR repository`,
+    });
+    // An update of Type, Value, Description, Tier, DataType or AllowedPattern writes the Value (the
+    // placeholder) back over the image the pipeline wrote; tag changes do not (the SSM resource
+    // provider tags and untags). So these properties never change between releases: a test pins them.
+    // Built on the parameter's Ref, so CloudFormation resolves it when it creates the task definition,
+    // after the parameter exists (a literal reference would be resolved before the parameter is created).
+    const image = ecs.ContainerImage.fromRegistry(`{{resolve:ssm:${imageParameter.parameterName}}}`);
+    this.repository.grantPull(this.executionRole);
+    return { image, imageParameter };
+  }
 
-    this.container = this.taskDefinition.addContainer('App', {
+  /** The app container: its port, environment, user, filesystem, health check and logs. */
+  private addAppContainer(
+    props: StagingServiceProps, image: ecs.ContainerImage, environment: { [key: string]: string }, containerPort: number,
+  ): ecs.ContainerDefinition {
+    const readonlyRootFilesystem = props.readonlyRootFilesystem ?? true;
+    const container = this.taskDefinition.addContainer('App', {
       containerName: 'app',
       image,
       essential: true,
@@ -337,7 +380,12 @@ export class StagingService extends Construct {
     if (this.imageParameter) {
       this.taskDefinition.node.addDependency(this.imageParameter);
     }
-    this.secrets = new StagingSecrets(this, 'Secrets', {
+    return container;
+  }
+
+  /** The config and secrets, injected into the app container. */
+  private attachSecrets(props: StagingServiceProps, parameterPath: string, reservedNames: string[]): StagingSecrets {
+    return new StagingSecrets(this, 'Secrets', {
       container: this.container,
       parameterPath,
       config: props.config,
@@ -345,39 +393,44 @@ export class StagingService extends Construct {
       secrets: props.secrets,
       taskRole: this.taskRole,
       ephemeral: props.ephemeral,
-      reservedNames: Object.keys(environment),
+      reservedNames,
     });
-    if (readonlyRootFilesystem) {
-      // Writable scratch space for the app, and with ECS Exec for the SSM agent ECS injects, which
-      // writes its state, logs and binaries there and dies on a read-only root without them
-      // (https://github.com/aws/containers-roadmap/issues/1359).
-      const writable = props.enableExecuteCommand ? { ...WRITABLE_PATHS, ...ECS_EXEC_WRITABLE_PATHS } : WRITABLE_PATHS;
-      for (const [sourceVolume, containerPath] of Object.entries(writable)) {
-        this.taskDefinition.addVolume({ name: sourceVolume });
-        this.container.addMountPoints({ containerPath, sourceVolume, readOnly: false });
-      }
-      if (!runsAsRoot(props.user)) {
-        openWritablePaths(this.container, this.logGroup, props.serviceName);
-      }
-    }
+  }
 
-    this.securityGroup = new ec2.SecurityGroup(this, 'SecurityGroup', {
+  /**
+   * With a read-only root filesystem: writable scratch space for the app, and with ECS Exec for the
+   * SSM agent ECS injects, which writes its state, logs and binaries there and dies on a read-only
+   * root without them (https://github.com/aws/containers-roadmap/issues/1359).
+   */
+  private addWritablePaths(props: StagingServiceProps): void {
+    if (!(props.readonlyRootFilesystem ?? true)) {
+      return;
+    }
+    const writable = props.enableExecuteCommand ? { ...WRITABLE_PATHS, ...ECS_EXEC_WRITABLE_PATHS } : WRITABLE_PATHS;
+    for (const [sourceVolume, containerPath] of Object.entries(writable)) {
+      this.taskDefinition.addVolume({ name: sourceVolume });
+      this.container.addMountPoints({ containerPath, sourceVolume, readOnly: false });
+    }
+    if (!runsAsRoot(props.user)) {
+      openWritablePaths(this.container, this.logGroup, props.serviceName);
+    }
+  }
+
+  /** The service's own security group; it admits the load balancer once the target group exists. */
+  private createSecurityGroup(props: StagingServiceProps, parameterPath: string): ec2.SecurityGroup {
+    return new ec2.SecurityGroup(this, 'SecurityGroup', {
       vpc: props.cluster.vpc,
       description: `Tasks of ${parameterPath}: admits the load balancer only`,
       allowAllOutbound: true,
     });
+  }
 
-    const desiredCount = props.desiredCount ?? DEFAULTS.desiredCount;
-    // With autoScaling, the fewest tasks: minCapacity, or desiredCount standing for it.
-    const minCapacity = props.autoScaling?.minCapacity ?? desiredCount;
-    // A paused service (desiredCount 0) has no working hours to keep.
-    const workingHours = desiredCount === 0 ? undefined : resolveSchedule(this, 'schedule', props.schedule);
-    // The scaler owns the count with autoScaling or working hours: the template then holds no DesiredCount.
-    const scaled = props.autoScaling !== undefined || workingHours !== undefined;
-    this.fargateService = new ecs.FargateService(this, 'Service', {
+  /** The Fargate service: rolling deploys with the circuit breaker, in the service's and the edge's security groups. */
+  private createFargateService(props: StagingServiceProps, capacity: ServiceCapacity): ecs.FargateService {
+    const service = new ecs.FargateService(this, 'Service', {
       cluster: props.cluster,
       taskDefinition: this.taskDefinition,
-      desiredCount: scaled ? undefined : desiredCount,
+      desiredCount: capacity.scaled ? undefined : capacity.desiredCount,
       vpcSubnets: props.subnets,
       assignPublicIp: props.assignPublicIp ?? false,
       securityGroups: [this.securityGroup, props.edge.servicesSecurityGroup],
@@ -393,24 +446,19 @@ export class StagingService extends Construct {
     });
     if (props.spot) {
       // FARGATE_SPOT must be associated with the cluster before the service asks for it (and stay until it is gone).
-      this.fargateService.node.addDependency(props.cluster);
+      service.node.addDependency(props.cluster);
     }
-    if (scaled) {
+    if (capacity.scaled) {
       // No DesiredCount in the template: CloudFormation then never resets what the scaler (or the
       // schedule) chose. A new service starts with 1 task; the scalable target takes it from there.
-      (this.fargateService.node.defaultChild as ecs.CfnService).addPropertyDeletionOverride('DesiredCount');
+      (service.node.defaultChild as ecs.CfnService).addPropertyDeletionOverride('DesiredCount');
     }
-    if (desiredCount === 0) {
-      Annotations.of(this).addWarningV2('cdk-ecs-staging:paused',
-        `Service '${props.serviceName}' is paused: desiredCount (desired_count) is 0, so no task runs and its load balancer route answers 503. `
-        + 'Set desiredCount to 1 or more to run it again.');
-    } else if ((props.autoScaling ? minCapacity : desiredCount) === 1) {
-      const fix = props.autoScaling ? 'autoScaling.minCapacity (min_capacity): 2' : 'desiredCount (desired_count): 2';
-      Annotations.of(this).addWarningV2('cdk-ecs-staging:single-task',
-        `Service '${props.serviceName}' runs 1 task: no redundancy, and a task replacement briefly leaves it with none healthy. Set ${fix} for a redundant staging service.`);
-    }
+    return service;
+  }
 
-    this.targetGroup = new elbv2.ApplicationTargetGroup(this, 'TargetGroup', {
+  /** The target group the load balancer probes and sends to, with the staging health check. */
+  private createTargetGroup(props: StagingServiceProps, containerPort: number): elbv2.ApplicationTargetGroup {
+    return new elbv2.ApplicationTargetGroup(this, 'TargetGroup', {
       vpc: props.cluster.vpc,
       port: containerPort,
       protocol: elbv2.ApplicationProtocol.HTTP,
@@ -426,6 +474,13 @@ export class StagingService extends Construct {
       },
       targets: [withoutLoadBalancerRules(this.fargateService.loadBalancerTarget({ containerName: 'app', containerPort }))],
     });
+  }
+
+  /**
+   * Connects the service to the edge: binds the revision to the service, opens the way from the
+   * load balancer on the container port, and routes to the target group by a listener rule.
+   */
+  private attachToEdge(props: StagingServiceProps, containerPort: number): void {
     bindRevisionToService(this.container, this.fargateService, {
       clusterName: props.cluster.clusterName,
       securityGroupIds: [this.securityGroup.securityGroupId, props.edge.servicesSecurityGroup.securityGroupId],
@@ -441,7 +496,7 @@ export class StagingService extends Construct {
     const conditions = [];
     if (route.hostHeaders.length > 0) conditions.push(elbv2.ListenerCondition.hostHeaders(route.hostHeaders));
     if (route.pathPatterns.length > 0) conditions.push(elbv2.ListenerCondition.pathPatterns(route.pathPatterns));
-    new elbv2.ApplicationListenerRule(this, 'ListenerRule', {
+    const rule = new elbv2.ApplicationListenerRule(this, 'ListenerRule', {
       listener: props.edge.listener,
       priority: route.priority,
       conditions,
@@ -450,52 +505,45 @@ export class StagingService extends Construct {
     // Tasks start only once the execution role may pull the image and read every secret.
     this.fargateService.node.addDependency(this.executionRole);
     // The service must not register targets before the rule exists.
-    this.fargateService.node.addDependency(this.node.findChild('ListenerRule'));
+    this.fargateService.node.addDependency(rule);
+  }
 
-    const daytime = { minCapacity, maxCapacity: props.autoScaling?.maxCapacity ?? desiredCount };
-    if (scaled) {
-      // With working hours the target's own minimum is 0, so that CloudFormation registering it
-      // again (any change of its properties) never wakes a sleeping service; the schedule's hourly
-      // "Awake" action holds the daytime minimum (see applyWorkingHours).
-      this.scalableTaskCount = this.fargateService.autoScaleTaskCount({
-        minCapacity: workingHours ? 0 : daytime.minCapacity,
-        maxCapacity: daytime.maxCapacity,
-      });
+  /**
+   * The scalable task count, with auto scaling or working hours: the daytime capacity, the
+   * working-hours schedule and the target tracking policies.
+   */
+  private createScaling(props: StagingServiceProps, capacity: ServiceCapacity): ecs.ScalableTaskCount | undefined {
+    if (!capacity.scaled) {
+      return undefined;
     }
-    if (this.scalableTaskCount) {
-      // aws-cdk-lib names the ECS service-linked role of Application Auto Scaling, which a new account
-      // does not have yet (aws/aws-cdk#4108). Without RoleARN, Application Auto Scaling uses that role
-      // and creates it on the account's first RegisterScalableTarget for ECS, if it does not exist
-      // (Application Auto Scaling user guide, service-linked roles:
-      // https://docs.aws.amazon.com/autoscaling/application/userguide/application-auto-scaling-service-linked-roles.html).
-      const target = this.scalableTaskCount.node.findChild('Target').node.defaultChild as CfnResource;
-      target.addPropertyDeletionOverride('RoleARN');
-    }
-    if (workingHours) {
-      applyWorkingHours(this.scalableTaskCount!, workingHours, daytime);
-      this.wakeCommand = wakeCommand(props.cluster.clusterName, this.fargateService.serviceName, daytime);
-    }
-    if (props.autoScaling) {
-      const scaling = this.scalableTaskCount!;
-      scaling.scaleOnCpuUtilization('Cpu', { targetUtilizationPercent: props.autoScaling.targetCpuPercent ?? DEFAULTS.targetCpuPercent });
-      if (props.autoScaling.targetMemoryPercent !== undefined) {
-        scaling.scaleOnMemoryUtilization('Memory', { targetUtilizationPercent: props.autoScaling.targetMemoryPercent });
-      }
-      if (props.autoScaling.targetRequestsPerTarget !== undefined) {
-        scaling.scaleOnRequestCount('Requests', { requestsPerTarget: props.autoScaling.targetRequestsPerTarget, targetGroup: this.targetGroup });
-      }
-    }
-
-    this.alarms = new StagingServiceAlarms(this, 'Alarms', {
-      ...props.alarms,
-      service: this,
-      minimumHealthyTasks: props.autoScaling ? minCapacity : desiredCount,
-      alarmTopic: props.alarmTopic,
-      sleepsOnSchedule: workingHours !== undefined,
-      containerInsights: props.containerInsights,
+    // With working hours the target's own minimum is 0, so that CloudFormation registering it
+    // again (any change of its properties) never wakes a sleeping service; the schedule's hourly
+    // "Awake" action holds the daytime minimum (see applyWorkingHours).
+    const scaling = this.fargateService.autoScaleTaskCount({
+      minCapacity: capacity.workingHours ? 0 : capacity.daytime.minCapacity,
+      maxCapacity: capacity.daytime.maxCapacity,
     });
-
-    acknowledgeService(this, props, Object.keys(environment).length > 0);
+    // aws-cdk-lib names the ECS service-linked role of Application Auto Scaling, which a new account
+    // does not have yet (aws/aws-cdk#4108). Without RoleARN, Application Auto Scaling uses that role
+    // and creates it on the account's first RegisterScalableTarget for ECS, if it does not exist
+    // (Application Auto Scaling user guide, service-linked roles:
+    // https://docs.aws.amazon.com/autoscaling/application/userguide/application-auto-scaling-service-linked-roles.html).
+    const target = scaling.node.findChild('Target').node.defaultChild as CfnResource;
+    target.addPropertyDeletionOverride('RoleARN');
+    if (capacity.workingHours) {
+      applyWorkingHours(scaling, capacity.workingHours, capacity.daytime);
+    }
+    const autoScaling = props.autoScaling;
+    if (autoScaling) {
+      scaling.scaleOnCpuUtilization('Cpu', { targetUtilizationPercent: autoScaling.targetCpuPercent ?? DEFAULTS.targetCpuPercent });
+      if (autoScaling.targetMemoryPercent !== undefined) {
+        scaling.scaleOnMemoryUtilization('Memory', { targetUtilizationPercent: autoScaling.targetMemoryPercent });
+      }
+      if (autoScaling.targetRequestsPerTarget !== undefined) {
+        scaling.scaleOnRequestCount('Requests', { requestsPerTarget: autoScaling.targetRequestsPerTarget, targetGroup: this.targetGroup });
+      }
+    }
+    return scaling;
   }
 
   /**
@@ -529,6 +577,63 @@ export class StagingService extends Construct {
       throw new StagingValidationError(this, `service '${this.serviceName}' has ${what} already (got ${adding} too); one pipeline deploys a service: keep one`);
     }
   }
+}
+
+/** The image the app container runs, and the parameter it is read from when the service runs from its own repository. */
+interface ImageSource {
+  readonly image: ecs.ContainerImage;
+  readonly imageParameter?: ssm.StringParameter;
+}
+
+/** How many tasks a service runs, and who owns the count. */
+interface ServiceCapacity {
+  /** The desired count (0: paused). */
+  readonly desiredCount: number;
+  /** With autoScaling, the fewest tasks: minCapacity, or desiredCount standing for it. */
+  readonly minCapacity: number;
+  /** The working hours, unless the service runs around the clock (or is paused). */
+  readonly workingHours?: ResolvedWorkingHours;
+  /** The scaler owns the count (autoScaling or working hours): the template then holds no DesiredCount. */
+  readonly scaled: boolean;
+  /** The capacity during working hours: the desired count, or the auto scaling minimum and maximum. */
+  readonly daytime: DaytimeCapacity;
+}
+
+function resolveCapacity(scope: Construct, props: StagingServiceProps): ServiceCapacity {
+  const desiredCount = props.desiredCount ?? DEFAULTS.desiredCount;
+  const minCapacity = props.autoScaling?.minCapacity ?? desiredCount;
+  // A paused service (desiredCount 0) has no working hours to keep.
+  const workingHours = desiredCount === 0 ? undefined : resolveSchedule(scope, 'schedule', props.schedule);
+  return {
+    desiredCount,
+    minCapacity,
+    workingHours,
+    scaled: props.autoScaling !== undefined || workingHours !== undefined,
+    daytime: { minCapacity, maxCapacity: props.autoScaling?.maxCapacity ?? desiredCount },
+  };
+}
+
+/** Warns of a paused service, and of one that runs a single task (no redundancy). */
+function warnOnTaskCount(scope: Construct, props: StagingServiceProps, capacity: ServiceCapacity): void {
+  if (capacity.desiredCount === 0) {
+    Annotations.of(scope).addWarningV2('cdk-ecs-staging:paused',
+      `Service '${props.serviceName}' is paused: desiredCount (desired_count) is 0, so no task runs and its load balancer route answers 503. `
+      + 'Set desiredCount to 1 or more to run it again.');
+  } else if ((props.autoScaling ? capacity.minCapacity : capacity.desiredCount) === 1) {
+    const fix = props.autoScaling ? 'autoScaling.minCapacity (min_capacity): 2' : 'desiredCount (desired_count): 2';
+    Annotations.of(scope).addWarningV2('cdk-ecs-staging:single-task',
+      `Service '${props.serviceName}' runs 1 task: no redundancy, and a task replacement briefly leaves it with none healthy. Set ${fix} for a redundant staging service.`);
+  }
+}
+
+/**
+ * The app's plain environment: the user's variables and, while the service runs the placeholder
+ * (no image given), the placeholder's. The placeholder listens on the container port and answers
+ * 200 on every path. These variables stay in the task definition when the pipeline swaps the
+ * image; only static-web-server reads them (SERVER_PORT matches the container port anyway).
+ */
+function appEnvironment(props: StagingServiceProps, containerPort: number): { [key: string]: string } {
+  return props.image ? { ...props.environment } : { ...props.environment, ...placeholderEnvironment(containerPort), ...props.environment };
 }
 
 /**
@@ -650,19 +755,7 @@ function validateServiceProps(scope: Construct, props: StagingServiceProps): voi
     throw new StagingValidationError(scope,
       'repository cannot be combined with imageTagImmutable, maxImageCount or repositoryEncryptionKey (got both); those configure a new repository: set them on the repository you bring, or drop repository');
   }
-
-  const cpu = props.cpu ?? DEFAULTS.cpu;
-  const memory = props.memoryLimitMiB ?? DEFAULTS.memoryLimitMiB;
-  if (!Token.isUnresolved(cpu) && !Token.isUnresolved(memory)) {
-    const valid = FARGATE_MEMORY_BY_CPU[cpu];
-    if (!valid) {
-      throw new StagingValidationError(scope, `cpu must be one of ${Object.keys(FARGATE_MEMORY_BY_CPU).join(', ')} (got ${cpu}); Fargate has no other task sizes`);
-    }
-    if (!valid.includes(memory)) {
-      throw new StagingValidationError(scope,
-        `memoryLimitMiB must be a valid Fargate pair with cpu ${cpu} (got ${memory}); with cpu ${cpu} use ${valid[0]} to ${valid[valid.length - 1]} (${valid.length > 6 ? `in steps of ${valid[1] - valid[0]}` : valid.join(', ')})`);
-    }
-  }
+  validateTaskSize(scope, props);
 
   // spot with ARM64 is allowed: the ECS API reference (CapacityProviderStrategyItem, current) says
   // "FARGATE_SPOT supports Linux tasks with the ARM64 architecture on platform version 1.4.0 or later"
@@ -675,7 +768,30 @@ function validateServiceProps(scope: Construct, props: StagingServiceProps): voi
   }
 
   validateIntegerRange(scope, 'deregistrationDelay (seconds)', props.deregistrationDelay?.toSeconds(), 0, 3600, 'the ALB accepts 0 to 3600 seconds (staging default: 30)');
+  validateEnvironment(scope, props);
+  if (props.autoScaling) {
+    validateAutoScaling(scope, props.autoScaling, props.desiredCount);
+  }
+}
 
+/** A Fargate task size: cpu and memoryLimitMiB, a valid pair. */
+function validateTaskSize(scope: Construct, props: StagingServiceProps): void {
+  const cpu = props.cpu ?? DEFAULTS.cpu;
+  const memory = props.memoryLimitMiB ?? DEFAULTS.memoryLimitMiB;
+  if (!Token.isUnresolved(cpu) && !Token.isUnresolved(memory)) {
+    const valid = FARGATE_MEMORY_BY_CPU[cpu];
+    if (!valid) {
+      throw new StagingValidationError(scope, `cpu must be one of ${Object.keys(FARGATE_MEMORY_BY_CPU).join(', ')} (got ${cpu}); Fargate has no other task sizes`);
+    }
+    if (!valid.includes(memory)) {
+      throw new StagingValidationError(scope,
+        `memoryLimitMiB must be a valid Fargate pair with cpu ${cpu} (got ${memory}); with cpu ${cpu} use ${valid[0]} to ${valid[valid.length - 1]} (${valid.length > 6 ? `in steps of ${valid[1] - valid[0]}` : valid.join(', ')})`);
+    }
+  }
+}
+
+/** Plain environment variables: names the shell accepts, none reserved by the placeholder, none that look like a secret. */
+function validateEnvironment(scope: Construct, props: StagingServiceProps): void {
   for (const key of Object.keys(props.environment ?? {})) {
     if (!props.image && Object.keys(placeholderEnvironment(0)).includes(key)) {
       throw new StagingValidationError(scope, `environment.${key} is set by the placeholder image this service starts with (got a reserved name); rename the variable, or pass image`);
@@ -687,35 +803,35 @@ function validateServiceProps(scope: Construct, props: StagingServiceProps): voi
       throw new StagingValidationError(scope, `environment.${key} looks like a secret (got a plain value); secrets do not belong in plain environment variables: pass it in secrets, e.g. secrets: { ${key}: StagingSecret.generate() } (Python: secrets={"${key}": StagingSecret.generate()})`);
     }
   }
-
-  const scaling = props.autoScaling;
-  if (scaling) {
-    validateIntegerRange(scope, 'autoScaling.minCapacity', scaling.minCapacity, 1, 1000, 'keep at least 1 task');
-    validateIntegerRange(scope, 'autoScaling.maxCapacity', scaling.maxCapacity, 1, 1000, 'cap the tasks at 1 to 1000');
-    const desired = props.desiredCount;
-    const given = [desired, scaling.minCapacity, scaling.maxCapacity].every((n) => n === undefined || !Token.isUnresolved(n));
-    // With autoScaling the template holds no DesiredCount (a deploy must not reset the scaler's
-    // count): a new service starts with 1 task and the scalable target raises it to minCapacity.
-    // desiredCount therefore stands for minCapacity, and the two may not disagree.
-    if (given && desired !== undefined && scaling.minCapacity !== undefined && desired !== scaling.minCapacity) {
-      throw new StagingValidationError(scope,
-        `desiredCount (${desired}) and autoScaling.minCapacity (${scaling.minCapacity}) differ; with autoScaling the service runs minCapacity tasks until the scaler adds more: leave desiredCount out, or set it equal to minCapacity`);
-    }
-    if (desired === 0) {
-      throw new StagingValidationError(scope,
-        'desiredCount is 0 with autoScaling: a paused service does not scale; drop autoScaling while the service is paused, or set desiredCount to its minimum');
-    }
-    const min = scaling.minCapacity ?? desired ?? 1;
-    if (given && min > scaling.maxCapacity) {
-      const minProp = scaling.minCapacity !== undefined ? 'autoScaling.minCapacity' : 'desiredCount';
-      throw new StagingValidationError(scope, `${minProp} (${min}) must not exceed autoScaling.maxCapacity (${scaling.maxCapacity}); raise maxCapacity or lower ${minProp}`);
-    }
-    validateIntegerRange(scope, 'autoScaling.targetCpuPercent', scaling.targetCpuPercent, 10, 95, 'target 10-95 % (60 suits staging)');
-    validateIntegerRange(scope, 'autoScaling.targetMemoryPercent', scaling.targetMemoryPercent, 10, 95, 'target 10-95 %');
-    validateIntegerRange(scope, 'autoScaling.targetRequestsPerTarget', scaling.targetRequestsPerTarget, 1, 1_000_000, 'use requests per target per minute');
-  }
 }
 
+/** Auto scaling's bounds and targets, and how desiredCount stands beside them. */
+function validateAutoScaling(scope: Construct, scaling: StagingAutoScalingOptions, desired: number | undefined): void {
+  validateIntegerRange(scope, 'autoScaling.minCapacity', scaling.minCapacity, 1, 1000, 'keep at least 1 task');
+  validateIntegerRange(scope, 'autoScaling.maxCapacity', scaling.maxCapacity, 1, 1000, 'cap the tasks at 1 to 1000');
+  const given = [desired, scaling.minCapacity, scaling.maxCapacity].every((n) => n === undefined || !Token.isUnresolved(n));
+  // With autoScaling the template holds no DesiredCount (a deploy must not reset the scaler's
+  // count): a new service starts with 1 task and the scalable target raises it to minCapacity.
+  // desiredCount therefore stands for minCapacity, and the two may not disagree.
+  if (given && desired !== undefined && scaling.minCapacity !== undefined && desired !== scaling.minCapacity) {
+    throw new StagingValidationError(scope,
+      `desiredCount (${desired}) and autoScaling.minCapacity (${scaling.minCapacity}) differ; with autoScaling the service runs minCapacity tasks until the scaler adds more: leave desiredCount out, or set it equal to minCapacity`);
+  }
+  if (desired === 0) {
+    throw new StagingValidationError(scope,
+      'desiredCount is 0 with autoScaling: a paused service does not scale; drop autoScaling while the service is paused, or set desiredCount to its minimum');
+  }
+  const min = scaling.minCapacity ?? desired ?? 1;
+  if (given && min > scaling.maxCapacity) {
+    const minProp = scaling.minCapacity !== undefined ? 'autoScaling.minCapacity' : 'desiredCount';
+    throw new StagingValidationError(scope, `${minProp} (${min}) must not exceed autoScaling.maxCapacity (${scaling.maxCapacity}); raise maxCapacity or lower ${minProp}`);
+  }
+  validateIntegerRange(scope, 'autoScaling.targetCpuPercent', scaling.targetCpuPercent, 10, 95, 'target 10-95 % (60 suits staging)');
+  validateIntegerRange(scope, 'autoScaling.targetMemoryPercent', scaling.targetMemoryPercent, 10, 95, 'target 10-95 %');
+  validateIntegerRange(scope, 'autoScaling.targetRequestsPerTarget', scaling.targetRequestsPerTarget, 1, 1_000_000, 'use requests per target per minute');
+}
+
+/** Acknowledges what the service's own choices make inherent, each with its reason. */
 function acknowledgeService(service: StagingService, props: StagingServiceProps, hasEnvironment: boolean): void {
   const policy = service.executionRole.node.tryFindChild('DefaultPolicy');
   if (policy) {
@@ -724,23 +840,7 @@ function acknowledgeService(service: StagingService, props: StagingServiceProps,
       reason: 'ecr:GetAuthorizationToken has no resource-level permissions and must be granted on *; every other statement of the execution role names its repository or log group.',
     });
   }
-  if (hasEnvironment) {
-    Validations.of(service.taskDefinition).acknowledge({
-      id: 'AwsSolutions-ECS2',
-      reason: 'The environment prop holds plain, non-secret configuration by contract (names that look like secrets are rejected at synth); secrets are injected from Secrets Manager, never as environment variables.',
-    });
-  }
-  if (props.user === undefined) {
-    Validations.of(service.taskDefinition).acknowledge({
-      id: `${GUARD}::ecs_task_definition_nonroot_user_check`,
-      reason: 'The container runs as the user its image declares, because many app images need theirs. Set user (e.g. \'1000\') to run as a named non-root user.',
-    });
-  } else if (service.taskDefinition.findContainer('writable-paths')) {
-    Validations.of(service.taskDefinition).acknowledge({
-      id: `${GUARD}::ecs_task_definition_nonroot_user_check`,
-      reason: `The app runs as user ${props.user}. Only the writable-paths container runs as root, for one command (chmod 1777 /tmp) with a read-only root filesystem, and exits before the app starts: a Fargate volume is root-owned with mode 0755, and without it a non-root app could not write to /tmp. With readonlyRootFilesystem (readonly_root_filesystem) false there is no such container.`,
-    });
-  }
+  acknowledgeTaskDefinition(service.taskDefinition, props, hasEnvironment);
   if (props.enableExecuteCommand) {
     const taskPolicy = service.taskRole.node.tryFindChild('DefaultPolicy');
     if (taskPolicy) {
@@ -750,12 +850,6 @@ function acknowledgeService(service: StagingService, props: StagingServiceProps,
         checkov: ['CKV_AWS_111'],
       });
     }
-  }
-  if (props.readonlyRootFilesystem === false) {
-    Validations.of(service.taskDefinition).acknowledge({
-      id: `${GUARD}::ecs_containers_readonly_access_check`,
-      reason: 'A writable root filesystem was asked for (readonlyRootFilesystem / readonly_root_filesystem false): the app writes outside /tmp. Prefer a writable volume for those paths and the read-only default.',
-    });
   }
   if (props.assignPublicIp) {
     Validations.of(service.fargateService).acknowledge({
@@ -768,6 +862,33 @@ function acknowledgeService(service: StagingService, props: StagingServiceProps,
       reason: 'Mutable tags were asked for (imageTagImmutable / image_tag_immutable false), so that a moving tag (e.g. staging) can be pushed again.',
       guard: ['ecr_private_tag_immutability_enabled_check'],
       checkov: ['CKV_AWS_51'],
+    });
+  }
+}
+
+/** The task definition's findings: a plain environment, the user the app runs as, a writable root filesystem. */
+function acknowledgeTaskDefinition(taskDefinition: ecs.FargateTaskDefinition, props: StagingServiceProps, hasEnvironment: boolean): void {
+  if (hasEnvironment) {
+    Validations.of(taskDefinition).acknowledge({
+      id: 'AwsSolutions-ECS2',
+      reason: 'The environment prop holds plain, non-secret configuration by contract (names that look like secrets are rejected at synth); secrets are injected from Secrets Manager, never as environment variables.',
+    });
+  }
+  if (props.user === undefined) {
+    Validations.of(taskDefinition).acknowledge({
+      id: `${GUARD}::ecs_task_definition_nonroot_user_check`,
+      reason: 'The container runs as the user its image declares, because many app images need theirs. Set user (e.g. \'1000\') to run as a named non-root user.',
+    });
+  } else if (taskDefinition.findContainer('writable-paths')) {
+    Validations.of(taskDefinition).acknowledge({
+      id: `${GUARD}::ecs_task_definition_nonroot_user_check`,
+      reason: `The app runs as user ${props.user}. Only the writable-paths container runs as root, for one command (chmod 1777 /tmp) with a read-only root filesystem, and exits before the app starts: a Fargate volume is root-owned with mode 0755, and without it a non-root app could not write to /tmp. With readonlyRootFilesystem (readonly_root_filesystem) false there is no such container.`,
+    });
+  }
+  if (props.readonlyRootFilesystem === false) {
+    Validations.of(taskDefinition).acknowledge({
+      id: `${GUARD}::ecs_containers_readonly_access_check`,
+      reason: 'A writable root filesystem was asked for (readonlyRootFilesystem / readonly_root_filesystem false): the app writes outside /tmp. Prefer a writable volume for those paths and the read-only default.',
     });
   }
 }

@@ -146,10 +146,7 @@ export class EcsStagingEnvironment extends Construct {
 
     this.environmentName = props.environmentName ?? 'staging';
     const name = this.environmentName;
-    if (!Token.isUnresolved(name) && (!/^[a-z][a-z0-9-]*$/.test(name) || name.length > DEFAULTS.maxEnvironmentNameLength || name.endsWith('-'))) {
-      throw new StagingValidationError(this,
-        `environmentName must be 1-${DEFAULTS.maxEnvironmentNameLength} lowercase letters, digits and hyphens, start with a letter and not end with a hyphen (got '${name}'); for example 'staging'`);
-    }
+    validateEnvironmentName(this, name);
     this.ephemeral = props.ephemeral ?? false;
     this.emitOutputs = props.emitOutputs ?? true;
     // Checked here too, so a bad environment schedule fails even before the first service.
@@ -169,13 +166,7 @@ export class EcsStagingEnvironment extends Construct {
     }
 
     this.network = new StagingNetwork(this, 'Network', { ...props.network, ephemeral: this.ephemeral });
-
-    this.cluster = new ecs.Cluster(this, 'Cluster', {
-      vpc: this.network.vpc,
-      enableFargateCapacityProviders: true,
-      containerInsightsV2: this.containerInsights ? ecs.ContainerInsights.ENABLED : ecs.ContainerInsights.DISABLED,
-    });
-
+    this.cluster = this.createCluster();
     this.edge = new StagingEdge(this, 'Edge', {
       vpc: this.network.vpc,
       domain: props.domain,
@@ -192,13 +183,26 @@ export class EcsStagingEnvironment extends Construct {
     });
 
     this.node.addValidation({ validate: () => checkTemplateQuotas(this) });
-
     if (this.emitOutputs) {
-      new CfnOutput(this, 'Url', { value: this.edge.url, description: `URL of the ${name} environment` });
-      new CfnOutput(this, 'LoadBalancerDnsName', { value: this.edge.loadBalancer.loadBalancerDnsName, description: 'DNS name of the load balancer' });
-      new CfnOutput(this, 'ClusterName', { value: this.cluster.clusterName, description: 'ECS cluster name' });
-      new CfnOutput(this, 'VpcId', { value: this.network.vpc.vpcId, description: 'VPC ID' });
+      this.addOutputs();
     }
+  }
+
+  /** The cluster: Fargate and Fargate Spot, Container Insights unless turned off. */
+  private createCluster(): ecs.Cluster {
+    return new ecs.Cluster(this, 'Cluster', {
+      vpc: this.network.vpc,
+      enableFargateCapacityProviders: true,
+      containerInsightsV2: this.containerInsights ? ecs.ContainerInsights.ENABLED : ecs.ContainerInsights.DISABLED,
+    });
+  }
+
+  /** The environment's outputs that the walkthrough's validation steps look up. */
+  private addOutputs(): void {
+    new CfnOutput(this, 'Url', { value: this.edge.url, description: `URL of the ${this.environmentName} environment` });
+    new CfnOutput(this, 'LoadBalancerDnsName', { value: this.edge.loadBalancer.loadBalancerDnsName, description: 'DNS name of the load balancer' });
+    new CfnOutput(this, 'ClusterName', { value: this.cluster.clusterName, description: 'ECS cluster name' });
+    new CfnOutput(this, 'VpcId', { value: this.network.vpc.vpcId, description: 'VPC ID' });
   }
 
   /** The services added so far, in order. */
@@ -257,6 +261,13 @@ export class EcsStagingEnvironment extends Construct {
       }
     }
     return service;
+  }
+}
+
+function validateEnvironmentName(scope: Construct, name: string): void {
+  if (!Token.isUnresolved(name) && (!/^[a-z][a-z0-9-]*$/.test(name) || name.length > DEFAULTS.maxEnvironmentNameLength || name.endsWith('-'))) {
+    throw new StagingValidationError(scope,
+      `environmentName must be 1-${DEFAULTS.maxEnvironmentNameLength} lowercase letters, digits and hyphens, start with a letter and not end with a hyphen (got '${name}'); for example 'staging'`);
   }
 }
 

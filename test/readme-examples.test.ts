@@ -123,7 +123,8 @@ describe('the README\'s examples', () => {
     // Every path it writes is writable for that user.
     if (app.ReadonlyRootFilesystem) {
       for (const dir of facts.writes) {
-        expect({ dir, mounted: (app.MountPoints ?? []).some((m: any) => m.ContainerPath === dir && m.ReadOnly === false) }).toEqual({ dir, mounted: true });
+        const mounted = (app.MountPoints ?? []).some((m: any) => m.ContainerPath === dir && m.ReadOnly === false);
+        expect({ dir, mounted }).toEqual({ dir, mounted: true });
         if (user !== '0' && user !== 'root') {
           const opener = containers.find((c) => c.Name === 'writable-paths');
           expect(opener?.EntryPoint).toEqual(expect.arrayContaining(['chmod', '1777', dir]));

@@ -1,10 +1,11 @@
 import { createHash } from 'crypto';
-import { Aws, CfnResource, CustomResource, Duration, ITaggable, RemovalPolicy, TagManager, TagType } from 'aws-cdk-lib';
+import { Aws, CfnResource, CustomResource, Duration, ITaggable, TagManager, TagType } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import { DEFAULTS } from './defaults';
+import { statefulLifecycle } from './lifecycle';
 import { acknowledge } from './posture';
 
 /**
@@ -119,7 +120,7 @@ export class DefaultSecurityGroupLockdown extends Construct {
     const groupId = props.vpc.vpcDefaultSecurityGroup;
 
     const logGroup = new logs.CfnLogGroup(this, 'LogGroup', { retentionInDays: DEFAULTS.helperLogRetention });
-    logGroup.applyRemovalPolicy(props.ephemeral ? RemovalPolicy.DESTROY : RemovalPolicy.RETAIN);
+    logGroup.applyRemovalPolicy(statefulLifecycle(props.ephemeral).removalPolicy);
     acknowledge(logGroup, {
       reason: `The log of a one-shot deploy-time function: a few lines per deploy, kept ${DEFAULTS.helperLogRetention} days and encrypted with CloudWatch Logs' service-owned key.`,
       guard: ['cloudwatch_log_group_retention_period_check', 'cloudwatch_log_group_encrypted_check'],

@@ -50,7 +50,8 @@ export function bindRevisionToService(container: ecs.ContainerDefinition, servic
 
 /** A digest of the service's properties as CloudFormation receives them, without its task definition. */
 function serviceDigest(cfnService: CfnResource): string {
-  const render = (cfnService as unknown as { _toCloudFormation?: () => { Resources: Record<string, { Properties?: Record<string, unknown> }> } })._toCloudFormation;
+  type Rendered = { Resources: Record<string, { Properties?: Record<string, unknown> }> };
+  const render = (cfnService as unknown as { _toCloudFormation?: () => Rendered })._toCloudFormation;
   if (typeof render !== 'function') {
     // aws-cdk-lib has rendered resources with this method since 2.0; the compatibility tests run the newest release.
     throw new Error('[cdk-ecs-staging] aws-cdk-lib no longer renders a CfnResource with _toCloudFormation(); this release of cdk-ecs-staging does not support this aws-cdk-lib');
@@ -67,7 +68,9 @@ function canonicalJson(value: unknown): string {
     return `[${value.map(canonicalJson).join(',')}]`;
   }
   if (value !== null && typeof value === 'object') {
-    const entries = Object.entries(value as Record<string, unknown>).filter(([, v]) => v !== undefined).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    const entries = Object.entries(value as Record<string, unknown>)
+      .filter(([, v]) => v !== undefined)
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
     return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(',')}}`;
   }
   return JSON.stringify(value);
