@@ -1,4 +1,4 @@
-import { Annotations, RemovalPolicy, Stack, Token, Validations } from 'aws-cdk-lib';
+import { Annotations, Stack, Token, Validations } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as logs from 'aws-cdk-lib/aws-logs';
@@ -6,6 +6,7 @@ import { Construct } from 'constructs';
 import { DefaultSecurityGroupLockdown } from './private/default-sg-lockdown';
 import { DEFAULTS } from './private/defaults';
 import { StagingValidationError } from './private/errors';
+import { statefulLifecycle } from './private/lifecycle';
 import { acknowledge, acknowledgeStagingLogGroup, GUARD } from './private/posture';
 import { parseIpv4Cidr, propName, validateExclusive, validateIntegerRange } from './private/validation';
 
@@ -250,7 +251,7 @@ export class StagingNetwork extends Construct {
       const logGroup = new logs.LogGroup(this, 'FlowLogGroup', {
         retention,
         encryptionKey: props.flowLogEncryptionKey,
-        removalPolicy: props.ephemeral ? RemovalPolicy.DESTROY : RemovalPolicy.RETAIN,
+        removalPolicy: statefulLifecycle(props.ephemeral).removalPolicy,
       });
       acknowledgeStagingLogGroup(logGroup, retention, props.flowLogEncryptionKey !== undefined, 'flowLogEncryptionKey', 'flowLogRetention');
       new ec2.FlowLog(this, 'FlowLog', {
