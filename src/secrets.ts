@@ -140,7 +140,7 @@ export interface StagingSecureStringOptions extends StagingSecretOptions {
  * A secret a container gets as an environment variable, resolved by ECS when a task starts: never
  * written into the task definition in plain text.
  */
-export abstract class StagingSecret {
+export class StagingSecret {
   /**
    * A new secret in Secrets Manager with a generated value. Its name is generated too, so that
    * deleting and re-creating the environment never fails with "already exists"; it is retained on
@@ -149,7 +149,7 @@ export abstract class StagingSecret {
    * @param options how to generate it
    */
   public static generate(options: StagingGeneratedSecretOptions = {}): StagingSecret {
-    return new GeneratedSecret(options);
+    return new StagingSecret(options, new GeneratedSecret(options));
   }
 
   /**
@@ -159,12 +159,12 @@ export abstract class StagingSecret {
    * @param options field, run-time access and key
    */
   public static fromSecretName(secretName: string, options: StagingExistingSecretOptions = {}): StagingSecret {
-    return new ExistingSecret('fromSecretName', secretName, options, (scope, id) => (options.encryptionKey
+    return new StagingSecret(options, new ExistingSecret('fromSecretName', secretName, options, (scope, id) => (options.encryptionKey
       ? secretsmanager.Secret.fromSecretAttributes(scope, id, {
         secretPartialArn: Stack.of(scope).formatArn({ service: 'secretsmanager', resource: 'secret', resourceName: secretName, arnFormat: ArnFormat.COLON_RESOURCE_NAME }),
         encryptionKey: options.encryptionKey,
       })
-      : secretsmanager.Secret.fromSecretNameV2(scope, id, secretName)));
+      : secretsmanager.Secret.fromSecretNameV2(scope, id, secretName))));
   }
 
   /**
@@ -174,8 +174,8 @@ export abstract class StagingSecret {
    * @param options field, run-time access and key
    */
   public static fromSecretArn(secretArn: string, options: StagingExistingSecretOptions = {}): StagingSecret {
-    return new ExistingSecret('fromSecretArn', secretArn, options,
-      (scope, id) => secretsmanager.Secret.fromSecretAttributes(scope, id, { secretCompleteArn: secretArn, encryptionKey: options.encryptionKey }));
+    return new StagingSecret(options, new ExistingSecret('fromSecretArn', secretArn, options,
+      (scope, id) => secretsmanager.Secret.fromSecretAttributes(scope, id, { secretCompleteArn: secretArn, encryptionKey: options.encryptionKey })));
   }
 
   /**
@@ -185,14 +185,20 @@ export abstract class StagingSecret {
    * @param options run-time access and key
    */
   public static fromSecureStringParameter(parameterName: string, options: StagingSecureStringOptions = {}): StagingSecret {
-    return new SecureStringSecret(parameterName, options);
+    return new StagingSecret(options, new SecureStringSecret(parameterName, options));
   }
 
   /** Whether the app may read the secret at run time through the task role. */
   public readonly runtimeAccess: boolean;
 
-  protected constructor(options: StagingSecretOptions) {
+  /** What the kind of secret does when a service binds it. */
+  private readonly binder: SecretBinder;
+
+  // Private: a secret comes from one of the factories above. A public or protected initializer would
+  // let Python (StagingSecret()) and TypeScript subclasses make a secret that fails only when bound.
+  private constructor(options: StagingSecretOptions, binder: SecretBinder) {
     this.runtimeAccess = options.runtimeAccess ?? false;
+    this.binder = binder;
   }
 
   /**
@@ -200,85 +206,97 @@ export abstract class StagingSecret {
    *
    * @internal
    */
-  public abstract _bind(scope: Construct, id: string, context: SecretContext): BoundSecret;
+  public _bind(scope: Construct, id: string, context: SecretContext): BoundSecret {
+    return this.binder.bind(scope, id, context);
+  }
 }
 
-class GeneratedSecret extends StagingSecret {
-  constructor(private readonly options: StagingGeneratedSecretOptions) {
-    super(options);
-  }
+/** One kind of secret: creates or imports what it needs under a scope, and returns its ECS binding. */
+interface SecretBinder {
+  bind(scope: Construct, id: string, context: SecretContext): BoundSecret;
+}
 
-  public _bind(scope: Construct, id: string, context: SecretContext): BoundSecret {
-    const o = this.options;
-    const where = `secrets.${context.variable}`;
-    if ((o.secretStringTemplate === undefined) !== (o.generateStringKey === undefined)) {
-      throw new StagingValidationError(scope, `${where}: secretStringTemplate and generateStringKey go together (got only ${o.secretStringTemplate === undefined ? 'generateStringKey' : 'secretStringTemplate'}); set both to generate a JSON secret, or neither`);
-    }
-    if (o.field !== undefined && o.secretStringTemplate === undefined) {
-      throw new StagingValidationError(scope, `${where}: field '${o.field}' needs a JSON secret (got a plain generated value); set secretStringTemplate and generateStringKey, or drop field`);
-    }
-    if (o.secretStringTemplate !== undefined && !Token.isUnresolved(o.secretStringTemplate)) {
-      let template: unknown;
-      try {
-        template = JSON.parse(o.secretStringTemplate);
-      } catch {
-        template = undefined;
-      }
-      if (typeof template !== 'object' || template === null || Array.isArray(template)) {
-        throw new StagingValidationError(scope, `${where}: secretStringTemplate must be a JSON object (got '${o.secretStringTemplate}'); for example '{"username":"app"}'`);
-      }
-    }
-    validateIntegerRange(scope, `${where}.passwordLength`, o.passwordLength, 1, 4096, 'Secrets Manager generates 1 to 4096 characters');
-    const secret = new secretsmanager.Secret(scope, id, {
-      description: `${context.variable} of ${context.parameterPath} (cdk-ecs-staging)`,
-      encryptionKey: o.encryptionKey,
-      generateSecretString: {
-        passwordLength: o.passwordLength ?? 32,
-        excludeCharacters: o.excludeCharacters,
-        excludePunctuation: o.excludePunctuation,
-        secretStringTemplate: o.secretStringTemplate,
-        generateStringKey: o.generateStringKey,
-      },
-      removalPolicy: statefulLifecycle(context.ephemeral).removalPolicy,
-    });
-    if (o.rotation) {
-      secret.addRotationSchedule('Rotation', {
-        rotationLambda: o.rotation.rotationLambda,
-        automaticallyAfter: o.rotation.automaticallyAfter ?? Duration.days(30),
-      });
-    } else {
-      const reason = 'A staging secret is generated once and read by ECS when a task starts. Rotate it with '
-        + 'the rotation option of StagingSecret.generate() (a rotation function) where rotation is required.';
-      Validations.of(secret).acknowledge(
-        { id: 'AwsSolutions-SMG4', reason },
-        { id: `${GUARD}::secretsmanager_rotation_enabled_check`, reason },
-      );
-    }
-    if (o.encryptionKey === undefined) {
-      acknowledge(secret, {
-        reason: 'Encrypted with the AWS managed key aws/secretsmanager, which needs no key policy or grant. Pass encryptionKey where a customer-managed key is required.',
-        guard: ['secretsmanager_using_cmk'],
-        checkov: ['CKV_AWS_149'],
-      });
-    }
+class GeneratedSecret implements SecretBinder {
+  constructor(private readonly options: StagingGeneratedSecretOptions) {}
+
+  public bind(scope: Construct, id: string, context: SecretContext): BoundSecret {
+    validateGeneratedOptions(scope, `secrets.${context.variable}`, this.options);
+    const secret = createGeneratedSecret(scope, id, context, this.options);
     return {
-      ecsSecret: ecs.Secret.fromSecretsManager(secret, o.field),
+      ecsSecret: ecs.Secret.fromSecretsManager(secret, this.options.field),
       grantRuntimeRead: (grantee) => secret.grantRead(grantee),
     };
   }
 }
 
-class ExistingSecret extends StagingSecret {
+/** Fails at synth on options Secrets Manager would refuse, or that leave `field` nothing to select. */
+function validateGeneratedOptions(scope: Construct, where: string, o: StagingGeneratedSecretOptions): void {
+  if ((o.secretStringTemplate === undefined) !== (o.generateStringKey === undefined)) {
+    throw new StagingValidationError(scope, `${where}: secretStringTemplate and generateStringKey go together (got only ${o.secretStringTemplate === undefined ? 'generateStringKey' : 'secretStringTemplate'}); set both to generate a JSON secret, or neither`);
+  }
+  if (o.field !== undefined && o.secretStringTemplate === undefined) {
+    throw new StagingValidationError(scope, `${where}: field '${o.field}' needs a JSON secret (got a plain generated value); set secretStringTemplate and generateStringKey, or drop field`);
+  }
+  if (o.secretStringTemplate !== undefined && !Token.isUnresolved(o.secretStringTemplate)) {
+    let template: unknown;
+    try {
+      template = JSON.parse(o.secretStringTemplate);
+    } catch {
+      template = undefined;
+    }
+    if (typeof template !== 'object' || template === null || Array.isArray(template)) {
+      throw new StagingValidationError(scope, `${where}: secretStringTemplate must be a JSON object (got '${o.secretStringTemplate}'); for example '{"username":"app"}'`);
+    }
+  }
+  validateIntegerRange(scope, `${where}.passwordLength`, o.passwordLength, 1, 4096, 'Secrets Manager generates 1 to 4096 characters');
+}
+
+/** The generated secret, its rotation (or the reason there is none) and its key's acknowledgement. */
+function createGeneratedSecret(scope: Construct, id: string, context: SecretContext, o: StagingGeneratedSecretOptions): secretsmanager.Secret {
+  const secret = new secretsmanager.Secret(scope, id, {
+    description: `${context.variable} of ${context.parameterPath} (cdk-ecs-staging)`,
+    encryptionKey: o.encryptionKey,
+    generateSecretString: {
+      passwordLength: o.passwordLength ?? 32,
+      excludeCharacters: o.excludeCharacters,
+      excludePunctuation: o.excludePunctuation,
+      secretStringTemplate: o.secretStringTemplate,
+      generateStringKey: o.generateStringKey,
+    },
+    removalPolicy: statefulLifecycle(context.ephemeral).removalPolicy,
+  });
+  if (o.rotation) {
+    secret.addRotationSchedule('Rotation', {
+      rotationLambda: o.rotation.rotationLambda,
+      automaticallyAfter: o.rotation.automaticallyAfter ?? Duration.days(30),
+    });
+  } else {
+    const reason = 'A staging secret is generated once and read by ECS when a task starts. Rotate it with '
+        + 'the rotation option of StagingSecret.generate() (a rotation function) where rotation is required.';
+    Validations.of(secret).acknowledge(
+      { id: 'AwsSolutions-SMG4', reason },
+      { id: `${GUARD}::secretsmanager_rotation_enabled_check`, reason },
+    );
+  }
+  if (o.encryptionKey === undefined) {
+    acknowledge(secret, {
+      reason: 'Encrypted with the AWS managed key aws/secretsmanager, which needs no key policy or grant. Pass encryptionKey where a customer-managed key is required.',
+      guard: ['secretsmanager_using_cmk'],
+      checkov: ['CKV_AWS_149'],
+    });
+  }
+  return secret;
+}
+
+class ExistingSecret implements SecretBinder {
   constructor(
     private readonly factory: string,
     private readonly reference: string,
     private readonly options: StagingExistingSecretOptions,
     private readonly importSecret: (scope: Construct, id: string) => secretsmanager.ISecret,
-  ) {
-    super(options);
-  }
+  ) {}
 
-  public _bind(scope: Construct, id: string, context: SecretContext): BoundSecret {
+  public bind(scope: Construct, id: string, context: SecretContext): BoundSecret {
     const where = `secrets.${context.variable}`;
     if (this.factory === 'fromSecretArn' && !Token.isUnresolved(this.reference)) {
       const parts = parseArn(this.reference);
@@ -313,12 +331,10 @@ class ExistingSecret extends StagingSecret {
   }
 }
 
-class SecureStringSecret extends StagingSecret {
-  constructor(private readonly parameterName: string, private readonly options: StagingSecureStringOptions) {
-    super(options);
-  }
+class SecureStringSecret implements SecretBinder {
+  constructor(private readonly parameterName: string, private readonly options: StagingSecureStringOptions) {}
 
-  public _bind(scope: Construct, id: string, context: SecretContext): BoundSecret {
+  public bind(scope: Construct, id: string, context: SecretContext): BoundSecret {
     validateParameterName(scope, 'secrets', context.variable, this.parameterName, 'pass the name of an existing SecureString parameter, e.g. \'/staging/web/API_TOKEN\'', false);
     const parameter = ssm.StringParameter.fromSecureStringParameterAttributes(scope, id, {
       parameterName: this.parameterName,

@@ -9,6 +9,7 @@ Runs in the venv where the wheel is installed:
    is expected are RuntimeErrors that hold the very words the README quotes.
 3. The README's cdk.json context line is the one aws-cdk-lib asks for, for a stack with an account
    and a region; with it, the environment synthesizes on those zones with nothing missing.
+4. StagingSecret() (no factory) fails at once: the class has no public initializer.
 """
 import json
 import pathlib
@@ -17,7 +18,7 @@ import sys
 import tempfile
 
 import aws_cdk as cdk
-from cdk_ecs_staging import EcsStagingEnvironment
+from cdk_ecs_staging import EcsStagingEnvironment, StagingSecret
 
 FENCE = re.compile(r"^ *```([a-z]*)\n(.*?)^ *```", re.M | re.S)
 ACCOUNT, REGION = "123456789012", "eu-west-1"
@@ -92,6 +93,17 @@ def main() -> None:
     if not zones or not set(zones) <= {z for value in readme_context.values() for z in value}:
         failures.append(f"cdk.json: the subnets' zones {zones} are not the README's")
     print(f"python errors: cdk.json context {missing} is what aws-cdk-lib asks for; with it the subnets use {zones}")
+
+    # 4. A secret comes from StagingSecret's factories: the class has no initializer, so StagingSecret()
+    #    fails at once instead of making a secret that fails only when a service binds it.
+    try:
+        StagingSecret()
+    except Exception as e:  # noqa: BLE001 - whatever jsii raises, as long as it raises here
+        print(f"python errors: StagingSecret() fails at once: {type(e).__name__}: {e}")
+    else:
+        failures.append("StagingSecret(): made a secret without a factory; it must fail at once")
+    if not StagingSecret.generate().runtime_access is False:
+        failures.append("StagingSecret.generate(): runtime_access is not False by default")
 
     if failures:
         print("\n\n".join(failures), file=sys.stderr)
