@@ -247,92 +247,61 @@ export class StagingNetwork extends Construct {
     }
 
     if (props.flowLogs ?? !props.vpc) {
-      const retention = props.flowLogRetention ?? DEFAULTS.flowLogRetention;
-      const logGroup = new logs.LogGroup(this, 'FlowLogGroup', {
-        retention,
-        encryptionKey: props.flowLogEncryptionKey,
-        removalPolicy: statefulLifecycle(props.ephemeral).removalPolicy,
-      });
-      acknowledgeStagingLogGroup(logGroup, retention, props.flowLogEncryptionKey !== undefined, 'flowLogEncryptionKey', 'flowLogRetention');
-      new ec2.FlowLog(this, 'FlowLog', {
-        resourceType: ec2.FlowLogResourceType.fromVpc(this.vpc),
-        destination: ec2.FlowLogDestination.toCloudWatchLogs(logGroup),
-        trafficType: ec2.FlowLogTrafficType.ALL,
-      });
-      this.flowLogGroup = logGroup;
+      this.flowLogGroup = this.addFlowLogs(props);
     }
-
     if (props.interfaceEndpoints) {
-      const services: Array<[string, ec2.InterfaceVpcEndpointAwsService]> = [
-        ['EcrApi', ec2.InterfaceVpcEndpointAwsService.ECR],
-        ['EcrDocker', ec2.InterfaceVpcEndpointAwsService.ECR_DOCKER],
-        ['Logs', ec2.InterfaceVpcEndpointAwsService.CLOUDWATCH_LOGS],
-        ['SecretsManager', ec2.InterfaceVpcEndpointAwsService.SECRETS_MANAGER],
-        ['Ssm', ec2.InterfaceVpcEndpointAwsService.SSM],
-      ];
-      for (const [name, service] of services) {
-        const endpoint = new ec2.InterfaceVpcEndpoint(this, `${name}Endpoint`, {
-          vpc: this.vpc,
-          service,
-          subnets: this.serviceSubnets,
-          privateDnsEnabled: true,
-          open: false,
-        });
-        endpoint.connections.allowFrom(ec2.Peer.ipv4(this.vpcCidr!), ec2.Port.tcp(443), 'HTTPS from the VPC');
-      }
+      this.addInterfaceEndpoints();
+    }
+  }
+
+  /** Flow logs of the VPC, every packet accepted or rejected, to a log group of their own. */
+  private addFlowLogs(props: StagingNetworkProps): logs.LogGroup {
+    const retention = props.flowLogRetention ?? DEFAULTS.flowLogRetention;
+    const logGroup = new logs.LogGroup(this, 'FlowLogGroup', {
+      retention,
+      encryptionKey: props.flowLogEncryptionKey,
+      removalPolicy: statefulLifecycle(props.ephemeral).removalPolicy,
+    });
+    acknowledgeStagingLogGroup(logGroup, retention, props.flowLogEncryptionKey !== undefined, 'flowLogEncryptionKey', 'flowLogRetention');
+    new ec2.FlowLog(this, 'FlowLog', {
+      resourceType: ec2.FlowLogResourceType.fromVpc(this.vpc),
+      destination: ec2.FlowLogDestination.toCloudWatchLogs(logGroup),
+      trafficType: ec2.FlowLogTrafficType.ALL,
+    });
+    return logGroup;
+  }
+
+  /** Interface endpoints for what a task needs at start (ECR, logs, secrets, parameters), open to the VPC on 443. */
+  private addInterfaceEndpoints(): void {
+    const services: Array<[string, ec2.InterfaceVpcEndpointAwsService]> = [
+      ['EcrApi', ec2.InterfaceVpcEndpointAwsService.ECR],
+      ['EcrDocker', ec2.InterfaceVpcEndpointAwsService.ECR_DOCKER],
+      ['Logs', ec2.InterfaceVpcEndpointAwsService.CLOUDWATCH_LOGS],
+      ['SecretsManager', ec2.InterfaceVpcEndpointAwsService.SECRETS_MANAGER],
+      ['Ssm', ec2.InterfaceVpcEndpointAwsService.SSM],
+    ];
+    for (const [name, service] of services) {
+      const endpoint = new ec2.InterfaceVpcEndpoint(this, `${name}Endpoint`, {
+        vpc: this.vpc,
+        service,
+        subnets: this.serviceSubnets,
+        privateDnsEnabled: true,
+        open: false,
+      });
+      endpoint.connections.allowFrom(ec2.Peer.ipv4(this.vpcCidr!), ec2.Port.tcp(443), 'HTTPS from the VPC');
     }
   }
 
   private createVpc(props: StagingNetworkProps, hasNat: boolean) {
     const cidr = props.cidr ?? DEFAULTS.vpcCidr;
-    let prefix = 16;
-    if (!Token.isUnresolved(cidr)) {
-      const parsed = parseIpv4Cidr(cidr);
-      if (!parsed) {
-        throw new StagingValidationError(this, `cidr must be an IPv4 CIDR block such as '10.0.0.0/16' with no host bits set (got '${cidr}')`);
-      }
-      if (parsed.prefix < DEFAULTS.minVpcPrefix || parsed.prefix > DEFAULTS.maxVpcPrefix) {
-        throw new StagingValidationError(this,
-          `cidr must be a /${DEFAULTS.minVpcPrefix} to a /${DEFAULTS.maxVpcPrefix} (got '${cidr}'); AWS allows /16 at most, and public subnets of prefix + ${DEFAULTS.publicSubnetPrefixOffset} need a /20 or larger`);
-      }
-      prefix = parsed.prefix;
-    }
+    const prefix = this.vpcPrefix(cidr);
     const maxAzs = props.maxAzs ?? DEFAULTS.maxAzs;
-
-    let natGateways = 0;
-    let natGatewayProvider: ec2.NatProvider | undefined;
-    let natInstanceProvider: ec2.NatInstanceProviderV2 | undefined;
-    switch (this.natStrategy.kind) {
-      case NatStrategyKind.GATEWAY_PER_AZ:
-        natGateways = maxAzs;
-        break;
-      case NatStrategyKind.SINGLE_GATEWAY:
-        natGateways = 1;
-        break;
-      case NatStrategyKind.INSTANCE:
-        natInstanceProvider = ec2.NatProvider.instanceV2({
-          instanceType: this.natStrategy.instanceType!,
-          machineImage: this.natStrategy.machineImage ?? this.pinnedNatImage(this.natStrategy.instanceType!),
-          // Public subnets do not map public IPs on launch: the NAT instance asks for one itself.
-          associatePublicIpAddress: true,
-          // Burst credits are enough for staging egress and never bill extra.
-          creditSpecification: ec2.CpuCredits.STANDARD,
-          // Admits nothing by default; the VPC is allowed in below.
-          defaultAllowedTraffic: ec2.NatTrafficDirection.OUTBOUND_ONLY,
-        });
-        natGatewayProvider = natInstanceProvider;
-        natGateways = 1;
-        break;
-      case NatStrategyKind.NONE:
-        natGateways = 0;
-        break;
-    }
-
+    const { natGateways, natInstanceProvider } = this.natLayout(maxAzs);
     const vpc = new ec2.Vpc(this, 'Vpc', {
       ipAddresses: ec2.IpAddresses.cidr(cidr),
       maxAzs,
       natGateways,
-      natGatewayProvider,
+      natGatewayProvider: natInstanceProvider,
       // Locked down below by the library's own function instead (same outcome, cheaper synth).
       restrictDefaultSecurityGroup: false,
       subnetConfiguration: [
@@ -354,24 +323,54 @@ export class StagingNetwork extends Construct {
     new DefaultSecurityGroupLockdown(this, 'DefaultSecurityGroupLockdown', { vpc, ephemeral: props.ephemeral ?? false });
 
     if (natInstanceProvider) {
-      natInstanceProvider.connections.allowFrom(ec2.Peer.ipv4(cidr), ec2.Port.allTraffic(), 'Egress of the VPC through the NAT instance');
-      for (const instance of natInstanceProvider.gatewayInstances) {
-        instance.instance.blockDeviceMappings = [{ deviceName: '/dev/xvda', ebs: { encrypted: true, volumeType: 'gp3', deleteOnTermination: true } }];
-        // IMDSv2 on the instance itself, not through aws-cdk-lib's InstanceRequireImdsv2Aspect: without
-        // the app-level flag @aws-cdk/aws-ec2:uniqueImdsv2TemplateName, the aspect names its launch
-        // template `NatInstanceLaunchTemplate` in every stack, and launch template names are unique per
-        // region, so a second environment in the account and region failed to create. HttpTokens on
-        // AWS::EC2::Instance MetadataOptions updates without interruption:
-        // https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/aws-properties-ec2-instance-metadataoptions.html
-        instance.instance.metadataOptions = { httpTokens: 'required' };
-        addNatElasticIp(instance, vpc);
-        acknowledgeNatInstance(instance);
-      }
+      hardenNatInstances(natInstanceProvider, vpc, cidr);
     }
 
     // CDK caps NAT gateways at the AZs it really got (2 for an environment-agnostic stack).
     const natGatewayCount = this.natStrategy.kind === NatStrategyKind.INSTANCE ? 0 : Math.min(natGateways, vpc.availabilityZones.length);
     return { vpc, natGatewayCount, natInstanceProvider };
+  }
+
+  /** The prefix length of the VPC's CIDR, checked: 16 when the CIDR is a token. */
+  private vpcPrefix(cidr: string): number {
+    if (Token.isUnresolved(cidr)) {
+      return 16;
+    }
+    const parsed = parseIpv4Cidr(cidr);
+    if (!parsed) {
+      throw new StagingValidationError(this, `cidr must be an IPv4 CIDR block such as '10.0.0.0/16' with no host bits set (got '${cidr}')`);
+    }
+    if (parsed.prefix < DEFAULTS.minVpcPrefix || parsed.prefix > DEFAULTS.maxVpcPrefix) {
+      throw new StagingValidationError(this,
+        `cidr must be a /${DEFAULTS.minVpcPrefix} to a /${DEFAULTS.maxVpcPrefix} (got '${cidr}'); AWS allows /16 at most, and public subnets of prefix + ${DEFAULTS.publicSubnetPrefixOffset} need a /20 or larger`);
+    }
+    return parsed.prefix;
+  }
+
+  /** The NAT gateways the strategy asks for, or its NAT instance provider. */
+  private natLayout(maxAzs: number): { natGateways: number; natInstanceProvider?: ec2.NatInstanceProviderV2 } {
+    switch (this.natStrategy.kind) {
+      case NatStrategyKind.GATEWAY_PER_AZ:
+        return { natGateways: maxAzs };
+      case NatStrategyKind.SINGLE_GATEWAY:
+        return { natGateways: 1 };
+      case NatStrategyKind.INSTANCE:
+        return {
+          natGateways: 1,
+          natInstanceProvider: ec2.NatProvider.instanceV2({
+            instanceType: this.natStrategy.instanceType!,
+            machineImage: this.natStrategy.machineImage ?? this.pinnedNatImage(this.natStrategy.instanceType!),
+            // Public subnets do not map public IPs on launch: the NAT instance asks for one itself.
+            associatePublicIpAddress: true,
+            // Burst credits are enough for staging egress and never bill extra.
+            creditSpecification: ec2.CpuCredits.STANDARD,
+            // Admits nothing by default; the VPC is allowed in below.
+            defaultAllowedTraffic: ec2.NatTrafficDirection.OUTBOUND_ONLY,
+          }),
+        };
+      default:
+        return { natGateways: 0 };
+    }
   }
 
   /**
@@ -487,5 +486,22 @@ function importedVpcCidr(scope: Construct, vpc: ec2.IVpc): string {
       + (lookedUp
         ? 'remove the vpc-provider entry from cdk.context.json (cdk context --reset <key>) so that the CLI looks the VPC up again, or leave interfaceEndpoints off'
         : 'pass vpcCidrBlock to ec2.Vpc.fromVpcAttributes, or leave interfaceEndpoints off'));
+  }
+}
+
+/** The NAT instance: admits the VPC, encrypted gp3 root volume, IMDSv2, an Elastic IP, and its acknowledgements. */
+function hardenNatInstances(natInstanceProvider: ec2.NatInstanceProviderV2, vpc: ec2.Vpc, cidr: string): void {
+  natInstanceProvider.connections.allowFrom(ec2.Peer.ipv4(cidr), ec2.Port.allTraffic(), 'Egress of the VPC through the NAT instance');
+  for (const instance of natInstanceProvider.gatewayInstances) {
+    instance.instance.blockDeviceMappings = [{ deviceName: '/dev/xvda', ebs: { encrypted: true, volumeType: 'gp3', deleteOnTermination: true } }];
+    // IMDSv2 on the instance itself, not through aws-cdk-lib's InstanceRequireImdsv2Aspect: without
+    // the app-level flag @aws-cdk/aws-ec2:uniqueImdsv2TemplateName, the aspect names its launch
+    // template `NatInstanceLaunchTemplate` in every stack, and launch template names are unique per
+    // region, so a second environment in the account and region failed to create. HttpTokens on
+    // AWS::EC2::Instance MetadataOptions updates without interruption:
+    // https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/aws-properties-ec2-instance-metadataoptions.html
+    instance.instance.metadataOptions = { httpTokens: 'required' };
+    addNatElasticIp(instance, vpc);
+    acknowledgeNatInstance(instance);
   }
 }
