@@ -6,6 +6,7 @@
 import { spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
+import { installPipTool } from './pip';
 
 export const CFN_LINT_VERSION = '1.58.0';
 export const REPO_ROOT = path.resolve(__dirname, '..', '..');
@@ -26,8 +27,7 @@ export function ensureCfnLint(): void {
   if (version.includes(CFN_LINT_VERSION)) {
     return;
   }
-  run('python3', ['-m', 'venv', '--clear', CFN_LINT_VENV]);
-  run(path.join(CFN_LINT_VENV, 'bin', 'pip'), ['install', '--quiet', '--disable-pip-version-check', `cfn-lint==${CFN_LINT_VERSION}`]);
+  installPipTool(CFN_LINT_VENV, `cfn-lint==${CFN_LINT_VERSION}`);
 }
 
 /** Lints the templates and returns every match (errors and warnings; informational matches are not reported). */
@@ -53,11 +53,4 @@ export function cfnLint(templates: string[]): CfnLintMatch[] {
 /** Renders matches one per line, for test failure messages. */
 export function formatMatches(matches: CfnLintMatch[]): string {
   return matches.map((m) => `${m.Level} ${m.Rule.Id} ${path.relative(REPO_ROOT, m.Filename)}: ${m.Message}`).join('\n');
-}
-
-function run(command: string, args: string[]): void {
-  const result = spawnSync(command, args, { stdio: 'inherit' });
-  if (result.status !== 0) {
-    throw new Error(`${command} ${args.join(' ')} failed with exit ${result.status}`);
-  }
 }

@@ -7,6 +7,7 @@ import { spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
 import { REPO_ROOT } from './cfn-lint';
+import { installPipTool } from './pip';
 
 export const CHECKOV_VERSION = '3.3.30';
 const VENV = path.join(REPO_ROOT, '.venv-checkov');
@@ -18,15 +19,7 @@ export function ensureCheckov(): void {
   if (version.includes(CHECKOV_VERSION)) {
     return;
   }
-  for (const [command, args] of [
-    ['python3', ['-m', 'venv', '--clear', VENV]],
-    [path.join(VENV, 'bin', 'pip'), ['install', '--quiet', '--disable-pip-version-check', `checkov==${CHECKOV_VERSION}`]],
-  ] as Array<[string, string[]]>) {
-    const result = spawnSync(command, args, { stdio: 'inherit' });
-    if (result.status !== 0) {
-      throw new Error(`${command} ${args.join(' ')} failed with exit ${result.status}`);
-    }
-  }
+  installPipTool(VENV, `checkov==${CHECKOV_VERSION}`);
 }
 
 /** One failed check. */

@@ -12,6 +12,7 @@ import { createHash } from 'crypto';
 import * as fs from 'fs';
 import * as path from 'path';
 import { REPO_ROOT } from './cfn-lint';
+import { installPipTool } from './pip';
 
 export const PARLIAMENT_VERSION = '1.6.4';
 const VENV = path.join(REPO_ROOT, '.venv-parliament');
@@ -30,15 +31,7 @@ export function ensureParliament(): void {
   if (version.trim() === PARLIAMENT_VERSION) {
     return;
   }
-  for (const [command, args] of [
-    ['python3', ['-m', 'venv', '--clear', VENV]],
-    [path.join(VENV, 'bin', 'pip'), ['install', '--quiet', '--disable-pip-version-check', `parliament==${PARLIAMENT_VERSION}`]],
-  ] as Array<[string, string[]]>) {
-    const result = spawnSync(command, args, { stdio: 'inherit' });
-    if (result.status !== 0) {
-      throw new Error(`${command} ${args.join(' ')} failed with exit ${result.status}`);
-    }
-  }
+  installPipTool(VENV, `parliament==${PARLIAMENT_VERSION}`);
 }
 
 /** What a policy document governs, which decides how it is read. */

