@@ -272,6 +272,7 @@ export class GitHubActionsDeployRole extends Construct {
         BUILD_CONTEXT: options.buildContext ?? '.',
         PLATFORM: dockerPlatformOf(architecture),
         ROLLOUT_TIMEOUT_SECONDS: String(rolloutTimeoutMinutes * 60),
+        JOB_TIMEOUT_MINUTES: String(timeoutMinutes),
         POLL_SECONDS: '15',
       },
       'steps': [
@@ -302,7 +303,10 @@ const READ_TARGET_SCRIPT = [
   '{',
   ...[['CLUSTER', 'cluster'], ['SERVICE', 'service'], ['CONTAINER', 'container'],
     ['REPOSITORY_NAME', 'repositoryName'], ['REPOSITORY_URI', 'repositoryUri'], ['IMAGE_PARAMETER', 'imageParameter'], ['WAKE_COMMAND', 'wakeCommand']]
-    .map(([variable, key]) => `  echo "${variable}=$(jq -r '.${key} // ""' <<<"$target")"`),
+    .map(([variable, key]) => `  value="$(jq -r '.${key} // ""' <<<"$target")"; echo "${variable}=$value"`),
+  // The rollout must be judged (and, on its timeout, rolled back) before GitHub cancels the job: the
+  // deploy step stops waiting two minutes before the job's timeout-minutes end.
+  '  echo "JOB_DEADLINE=$(( $(date +%s) + JOB_TIMEOUT_MINUTES * 60 - 120 ))"',
   '} >> "$GITHUB_ENV"',
 ].join('\n');
 
@@ -341,7 +345,12 @@ const BUILD_SCRIPT = [
  */
 const AWAIT_ROLLOUT_FUNCTION = [
   'await_rollout() {',
-  '  local revision="$1" deadline=$((SECONDS + ROLLOUT_TIMEOUT_SECONDS)) status primary state running',
+  '  local revision="$1" deadline=$((SECONDS + ROLLOUT_TIMEOUT_SECONDS)) status primary state running left',
+  // In a GitHub job, stop before the job's own deadline too (JOB_DEADLINE, epoch seconds).
+  '  if [ -n "${JOB_DEADLINE:-}" ]; then',
+  '    left=$((JOB_DEADLINE - $(date +%s)))',
+  '    if [ "$left" -lt "$ROLLOUT_TIMEOUT_SECONDS" ]; then deadline=$((SECONDS + left)); fi',
+  '  fi',
   '  rollout=',
   '  while true; do',
   '    status="$(aws ecs describe-services --cluster "$CLUSTER" --services "$SERVICE" \\',
@@ -386,10 +395,15 @@ const DEPLOY_SCRIPT = [
   'set -euo pipefail',
   'fail() { echo "::error::$1"; exit 1; }',
   AWAIT_ROLLOUT_FUNCTION,
-  'status="$(aws ecs describe-services --cluster "$CLUSTER" --services "$SERVICE" --query \'services[0].[desiredCount, taskDefinition]\' --output text)"',
-  'read -r desired current <<<"$status"',
+  'status="$(aws ecs describe-services --cluster "$CLUSTER" --services "$SERVICE" --query \'services[0].[desiredCount, taskDefinition, length(deployments), deployments[0].rolloutState]\' --output text)"',
+  'read -r desired current deployments state <<<"$status"',
   'if [ "$desired" = 0 ]; then',
   '  fail "$SERVICE runs no task (asleep outside its working hours, or paused): no task would run $IMAGE, so it is not deployed and the image-uri parameter keeps the image that runs. Wake the service and re-run this job.${WAKE_COMMAND:+ Wake it with: $WAKE_COMMAND}"',
+  'fi',
+  // The copy is made of the revision the service settled on: while another deployment is under way
+  // (a cdk deploy, an earlier job), the service's task definition is one nothing has judged yet.
+  'if [ "$deployments" != 1 ] || [ "$state" != COMPLETED ]; then',
+  '  fail "$SERVICE has a deployment under way ($deployments deployments, the newest $state): nothing is deployed over it. Re-run this job once the service\'s deployment completed."',
   'fi',
   'aws ecs describe-task-definition --task-definition "$current" --query taskDefinition --output json > current.json',
   'jq --arg image "$IMAGE" --arg container "$CONTAINER" \'',
@@ -401,8 +415,9 @@ const DEPLOY_SCRIPT = [
   'aws ecs update-service --cluster "$CLUSTER" --service "$SERVICE" --task-definition "$revision" > /dev/null',
   'await_rollout "$revision"',
   'if [ "$rollout" = TIMEOUT ]; then',
-  '  aws ecs update-service --cluster "$CLUSTER" --service "$SERVICE" --task-definition "$current" > /dev/null',
-  '  fail "The deployment of $revision did not complete in $ROLLOUT_TIMEOUT_SECONDS s: the service is rolled back to $current, the revision it ran before, and the image-uri parameter keeps the image that runs. Look at the service\'s events."',
+  '  aws ecs update-service --cluster "$CLUSTER" --service "$SERVICE" --task-definition "$current" > /dev/null \\',
+  '    || fail "The deployment of $revision did not complete in time, and rolling the service back to $current failed: run aws ecs update-service --cluster $CLUSTER --service $SERVICE --task-definition $current"',
+  '  fail "The deployment of $revision did not complete in time: the service is rolled back to $current, the revision it ran before, and the image-uri parameter keeps the image that runs. Look at the service\'s events."',
   'fi',
   'echo "$SERVICE runs $IMAGE ($revision, deployment COMPLETED)"',
 ].join('\n');
@@ -880,22 +895,33 @@ export class StagingPipeline extends Construct {
     if (props.manualApproval) {
       this.pipeline.addStage({ stageName: 'Approve', actions: [new cpactions.ManualApprovalAction({ actionName: 'Approve' })] });
     }
+    // One stage, so that its lock covers the check, the deploy and the record step: CodePipeline runs
+    // one execution in a stage at a time, and a later execution could otherwise deploy while this one
+    // records (https://docs.aws.amazon.com/codepipeline/latest/userguide/concepts-how-it-works.html).
+    // Within it, actions run by runOrder, each once the one before succeeded.
     this.pipeline.addStage({
       stageName: 'Deploy',
-      actions: [new cpactions.EcsDeployAction({
-        actionName: 'Deploy',
-        service: service.fargateService,
-        input: artifacts.built,
-        deploymentTimeout: props.deployTimeout ?? Duration.minutes(30),
-        // Imported, so that aws-cdk-lib adds nothing to it (its default passes any role: `iam:PassRole` on `*`).
-        role: iam.Role.fromRoleArn(this, 'DeployRoleRef', this.deployRole.roleArn, { mutable: false }),
-      })],
-    });
-    // A stage runs only once the stage before it succeeded: the record step runs after the ECS deploy
-    // action succeeded, and checks the deployment itself before it writes the parameter.
-    this.pipeline.addStage({
-      stageName: 'Record',
-      actions: [new cpactions.CodeBuildAction({ actionName: 'WriteImageParameter', project: this.recordProject, input: artifacts.built })],
+      actions: [
+        // Checked again here: the service may have fallen asleep while the change waited for its approval.
+        new cpactions.CodeBuildAction({
+          actionName: 'CheckAwake',
+          project: this.recordProject,
+          input: artifacts.built,
+          environmentVariables: { RECORD_STEP: { value: 'check' } },
+          runOrder: 1,
+        }),
+        new cpactions.EcsDeployAction({
+          actionName: 'Deploy',
+          service: service.fargateService,
+          input: artifacts.built,
+          deploymentTimeout: props.deployTimeout ?? Duration.minutes(30),
+          // Imported, so that aws-cdk-lib adds nothing to it (its default passes any role: `iam:PassRole` on `*`).
+          role: iam.Role.fromRoleArn(this, 'DeployRoleRef', this.deployRole.roleArn, { mutable: false }),
+          runOrder: 2,
+        }),
+        // After the ECS deploy action succeeded: checks the deployment itself before it writes the parameter.
+        new cpactions.CodeBuildAction({ actionName: 'WriteImageParameter', project: this.recordProject, input: artifacts.built, runOrder: 3 }),
+      ],
     });
   }
 
@@ -1057,6 +1083,15 @@ const RECORD_COMMAND = [
   'set -euo pipefail',
   'fail() { echo "$1" >&2; exit 1; }',
   AWAIT_ROLLOUT_FUNCTION,
+  // RECORD_STEP=check, before the ECS deploy action: refuse a service that runs no task.
+  'if [ "${RECORD_STEP:-record}" = check ]; then',
+  '  desired="$(aws ecs describe-services --cluster "$CLUSTER" --services "$SERVICE" --query \'services[0].desiredCount\' --output text)"',
+  '  if [ "$desired" -lt 1 ]; then',
+  '    fail "$SERVICE runs no task (asleep or paused): no task would run the new image, so it is not deployed. Wake the service and release the change again.${WAKE_COMMAND:+ Wake it with: $WAKE_COMMAND}"',
+  '  fi',
+  '  echo "$SERVICE runs $desired task(s): deploying"',
+  '  exit 0',
+  'fi',
   'image="$(jq -r --arg c "$CONTAINER" \'.[] | select(.name == $c) | .imageUri\' imagedefinitions.json)"',
   'if [ -z "$image" ]; then fail "imagedefinitions.json names no image for container $CONTAINER"; fi',
   'status="$(aws ecs describe-services --cluster "$CLUSTER" --services "$SERVICE" --query "services[0].[desiredCount, deployments[?status==\'PRIMARY\'] | [0].taskDefinition]" --output text)"',

@@ -226,6 +226,8 @@ describe('StagingPipeline', () => {
     template = Template.fromStack(Stack.of(web));
   });
 
+  const recordProjectId = () => Stack.of(web).getLogicalId(pipeline.recordProject.node.defaultChild as CfnElement);
+
   test('runs CodePipeline V2, queued, so two deploys of the service never overlap', () => {
     template.hasResourceProperties('AWS::CodePipeline::Pipeline', {
       PipelineType: 'V2',
@@ -234,9 +236,22 @@ describe('StagingPipeline', () => {
         Match.objectLike({ Name: 'Source', Actions: [Match.objectLike({ ActionTypeId: Match.objectLike({ Provider: 'CodeStarSourceConnection' }), Configuration: Match.objectLike({ FullRepositoryId: 'acme/web', BranchName: 'main', ConnectionArn: CONNECTION }) })] }),
         Match.objectLike({ Name: 'Build', Actions: [Match.objectLike({ ActionTypeId: Match.objectLike({ Provider: 'CodeBuild' }), Configuration: Match.objectLike({ EnvironmentVariables: Match.stringLikeRegexp('SOURCE_VERSION.*#\\{Source_Source_NS\\.CommitId\\}') }) })] }),
         Match.objectLike({ Name: 'Approve', Actions: [Match.objectLike({ ActionTypeId: Match.objectLike({ Provider: 'Manual' }) })] }),
-        Match.objectLike({ Name: 'Deploy', Actions: [Match.objectLike({ ActionTypeId: Match.objectLike({ Provider: 'ECS' }), Configuration: Match.objectLike({ DeploymentTimeout: 30 }) })] }),
-        // The parameter names the image only once it is deployed.
-        Match.objectLike({ Name: 'Record', Actions: [Match.objectLike({ ActionTypeId: Match.objectLike({ Provider: 'CodeBuild' }), Configuration: Match.objectLike({ ProjectName: { Ref: Stack.of(web).getLogicalId(pipeline.recordProject.node.defaultChild as CfnElement) } }) })] }),
+        // One stage, whose lock covers all three: the service checked awake (again: the approval may have waited
+        // past the end of its working hours), the ECS deploy, and the record step, which names the image only once
+        // it is deployed. No later execution deploys while this one records.
+        Match.objectLike({
+          Name: 'Deploy',
+          Actions: [
+            Match.objectLike({
+              Name: 'CheckAwake',
+              RunOrder: 1,
+              ActionTypeId: Match.objectLike({ Provider: 'CodeBuild' }),
+              Configuration: Match.objectLike({ ProjectName: { Ref: recordProjectId() }, EnvironmentVariables: Match.stringLikeRegexp('RECORD_STEP.*check') }),
+            }),
+            Match.objectLike({ Name: 'Deploy', RunOrder: 2, ActionTypeId: Match.objectLike({ Provider: 'ECS' }), Configuration: Match.objectLike({ DeploymentTimeout: 30 }) }),
+            Match.objectLike({ Name: 'WriteImageParameter', RunOrder: 3, ActionTypeId: Match.objectLike({ Provider: 'CodeBuild' }), Configuration: Match.objectLike({ ProjectName: { Ref: recordProjectId() } }) }),
+          ],
+        }),
       ],
     });
   });
@@ -318,7 +333,10 @@ describe('StagingPipeline', () => {
     expect(policies.filter((st: any) => [st.Action].flat().includes('iam:PassRole') && st.Resource === '*')).toEqual([]);
     // The deploy stage runs as that role.
     template.hasResourceProperties('AWS::CodePipeline::Pipeline', {
-      Stages: Match.arrayWith([Match.objectLike({ Name: 'Deploy', Actions: [Match.objectLike({ RoleArn: { 'Fn::GetAtt': [Stack.of(web).getLogicalId(pipeline.deployRole.node.defaultChild as CfnElement), 'Arn'] } })] })]),
+      Stages: Match.arrayWith([Match.objectLike({
+        Name: 'Deploy',
+        Actions: Match.arrayWith([Match.objectLike({ Name: 'Deploy', RoleArn: { 'Fn::GetAtt': [Stack.of(web).getLogicalId(pipeline.deployRole.node.defaultChild as CfnElement), 'Arn'] } })]),
+      })]),
     });
   });
 

@@ -173,13 +173,43 @@ describe('scripts the library renders', () => {
       const result = run(account({ rollout: 'STUCK' }), 'X86_64', { ROLLOUT_TIMEOUT_SECONDS: '1' });
       // THEN the job fails and leaves the service on the revision it ran before, as the parameter says
       expect(result.ok).toBe(false);
-      expect(result.output).toContain('did not complete in 1 s: the service is rolled back to');
+      expect(result.output).toContain('did not complete in time: the service is rolled back to');
       const updates = called(result, 'aws', 'ecs', 'update-service');
       expect(updates).toHaveLength(2);
       expect(updates[1]).toEqual(expect.arrayContaining(['--task-definition', `${FAMILY_ARN}:1`]));
       const primary = result.state.service.deployments.find((d) => d.status === 'PRIMARY')!;
       expect(primary.taskDefinition).toBe(`${FAMILY_ARN}:1`);
       expect(result.state.parameters['/staging/web/image-uri']).toBe(PLACEHOLDER);
+    });
+
+    test('stops waiting before GitHub cancels the job, and still rolls the service back', () => {
+      // GIVEN a job whose timeout-minutes ends before the rollout timeout would (JOB_DEADLINE, written by the first step)
+      const result = run(account({ rollout: 'STUCK' }), 'X86_64', { JOB_TIMEOUT_MINUTES: '2' });
+      // THEN the deploy step judges the rollout two minutes before the job's end: rolled back, and failed
+      expect(result.ok).toBe(false);
+      expect(result.output).toContain('did not complete in time: the service is rolled back to');
+      expect(called(result, 'aws', 'ecs', 'update-service')[1]).toEqual(expect.arrayContaining(['--task-definition', `${FAMILY_ARN}:1`]));
+    });
+
+    test('a rollback that fails prints the command that completes it', () => {
+      const result = run(account({ rollout: 'STUCK', updatesBeforeFailing: 1 }), 'X86_64', { ROLLOUT_TIMEOUT_SECONDS: '1' });
+      expect(result.ok).toBe(false);
+      expect(result.output).toContain(`rolling the service back to ${FAMILY_ARN}:1 failed: run aws ecs update-service --cluster staging --service staging-web --task-definition ${FAMILY_ARN}:1`);
+    });
+
+    test('refuses to deploy over a deployment under way, and copies nothing', () => {
+      // GIVEN a service whose newest deployment (a cdk deploy, an earlier job) is still IN_PROGRESS
+      const state = account({ rollout: 'STUCK' });
+      state.service.deployments = [
+        { id: 'ecs-svc/2', status: 'PRIMARY', taskDefinition: `${FAMILY_ARN}:2`, rolloutState: 'IN_PROGRESS', runningCount: 0 },
+        ...state.service.deployments.map((d) => ({ ...d, status: 'ACTIVE' })),
+      ];
+      state.service.taskDefinition = `${FAMILY_ARN}:2`;
+      const result = run(state);
+      expect(result.ok).toBe(false);
+      expect(result.output).toContain('has a deployment under way (2 deployments, the newest IN_PROGRESS)');
+      expect(called(result, 'aws', 'ecs', 'register-task-definition')).toEqual([]);
+      expect(called(result, 'aws', 'ecs', 'update-service')).toEqual([]);
     });
 
     test('waits through the deployment alarms\' bake time, then records', () => {
@@ -327,6 +357,17 @@ describe('scripts the library renders', () => {
       expect(recorded.ok).toBe(false);
       expect(recorded.output).toContain('runs no task');
       expect(recorded.state.parameters['/staging/web/image-uri']).toBe(PLACEHOLDER);
+    });
+
+    test('the deploy stage checks the service awake again before the ECS deploy action (an approval may outlast the working day)', () => {
+      const awake = record(account(), 'X86_64', { RECORD_STEP: 'check' });
+      expect(awake.ok).toBe(true);
+      expect(awake.output).toContain('runs 2 task(s): deploying');
+      expect(awake.state.parameters['/staging/web/image-uri']).toBe(PLACEHOLDER);
+      const asleep = record(account({}, 0), 'X86_64', { RECORD_STEP: 'check' });
+      expect(asleep.ok).toBe(false);
+      expect(asleep.output).toContain(`Wake it with: ${WAKE}`);
+      expect(called(asleep, 'aws', 'ssm')).toEqual([]);
     });
 
     test('ARM64: an arm build image builds for linux/arm64', () => {

@@ -55,6 +55,8 @@ export interface AwsState {
   bakeReads?: number;
   /** `aws` commands that fail as a denied call would, e.g. 'describe-services'. */
   failing?: string[];
+  /** update-service calls that succeed before every later one fails (throttled). */
+  updatesBeforeFailing?: number;
 }
 
 /** What a run gets besides the state: environment variables and files in its working directory. */
