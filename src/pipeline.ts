@@ -251,6 +251,15 @@ export class GitHubActionsDeployRole extends Construct {
     return { timeoutMinutes, rolloutTimeoutMinutes };
   }
 
+  /** The runner label asked for, checked: one label, as `runs-on` takes it. */
+  private runnerLabel(runsOn: string | undefined): string | undefined {
+    if (runsOn !== undefined && !Token.isUnresolved(runsOn) && !/^[^\s,'"]+$/.test(runsOn)) {
+      throw new StagingValidationError(this, `runsOn must be one runner label, without spaces, commas or quotes (got '${runsOn}'); `
+        + 'for example \'ubuntu-24.04-arm\', or a label of your self-hosted runners of the service\'s architecture');
+    }
+    return runsOn;
+  }
+
   /** The deploy job: least permissions, a runner of the service's architecture, and its steps. */
   private deployJob(options: GitHubWorkflowOptions, timeoutMinutes: number, rolloutTimeoutMinutes: number): Record<string, unknown> {
     const stack = Stack.of(this);
@@ -262,7 +271,7 @@ export class GitHubActionsDeployRole extends Construct {
       'name': `Deploy ${service.serviceName} to ${service.environmentName}`,
       // A native runner of the service's architecture: no emulation, and an image whose manifest
       // matches the task's platform. Arm64 runners: https://docs.github.com/en/actions/reference/runners/github-hosted-runners
-      'runs-on': options.runsOn ?? (architecture === ARM64 ? 'ubuntu-24.04-arm' : 'ubuntu-24.04'),
+      'runs-on': this.runnerLabel(options.runsOn) ?? (architecture === ARM64 ? 'ubuntu-24.04-arm' : 'ubuntu-24.04'),
       'timeout-minutes': timeoutMinutes,
       'permissions': { 'contents': 'read', 'id-token': 'write' },
       'env': {

@@ -203,6 +203,10 @@ describe('GitHubActionsDeployRole', () => {
         PREFIX + 'timeoutMinutes must be an integer from 1 to 360 (got 400); GitHub stops a job after 360 minutes');
       expect(() => withAccount.renderWorkflow({ timeoutMinutes: 10, rolloutTimeoutMinutes: 15 })).toThrow(
         PREFIX + 'rolloutTimeoutMinutes must be an integer from 1 to timeoutMinutes, 10 (got 15); the job stops at timeoutMinutes, so the rollout must be judged before it');
+      expect(() => withAccount.renderWorkflow({ runsOn: 'ubuntu-24.04, self-hosted' })).toThrow(
+        PREFIX + 'runsOn must be one runner label, without spaces, commas or quotes (got \'ubuntu-24.04, self-hosted\'); '
+        + 'for example \'ubuntu-24.04-arm\', or a label of your self-hosted runners of the service\'s architecture [Python: runs_on]');
+      expect(withAccount.renderWorkflow({ runsOn: 'my-arm-runners' })).toContain('runs-on: my-arm-runners');
     });
 
     test('fails on a second deploy role for one service', () => {
