@@ -6,6 +6,7 @@ import { StagingNetwork, StagingNetworkProps } from './networking';
 import { StagingObservability, StagingObservabilityOptions } from './observability';
 import { DEFAULTS } from './private/defaults';
 import { StagingValidationError } from './private/errors';
+import { publishEnvironment } from './private/published';
 import { checkTemplateQuotas } from './private/quotas';
 import { resolveSchedule } from './private/schedule-binding';
 import { propName, validateParameterName, validateServiceName, validateTag } from './private/validation';
@@ -182,6 +183,7 @@ export class EcsStagingEnvironment extends Construct {
       servicesSleep: props.schedule?.hours !== undefined,
     });
 
+    this.publish(props);
     this.node.addValidation({ validate: () => checkTemplateQuotas(this) });
     if (this.emitOutputs) {
       this.addOutputs();
@@ -194,6 +196,34 @@ export class EcsStagingEnvironment extends Construct {
       vpc: this.network.vpc,
       enableFargateCapacityProviders: true,
       containerInsightsV2: this.containerInsights ? ecs.ContainerInsights.ENABLED : ecs.ContainerInsights.DISABLED,
+    });
+  }
+
+  /**
+   * What `cdk-ecs-staging validate` and preview stacks read of the environment, by its name:
+   * parameters under `/<environmentName>/_environment/` (src/private/published.ts).
+   */
+  private publish(props: EcsStagingEnvironmentProps): void {
+    const network = this.network;
+    publishEnvironment(new Construct(this, 'Published'), {
+      environmentName: this.environmentName,
+      clusterName: this.cluster.clusterName,
+      vpcId: network.vpc.vpcId,
+      serviceSubnetIds: network.vpc.selectSubnets(network.serviceSubnets).subnetIds,
+      assignPublicIp: network.assignPublicIp,
+      listenerArn: this.edge.listener.listenerArn,
+      servicesSecurityGroupId: this.edge.servicesSecurityGroup.securityGroupId,
+      loadBalancerArn: this.edge.loadBalancer.loadBalancerArn,
+      alarmTopicArn: this.observability.alarmTopic.topicArn,
+      serviceNames: () => this._services.map((s) => s.serviceName),
+      manifest: () => ({
+        environmentName: this.environmentName,
+        domainName: this.edge.domainName ?? null,
+        natStrategy: props.network?.vpc ? null : network.natStrategy.kind,
+        natGateways: network.natGatewayCount,
+        vpcImported: props.network?.vpc !== undefined,
+        ephemeral: this.ephemeral,
+      }),
     });
   }
 
