@@ -75,11 +75,11 @@ describe('an environment of 100 services, the most the library accepts', () => {
       over.push(...figures.filter(([, n, max]) => n > max).map(([what, n, max]) => `${t.file}: ${n} ${what} (quota ${max})`));
     }
     expect(over).toEqual([]);
-    // The environment's own template grows by one resource a service.
+    // The environment's own template grows by one resource a service: 159 at 100 services, of CloudFormation's 500.
     const parent = templates.find((t) => !t.file.endsWith('.nested.template.json'))!;
-    expect(Object.keys(parent.body.Resources).length).toBeLessThan(150);
-    // Figures of the README's limits: the parent about 813 KB (dashboards 546 KB, nested stack
-    // resources 181 KB), each service's template about 27 KB.
+    expect(Object.keys(parent.body.Resources).length).toBeLessThan(170);
+    // Figures of the README's limits: the parent about 807 KB (dashboards 546 KB, nested stack
+    // resources 181 KB), each service's template about 28 KB.
     const nested = templates.filter((t) => t.file.endsWith('.nested.template.json')).map((t) => t.bytes);
     expect(parent.bytes).toBeLessThan(850_000);
     expect(Math.max(...nested)).toBeLessThan(30_000);
