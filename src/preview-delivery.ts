@@ -198,7 +198,9 @@ export class GitHubActionsPreviewRole extends Construct {
     // the credentials of the stack operation (https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/dynamic-references-ssm.html),
     // so the environment's published values (/<env>/_environment/*) are readable too; all are
     // String parameters that name resources, no secret.
-    const parameters = (path: string) => stack.formatArn({ service: 'ssm', resource: 'parameter', resourceName: `${name}/${path}` });
+    // The partition spelled out where the region is known, so that the findings acknowledged below name no token.
+    const partition = Token.isUnresolved(stack.region) ? stack.partition : partitionOf(stack);
+    const parameters = (path: string) => `arn:${partition}:ssm:${stack.region}:${stack.account}:parameter/${name}/${path}`;
     role.addToPrincipalPolicy(new iam.PolicyStatement({
       actions: ['ssm:GetParameter', 'ssm:GetParameters'],
       resources: [parameters('_environment/*'), parameters('_previews/*')],
@@ -231,10 +233,9 @@ export class GitHubActionsPreviewRole extends Construct {
     if (!Token.isUnresolved(stacks)) {
       reasons.push({ id: `AwsSolutions-IAM5[Resource::${stacks}]`, reason: `Preview stacks are named ${previewStackPrefix(name)}<pull request>: the wildcard covers those names and their stack IDs only.` });
     }
-    const arn = (path: string) => `arn:${partitionOf(stack)}:ssm:${stack.region}:${stack.account}:parameter/${name}/${path}`;
     if (!Token.isUnresolved(stack.region) && !Token.isUnresolved(stack.account)) {
       for (const path of ['_environment/*', '_previews/*']) {
-        reasons.push({ id: `AwsSolutions-IAM5[Resource::${arn(path)}]`, reason: 'Read-only, on the String parameters the environment publishes for previews by name (resource names, no secret).' });
+        reasons.push({ id: `AwsSolutions-IAM5[Resource::${parameters(path)}]`, reason: 'Read-only, on the String parameters the environment publishes for previews by name (resource names, no secret).' });
       }
     }
     Validations.of(this.role).acknowledge(...reasons);
