@@ -7,6 +7,7 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import { RegionInfo } from 'aws-cdk-lib/region-info';
 import { Construct } from 'constructs';
 import { StagingValidationError } from './errors';
+import { statefulLifecycle } from './lifecycle';
 import { acknowledge, acknowledgeStagingLogGroup } from './posture';
 import { previewStackPrefix } from './preview-facts';
 
@@ -89,6 +90,12 @@ export interface StagingPreviewReaperProps {
    * @default logs.RetentionDays.TWO_WEEKS
    */
   readonly logRetention?: logs.RetentionDays;
+  /**
+   * Delete the reaper's log group with the stack, as the environment's other log groups when it is ephemeral.
+   *
+   * @default false
+   */
+  readonly ephemeral?: boolean;
 }
 
 /**
@@ -114,7 +121,7 @@ export class StagingPreviewReaper extends Construct {
     }
     const prefix = previewStackPrefix(props.environmentName);
     const retention = props.logRetention ?? logs.RetentionDays.TWO_WEEKS;
-    this.logGroup = new logs.LogGroup(this, 'LogGroup', { retention });
+    this.logGroup = new logs.LogGroup(this, 'LogGroup', { retention, removalPolicy: statefulLifecycle(props.ephemeral).removalPolicy });
     acknowledgeStagingLogGroup(this.logGroup, retention, false, 'the reaper\'s log group', 'the reaper\'s log retention');
 
     const role = new iam.Role(this, 'Role', {
