@@ -210,7 +210,9 @@ export class GitHubActionsPreviewRole extends Construct {
     // the workflow reads a stack's tags and status, its events on a failure, and deletes it. Change
     // set actions are authorized on the stack's ARN (Service Authorization Reference, AWS
     // CloudFormation: https://docs.aws.amazon.com/service-authorization/latest/reference/list_awscloudformation.html),
-    // and a stack created with tags also needs cloudformation:TagResource.
+    // and cloudformation:TagResource lets the stack carry the tags the workflow sets (`--tags`, which
+    // CloudFormation also propagates to the stack's resources: the preview CloudFormation role tags them).
+    // Only on preview stacks, so it tags nothing else.
     const stacks = previewStacksArn(this, previewStackPrefix(name));
     role.addToPrincipalPolicy(new iam.PolicyStatement({
       actions: [
