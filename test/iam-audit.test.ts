@@ -224,6 +224,21 @@ describe('TemplateResolver', () => {
     expect(resolve([{ Ref: 'AWS::NoValue' }, { 'Fn::Select': [1, { 'Fn::Split': [',', 'a,b'] }] }])).toEqual(['b']);
   });
 
+  test('resolves a nested stack\'s output to the value its template gives it', () => {
+    // GIVEN a parent whose nested stack outputs its repository's ARN
+    const root = new TemplateResolver('Root.template.json', {
+      Resources: { Child: { Type: 'AWS::CloudFormation::Stack', Properties: {} } },
+    }, { stackName: 'Root', region: 'us-east-1' });
+    const child = new TemplateResolver('Child.nested.template.json', {
+      Resources: { Repo: { Type: 'AWS::ECR::Repository', Properties: { RepositoryName: 'staging-web' } } },
+      Outputs: { RepoArn: { Value: { 'Fn::GetAtt': ['Repo', 'Arn'] } } },
+    }, { stackName: 'Root-Child-ABC', region: 'us-east-1', parent: { resolver: root, parameters: {}, logicalId: 'Child' } });
+    root.children.set('Child', child);
+    // THEN
+    expect(root.resolve({ 'Fn::GetAtt': ['Child', 'Outputs.RepoArn'] }, 'test')).toBe('arn:aws:ecr:us-east-1:123456789012:repository/staging-web');
+    expect(() => root.resolve({ 'Fn::GetAtt': ['Child', 'Outputs.Missing'] }, 'test')).toThrow(/cannot resolve Fn::GetAtt Child.Outputs.Missing/);
+  });
+
   test('fails on what it cannot resolve, rather than skip it', () => {
     expect(() => resolve({ Ref: 'Custom' })).toThrow(/does not know the physical name of Custom::Thing/);
     expect(() => resolve({ 'Fn::GetAtt': ['Topic', 'Nope'] })).toThrow(/cannot resolve Fn::GetAtt Topic.Nope/);

@@ -1,13 +1,13 @@
 import * as path from 'path';
 import { Duration, Stack } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
-import { REAPER_SOURCE, StagingPreviewReaper } from '../src/private/preview-reaper';
 import { TEST_ENV, testApp } from './harness/apps';
 import { cfnLint, formatMatches } from './harness/cfn-lint';
 import { checkov } from './harness/checkov';
 import { statementsOf } from './harness/iam';
 import { parliament, policiesOf } from './harness/parliament';
 import { formatFindings, postureFindings } from './harness/posture';
+import { REAPER_SOURCE, StagingPreviewReaper } from '../src/private/preview-reaper';
 
 /** The reaper's code as Lambda loads it (a CommonJS module), with `require` answered by `modules`. */
 function loadReaper(modules: Record<string, unknown> = {}): any {
@@ -45,7 +45,8 @@ function fakeClient(pages: any[][]) {
 
 const NOW = new Date('2026-12-10T12:00:00Z');
 const HOURS = 3600;
-const summary = (StackName: string, StackStatus: string, CreationTime: string, LastUpdatedTime?: string) => ({ StackName, StackStatus, CreationTime, LastUpdatedTime });
+const summary = (StackName: string, StackStatus: string, CreationTime: string, LastUpdatedTime?: string) =>
+  ({ StackName, StackStatus, CreationTime, LastUpdatedTime });
 
 describe('StagingPreviewReaper', () => {
   let stack: Stack;
@@ -87,7 +88,8 @@ describe('StagingPreviewReaper', () => {
     const others = statements.filter((s) => !cloudformation.includes(s)).flatMap((s) => [s.Action].flat());
     expect(others.every((a: string) => a.startsWith('logs:'))).toBe(true);
     template.resourceCountIs('AWS::IAM::ManagedPolicy', 0);
-    expect(template.toJSON().Resources[stack.resolve((reaper.function.role!.node.defaultChild as any).logicalId)].Properties.ManagedPolicyArns).toBeUndefined();
+    const roleId = stack.resolve((reaper.function.role!.node.defaultChild as any).logicalId);
+    expect(template.toJSON().Resources[roleId].Properties.ManagedPolicyArns).toBeUndefined();
   });
 
   test('is posture-clean (cdk-nag, Control Tower), checkov- and cfn-lint-clean, and parliament finds nothing', () => {
@@ -136,7 +138,8 @@ describe('StagingPreviewReaper', () => {
       // THEN
       expect(deleted).toEqual(['staging-preview-pr-1', 'staging-preview-pr-3', 'staging-preview-pr-5', 'staging-preview-pr-6']);
       expect(kept).toEqual(['staging-preview-pr-2', 'staging-preview-pr-4']);
-      expect(client.sent.filter((c) => c instanceof DeleteStackCommand).map((c) => c.input)).toEqual(deleted.map((StackName: string) => ({ StackName })));
+      const deletes = client.sent.filter((c: any) => c instanceof DeleteStackCommand);
+      expect(deletes.map((c: any) => c.input)).toEqual(deleted.map((StackName: string) => ({ StackName })));
     });
 
     test('skips a stack an operation is changing, and every stack that is not a preview of this environment', async () => {
@@ -162,8 +165,8 @@ describe('StagingPreviewReaper', () => {
         [summary('staging-preview-pr-2', 'CREATE_COMPLETE', old)],
       ]);
       expect(deleted).toEqual(['staging-preview-pr-1', 'staging-preview-pr-2']);
-      const lists = client.sent.filter((c) => c instanceof ListStacksCommand);
-      expect(lists.map((c) => c.input.NextToken)).toEqual([undefined, '1', '2']);
+      const lists = client.sent.filter((c: any) => c instanceof ListStacksCommand);
+      expect(lists.map((c: any) => c.input.NextToken)).toEqual([undefined, '1', '2']);
       const filter: string[] = lists[0].input.StackStatusFilter;
       expect(filter).not.toContain('DELETE_COMPLETE');
       expect(filter.filter((s) => s.endsWith('_IN_PROGRESS'))).toEqual([]);
