@@ -87,7 +87,7 @@ export interface GitHubPreviewWorkflowOptions {
 
   /**
    * The command that installs the CDK app's dependencies, AWS CDK CLI included (`npx cdk` runs it),
-   * in `cdkAppDirectory`.
+   * in `cdkAppDirectory` / `cdk_app_directory`.
    *
    * @default 'npm ci'
    */
@@ -113,7 +113,7 @@ export interface GitHubPreviewWorkflowOptions {
  * The IAM role a GitHub Actions workflow assumes over OIDC, on pull requests of one repository, to
  * deploy and delete previews of an environment: push images to the previewed services'
  * repositories, read what the environment publishes for previews, and create, update and delete the
- * stacks named `<environmentName>-preview-pr-*` through the environment's preview CloudFormation
+ * stacks named `<environment name>-preview-pr-*` through the environment's preview CloudFormation
  * role. Nothing of the environment itself.
  *
  * `renderWorkflow()` (Python: `render_workflow()`) writes the workflow that uses it.
@@ -250,7 +250,7 @@ export class GitHubActionsPreviewRole extends Construct {
    * stack's `cdk-ecs-staging:preview-slot` tag, or the lowest free one); when every slot is taken
    * it ends green and the comment says so. Otherwise it builds and pushes each previewed service's
    * image as `pr-<number>-<commit, 12 characters>` (never the image-uri parameters), synthesizes
-   * the preview stack (`npx cdk synth` with `previewPullRequest`, `previewSlot`, `previewImageTag`)
+   * the preview stack (`npx cdk synth` with the pull request, its slot and the image tag as context)
    * and deploys it with `aws cloudformation deploy` through the environment's preview
    * CloudFormation role. A comment job (the only one that may write to the pull request) posts the
    * URLs, the full environment, or CloudFormation's reason for a failure. On `closed`, the delete
