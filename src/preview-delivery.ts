@@ -288,7 +288,8 @@ export class GitHubActionsPreviewRole extends Construct {
       with: { 'role-to-assume': roleArn, 'aws-region': stack.region, 'role-session-name': `${name}-preview-${session}` },
     });
     // One job of the environment's previews at a time: slots are allocated from the stacks that exist.
-    const concurrency = { 'group': `previews-${name}`, 'cancel-in-progress': false };
+    // (A fresh object for each job: the YAML writer would turn a shared one into an anchor and alias.)
+    const concurrency = () => ({ 'group': `previews-${name}`, 'cancel-in-progress': false });
     const workflow = {
       name: `Previews on ${name}`,
       on: { pull_request: { types: ['opened', 'synchronize', 'reopened', 'closed'] } },
@@ -301,7 +302,7 @@ export class GitHubActionsPreviewRole extends Construct {
           'runs-on': runsOn,
           'timeout-minutes': timeoutMinutes,
           'permissions': { 'contents': 'read', 'id-token': 'write' },
-          concurrency,
+          'concurrency': concurrency(),
           'outputs': {
             full: '${{ steps.slot.outputs.full }}',
             holders: '${{ steps.slot.outputs.holders }}',
@@ -360,7 +361,7 @@ export class GitHubActionsPreviewRole extends Construct {
           'runs-on': 'ubuntu-24.04',
           'timeout-minutes': timeoutMinutes,
           'permissions': { 'id-token': 'write' },
-          concurrency,
+          'concurrency': concurrency(),
           'env': { AWS_REGION: stack.region, STACK: `${prefix}${pullRequest}` },
           'steps': [credentials('${{ github.event.pull_request.number }}'), { name: 'Delete the preview stack', run: DELETE_SCRIPT }],
         },
@@ -495,7 +496,7 @@ const SLOT_SCRIPT = [
   'holders=""',
   'while read -r name status; do',
   '  if [ -z "$name" ]; then continue; fi',
-  '  if ! slot="$(aws cloudformation describe-stacks --stack-name "$name" --query "Stacks[0].Tags[?Key==\'' + PREVIEW_TAGS.slot + '\'] | [0].Value" --output text 2> describe.err)"; then',
+  '  if ! slot="$(aws cloudformation describe-stacks --stack-name "$name" --query "Stacks[0].Tags[?Key==\'' + PREVIEW_TAGS.slot + '\'] | [0].Value" --output text 2> describe.err < /dev/null)"; then',
   // Deleted between the two calls (the reaper): it holds nothing any more.
   '    if grep -q "does not exist" describe.err; then continue; fi',
   '    fail "Reading the tags of $name failed: $(tr -s \'\\n\' \' \' < describe.err)"',
@@ -649,7 +650,7 @@ const COMMENT_SCRIPT = [
 /** Deletes the preview stack of a closed pull request; a pull request without one is fine. */
 const DELETE_SCRIPT = [
   'set -euo pipefail',
-  'if ! status="$(aws cloudformation describe-stacks --stack-name "$STACK" --query "Stacks[0].StackStatus" --output text 2> describe.err)"; then',
+  'if ! status="$(aws cloudformation describe-stacks --stack-name "$STACK" --query "Stacks[0].StackStatus" --output text 2> describe.err < /dev/null)"; then',
   '  if grep -q "does not exist" describe.err; then echo "Pull request had no preview ($STACK does not exist): nothing to delete"; exit 0; fi',
   '  cat describe.err >&2',
   '  exit 1',

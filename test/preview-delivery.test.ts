@@ -131,6 +131,8 @@ describe('GitHubActionsPreviewRole', () => {
     test('runs on pull requests opened, synchronized, reopened and closed; never pull_request_target', () => {
       expect(workflow.on).toEqual({ pull_request: { types: ['opened', 'synchronize', 'reopened', 'closed'] } });
       expect(fs.readFileSync(workflowFile, 'utf8')).not.toContain('pull_request_target');
+      // Plain YAML: no anchors or aliases, which older parsers of workflows do not read.
+      expect(fs.readFileSync(workflowFile, 'utf8')).not.toMatch(/[&*]a\d/);
       expect(workflow.permissions).toEqual({});
     });
 

@@ -186,6 +186,19 @@ describe('the preview workflow\'s scripts', () => {
     expect(result.outputs!.deploy.reason).toBe(`The preview stack ${STACK} failed to deploy: Service: Service stabilization failed`);
   });
 
+  test('a change set CloudFormation refuses fails the job with its reason, and the next run creates the stack', () => {
+    // GIVEN a template CloudFormation rejects before running anything
+    const refused = deploy(account([], { changeSetFailure: 'Template error: instance of Fn::GetAtt references undefined resource Service' }));
+    expect(refused.ok).toBe(false);
+    expect(refused.outputs!.deploy.reason).toMatch(/failed to deploy: .*Reason: Template error: instance of Fn::GetAtt references undefined resource Service$/);
+    // WHEN the next push deploys a template it accepts
+    const next = deploy({ ...refused.state, changeSetFailure: undefined });
+    // THEN the stack left in REVIEW_IN_PROGRESS does not block it
+    expect(next.ok).toBe(true);
+    expect(stackOf(next)!.StackStatus).toBe('CREATE_COMPLETE');
+    expect(slotOf(stackOf(next))).toBe('0');
+  });
+
   test('a preview whose first deploy failed (ROLLBACK_COMPLETE) is deleted and deployed again in its slot', () => {
     const result = deploy(account([preview(12, 1, 'ROLLBACK_COMPLETE')]));
     expect(result.ok).toBe(true);

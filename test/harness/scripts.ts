@@ -63,6 +63,8 @@ export interface AwsState {
   stacks?: StackState[];
   /** The reason CloudFormation gives for the next `cloudformation deploy`'s failing resource (it fails), or none (it succeeds). */
   deployFailure?: string;
+  /** The reason CloudFormation gives for refusing the next `cloudformation deploy`'s change set (nothing runs), or none. */
+  changeSetFailure?: string;
   /** The reason CloudFormation gives for a resource it cannot delete (the next deletion fails), or none. */
   deleteFailure?: string;
   /** The stack name `npx cdk synth` writes a template for (none: it writes no template); `failing` may name 'synth'. */
