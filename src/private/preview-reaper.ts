@@ -20,9 +20,12 @@ import { previewStackPrefix } from './preview-facts';
  * LastUpdatedTime, https://docs.aws.amazon.com/AWSCloudFormation/latest/APIReference/API_StackSummary.html),
  * keeps those named `$STACK_PREFIX<number>` that no operation is changing (no `*_IN_PROGRESS`
  * status), and deletes each whose last update (or creation) is older than
- * `$EXPIRE_AFTER_SECONDS`. It passes no role: CloudFormation deletes with the service role the stack
- * was deployed with ("CloudFormation uses this role even if the users don't have permission to pass
- * it", https://docs.aws.amazon.com/AWSCloudFormation/latest/APIReference/API_DeleteStack.html).
+ * `$EXPIRE_AFTER_SECONDS`. It passes no role, so it needs no iam:PassRole: without RoleARN,
+ * "CloudFormation uses the role that was previously associated with the stack"
+ * (https://docs.aws.amazon.com/AWSCloudFormation/latest/APIReference/API_DeleteStack.html), and
+ * "provided that users have permission to operate on the stack, CloudFormation uses this role even if
+ * the users don't have permission to pass it"
+ * (https://docs.aws.amazon.com/AWSCloudFormation/latest/APIReference/API_CreateChangeSet.html, RoleARN).
  * Each decision is one JSON log line. `reap` is exported for the tests, which hand it a client.
  *
  * CloudFormation takes inline Node.js code of up to 4096 characters (ZipFile,
