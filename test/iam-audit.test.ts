@@ -32,7 +32,7 @@ const ACCEPTED: AcceptedFinding[] = [
   {
     issue: 'UNKNOWN_FEDERATION_SOURCE',
     actions: ['sts:AssumeRoleWithWebIdentity'],
-    where: /#ServiceGitHubActionsDeployRole[0-9A-F]{8}\.AssumeRolePolicyDocument$/,
+    where: /#(ServiceGitHubActionsDeployRole|[A-Za-z0-9]*Preview[A-Za-z0-9]*Role)[0-9A-F]{8}\.AssumeRolePolicyDocument$/,
     reason: 'parliament knows SAML providers and four web identity providers only. The principal is the account\'s IAM OIDC provider for '
       + 'token.actions.githubusercontent.com, the form IAM documents for OIDC federation '
       + '(https://docs.aws.amazon.com/IAM/latest/UserGuide/id_roles_create_for-idp_oidc.html).',
@@ -40,10 +40,10 @@ const ACCEPTED: AcceptedFinding[] = [
   {
     issue: 'UNKNOWN_CONDITION_FOR_ACTION',
     actions: ['sts:AssumeRoleWithWebIdentity'],
-    where: /#ServiceGitHubActionsDeployRole[0-9A-F]{8}\.AssumeRolePolicyDocument$/,
+    where: /#(ServiceGitHubActionsDeployRole|[A-Za-z0-9]*Preview[A-Za-z0-9]*Role)[0-9A-F]{8}\.AssumeRolePolicyDocument$/,
     reason: 'token.actions.githubusercontent.com:aud and :sub are the OIDC provider\'s own keys, which IAM names after the provider and which '
       + 'are not in the action catalogue (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_iam-condition-keys.html#condition-keys-wif). '
-      + 'They are what limits the role to one repository, branch and audience.',
+      + 'They are what limits the role to one repository, its branch, GitHub environment or pull requests, and the audience.',
   },
   {
     issue: 'RESOURCE_MISMATCH',
