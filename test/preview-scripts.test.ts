@@ -123,6 +123,7 @@ describe('the preview workflow\'s scripts', () => {
       { Key: 'cdk-ecs-staging:environment', Value: 'staging' },
     ]);
     expect(JSON.parse(stack.Template!).Metadata.context.previewSlot).toBe('0');
+    expect(called(result, 'npm')).toEqual([['npm', 'ci']]);
     expect(result.outputs!.slot).toEqual({ full: 'false' });
     expect(result.outputs!.deploy).toEqual({ urls: 'https://pr-12-web.staging.example.com https://pr-12-api.staging.example.com' });
     // A preview never writes an image-uri parameter (nor any parameter).
@@ -149,6 +150,16 @@ describe('the preview workflow\'s scripts', () => {
     const result = deploy(state);
     expect(result.ok).toBe(true);
     expect(slotOf(stackOf(result))).toBe('2');
+  });
+
+  test('installs and synthesizes the CDK app in its own folder, and deploys the template it wrote there', () => {
+    const result = runJob(workflow, 'deploy', account(), {
+      env: { ...GITHUB, CDK_APP_DIRECTORY: 'infra', INSTALL_COMMAND: 'npm ci --ignore-scripts' },
+      files: { ...FILES, 'infra/cdk.json': '{}' },
+    });
+    expect(result.ok).toBe(true);
+    expect(called(result, 'npm')).toEqual([['npm', 'ci', '--ignore-scripts']]);
+    expect(called(result, 'aws', 'cloudformation', 'deploy')[0]).toEqual(expect.arrayContaining(['--template-file', `${result.workdir}/infra/cdk.out/${STACK}.template.json`]));
   });
 
   test('a full environment: the job ends green without building or deploying, and says who holds the slots', () => {
