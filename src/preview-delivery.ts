@@ -157,7 +157,7 @@ export class GitHubActionsPreviewRole extends Construct {
       }),
     });
     this.deliveryTargetParameterName = `/${name}/_previews/delivery-target`;
-    new ssm.StringParameter(this, 'DeliveryTarget', {
+    const deliveryTarget = new ssm.StringParameter(this, 'DeliveryTarget', {
       parameterName: this.deliveryTargetParameterName,
       description: `Where the preview workflow of ${name} pushes its images (cdk-ecs-staging)`,
       stringValue: Stack.of(this).toJsonString({
@@ -168,6 +168,12 @@ export class GitHubActionsPreviewRole extends Construct {
         })),
       }),
     });
+    // After the environment's published parameters, which it creates one at a time: Parameter Store
+    // throttles PutParameter ("Rate exceeded") when CloudFormation creates many in parallel.
+    const published = environment.node.tryFindChild('Published');
+    if (published) {
+      deliveryTarget.node.addDependency(published);
+    }
     this.grantPreviews();
     // Services added to the environment after the role would be previewed without a grant to push.
     this.node.addValidation({

@@ -110,6 +110,10 @@ describe('GitHubActionsPreviewRole', () => {
 
   test('publishes where the workflow pushes: the delivery target parameter', () => {
     template.hasResourceProperties('AWS::SSM::Parameter', { Name: '/staging/_previews/delivery-target', Type: 'String' });
+    // Created after the environment's published parameters (Parameter Store throttles parallel writes)
+    const target = Object.values(template.findResources('AWS::SSM::Parameter', { Properties: { Name: '/staging/_previews/delivery-target' } }))[0];
+    const manifest = Object.keys(template.findResources('AWS::SSM::Parameter', { Properties: { Name: '/staging/_environment/manifest' } }))[0];
+    expect(target.DependsOn).toEqual(expect.arrayContaining([manifest]));
     expect(built.previews.deliveryTargetParameterName).toBe('/staging/_previews/delivery-target');
   });
 
