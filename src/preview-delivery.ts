@@ -6,8 +6,9 @@ import { RegionInfo } from 'aws-cdk-lib/region-info';
 import { Construct } from 'constructs';
 import type * as yaml from 'yaml';
 import { StagingValidationError } from './private/errors';
-import { PREVIEW_TAGS, previewFactsOf, PreviewFacts, previewStackPrefix } from './private/preview-facts';
+import { PREVIEW_TAGS, previewFactsOf, PreviewFacts, previewsParameterName, PREVIEWS_SEGMENT, previewStackPrefix } from './private/preview-facts';
 import { previewStacksArn } from './private/preview-reaper';
+import { ENVIRONMENT_SEGMENT } from './private/published';
 import { validateRoleName } from './private/validation';
 import type { IStagingService } from './service-contract';
 import type { EcsStagingEnvironment } from './staging-environment';
@@ -156,7 +157,7 @@ export class GitHubActionsPreviewRole extends Construct {
         },
       }),
     });
-    this.deliveryTargetParameterName = `/${name}/_previews/delivery-target`;
+    this.deliveryTargetParameterName = previewsParameterName(name, 'delivery-target');
     const deliveryTarget = new ssm.StringParameter(this, 'DeliveryTarget', {
       parameterName: this.deliveryTargetParameterName,
       description: `Where the preview workflow of ${name} pushes its images (cdk-ecs-staging)`,
@@ -209,7 +210,7 @@ export class GitHubActionsPreviewRole extends Construct {
     const parameters = (path: string) => `arn:${partition}:ssm:${stack.region}:${stack.account}:parameter/${name}/${path}`;
     role.addToPrincipalPolicy(new iam.PolicyStatement({
       actions: ['ssm:GetParameter', 'ssm:GetParameters'],
-      resources: [parameters('_environment/*'), parameters('_previews/*')],
+      resources: [parameters(`${ENVIRONMENT_SEGMENT}/*`), parameters(`${PREVIEWS_SEGMENT}/*`)],
     }));
     // Stacks named <env>-preview-pr-*: `aws cloudformation deploy` creates, describes and executes a
     // change set and waits on the stack (https://docs.aws.amazon.com/cli/latest/reference/cloudformation/deploy/);
@@ -242,7 +243,7 @@ export class GitHubActionsPreviewRole extends Construct {
       reasons.push({ id: `AwsSolutions-IAM5[Resource::${stacks}]`, reason: `Preview stacks are named ${previewStackPrefix(name)}<pull request>: the wildcard covers those names and their stack IDs only.` });
     }
     if (!Token.isUnresolved(stack.region) && !Token.isUnresolved(stack.account)) {
-      for (const path of ['_environment/*', '_previews/*']) {
+      for (const path of [`${ENVIRONMENT_SEGMENT}/*`, `${PREVIEWS_SEGMENT}/*`]) {
         reasons.push({ id: `AwsSolutions-IAM5[Resource::${parameters(path)}]`, reason: 'Read-only, on the String parameters the environment publishes for previews by name (resource names, no secret).' });
       }
     }
@@ -322,9 +323,9 @@ export class GitHubActionsPreviewRole extends Construct {
             COMMIT: '${{ github.event.pull_request.head.sha }}',
             STACK_PREFIX: prefix,
             STACK: `${prefix}${pullRequest}`,
-            SETTINGS_PARAMETER: `/${name}/_previews/settings`,
+            SETTINGS_PARAMETER: previewsParameterName(name, 'settings'),
             TARGET_PARAMETER: this.deliveryTargetParameterName,
-            CLOUDFORMATION_ROLE_PARAMETER: `/${name}/_previews/cloudformation-role-arn`,
+            CLOUDFORMATION_ROLE_PARAMETER: previewsParameterName(name, 'cloudformation-role-arn'),
             PLATFORM: builds.platform,
             BUILDS: JSON.stringify(builds.services),
             CDK_APP_DIRECTORY: options.cdkAppDirectory ?? '.',

@@ -30,6 +30,17 @@ export function previewFactsOf(environment: IConstruct): PreviewFacts | undefine
   return REGISTRY.get(environment);
 }
 
+/** The segment under `/<environmentName>/` of what the environment publishes for previews. */
+export const PREVIEWS_SEGMENT = '_previews';
+
+/** Keys of the parameters under `/<environmentName>/_previews/` that the preview workflow reads. */
+export type PreviewsKey = 'settings' | 'cloudformation-role-arn' | 'delivery-target';
+
+/** The name of a parameter the previews read: `/<environmentName>/_previews/<key>`. */
+export function previewsParameterName(environmentName: string, key: PreviewsKey): string {
+  return `/${environmentName}/${PREVIEWS_SEGMENT}/${key}`;
+}
+
 /** The name of the stack of pull request `pullRequest`'s preview: `<environmentName>-preview-pr-<pullRequest>`. */
 export function previewStackName(environmentName: string, pullRequest: number | string): string {
   return `${previewStackPrefix(environmentName)}${pullRequest}`;
