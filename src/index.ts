@@ -6,4 +6,5 @@ export * from './service';
 export * from './secrets';
 export * from './observability';
 export * from './pipeline';
+export * from './preview-delivery';
 export * from './schedule';

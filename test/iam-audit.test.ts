@@ -32,7 +32,7 @@ const ACCEPTED: AcceptedFinding[] = [
   {
     issue: 'UNKNOWN_FEDERATION_SOURCE',
     actions: ['sts:AssumeRoleWithWebIdentity'],
-    where: /#ServiceGitHubActionsDeployRole[0-9A-F]{8}\.AssumeRolePolicyDocument$/,
+    where: /#(ServiceGitHubActionsDeployRole|[A-Za-z0-9]*Preview[A-Za-z0-9]*Role)[0-9A-F]{8}\.AssumeRolePolicyDocument$/,
     reason: 'parliament knows SAML providers and four web identity providers only. The principal is the account\'s IAM OIDC provider for '
       + 'token.actions.githubusercontent.com, the form IAM documents for OIDC federation '
       + '(https://docs.aws.amazon.com/IAM/latest/UserGuide/id_roles_create_for-idp_oidc.html).',
@@ -40,10 +40,10 @@ const ACCEPTED: AcceptedFinding[] = [
   {
     issue: 'UNKNOWN_CONDITION_FOR_ACTION',
     actions: ['sts:AssumeRoleWithWebIdentity'],
-    where: /#ServiceGitHubActionsDeployRole[0-9A-F]{8}\.AssumeRolePolicyDocument$/,
+    where: /#(ServiceGitHubActionsDeployRole|[A-Za-z0-9]*Preview[A-Za-z0-9]*Role)[0-9A-F]{8}\.AssumeRolePolicyDocument$/,
     reason: 'token.actions.githubusercontent.com:aud and :sub are the OIDC provider\'s own keys, which IAM names after the provider and which '
       + 'are not in the action catalogue (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_iam-condition-keys.html#condition-keys-wif). '
-      + 'They are what limits the role to one repository, branch and audience.',
+      + 'They are what limits the role to one repository, its branch, GitHub environment or pull requests, and the audience.',
   },
   {
     issue: 'RESOURCE_MISMATCH',
@@ -222,6 +222,21 @@ describe('TemplateResolver', () => {
     expect(resolve({ 'Fn::Sub': ['${Repo.Arn}/${!literal}/${X}', { X: { Ref: 'AWS::Region' } }] }))
       .toMatch(/^arn:aws:ecr:us-east-1:123456789012:repository\/[a-z0-9-]+\/\$\{literal\}\/us-east-1$/);
     expect(resolve([{ Ref: 'AWS::NoValue' }, { 'Fn::Select': [1, { 'Fn::Split': [',', 'a,b'] }] }])).toEqual(['b']);
+  });
+
+  test('resolves a nested stack\'s output to the value its template gives it', () => {
+    // GIVEN a parent whose nested stack outputs its repository's ARN
+    const root = new TemplateResolver('Root.template.json', {
+      Resources: { Child: { Type: 'AWS::CloudFormation::Stack', Properties: {} } },
+    }, { stackName: 'Root', region: 'us-east-1' });
+    const child = new TemplateResolver('Child.nested.template.json', {
+      Resources: { Repo: { Type: 'AWS::ECR::Repository', Properties: { RepositoryName: 'staging-web' } } },
+      Outputs: { RepoArn: { Value: { 'Fn::GetAtt': ['Repo', 'Arn'] } } },
+    }, { stackName: 'Root-Child-ABC', region: 'us-east-1', parent: { resolver: root, parameters: {}, logicalId: 'Child' } });
+    root.children.set('Child', child);
+    // THEN
+    expect(root.resolve({ 'Fn::GetAtt': ['Child', 'Outputs.RepoArn'] }, 'test')).toBe('arn:aws:ecr:us-east-1:123456789012:repository/staging-web');
+    expect(() => root.resolve({ 'Fn::GetAtt': ['Child', 'Outputs.Missing'] }, 'test')).toThrow(/cannot resolve Fn::GetAtt Child.Outputs.Missing/);
   });
 
   test('fails on what it cannot resolve, rather than skip it', () => {

@@ -232,6 +232,7 @@ function loadAssembly(dir: string): LoadedStack[] {
         parent: { resolver: parent, parameters: resource.Properties.Parameters ?? {}, logicalId },
       });
       resolvers.set(file, child);
+      parent.children.set(logicalId, child);
       pending.push(child);
     }
   }
@@ -264,6 +265,9 @@ interface StackContext {
  * reference, https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/aws-template-resource-type-ref.html
  */
 export class TemplateResolver implements LoadedStack {
+  /** The resolvers of the nested stacks this template creates, by their logical ID here. */
+  readonly children = new Map<string, TemplateResolver>();
+
   constructor(readonly file: string, readonly template: any, readonly context: StackContext) {}
 
   /** `value` with every intrinsic replaced by its value; throws on anything it cannot resolve. */
@@ -415,6 +419,14 @@ export class TemplateResolver implements LoadedStack {
     const type: string = resource.Type;
     const key = `${type}.${attribute}`;
     const name = () => this.nameOf(logicalId, where);
+    // A nested stack's output: the value its template gives it.
+    const child = this.children.get(logicalId);
+    if (type === 'AWS::CloudFormation::Stack' && attribute.startsWith('Outputs.') && child) {
+      const output = child.template.Outputs?.[attribute.slice('Outputs.'.length)];
+      if (output) {
+        return child.resolve(output.Value, `${where} (output ${attribute} of ${logicalId})`);
+      }
+    }
     switch (key) {
       case 'AWS::S3::Bucket.Arn': return `arn:${this.partition}:s3:::${name()}`;
       case 'AWS::ECR::Repository.Arn': return this.arn('ecr', `repository/${name()}`);

@@ -57,6 +57,33 @@ export interface AwsState {
   failing?: string[];
   /** update-service calls that succeed before every later one fails (throttled). */
   updatesBeforeFailing?: number;
+  /** Image tags by repository name, for scripts that push to several repositories (else `tags`). */
+  images?: Record<string, string[]>;
+  /** CloudFormation stacks, as ListStacks and DescribeStacks return them, with their events (newest first). */
+  stacks?: StackState[];
+  /** The reason CloudFormation gives for the next `cloudformation deploy`'s failing resource (it fails), or none (it succeeds). */
+  deployFailure?: string;
+  /** The reason CloudFormation gives for refusing the next `cloudformation deploy`'s change set (nothing runs), or none. */
+  changeSetFailure?: string;
+  /** The reason CloudFormation gives for a resource it cannot delete (the next deletion fails), or none. */
+  deleteFailure?: string;
+  /** The stack name `npx cdk synth` writes a template for (none: it writes no template); `failing` may name 'synth'. */
+  synthStack?: string;
+  /** Comments posted with `gh pr comment`. */
+  comments?: Array<{ pullRequest: string; repository: string; body: string }>;
+}
+
+/** One CloudFormation stack of the stand-in's account. */
+export interface StackState {
+  StackName: string;
+  StackStatus: string;
+  CreationTime: string;
+  LastUpdatedTime?: string;
+  RoleARN?: string;
+  Tags: Array<{ Key: string; Value: string }>;
+  /** The template file it was last deployed from, and that file's content. */
+  Template?: string;
+  Events: Array<Record<string, string>>;
 }
 
 /** What a run gets besides the state: environment variables and files in its working directory. */
@@ -79,6 +106,8 @@ export interface RunResult {
   readonly output: string;
   /** The working directory the run used. */
   readonly workdir: string;
+  /** What each step wrote to $GITHUB_OUTPUT, by step id (workflow jobs only). */
+  readonly outputs?: Record<string, Record<string, string>>;
 }
 
 function sandbox(state: AwsState, files: Record<string, string>): { dir: string; env: NodeJS.ProcessEnv } {
@@ -86,6 +115,7 @@ function sandbox(state: AwsState, files: Record<string, string>): { dir: string;
   const work = path.join(dir, 'work');
   fs.mkdirSync(work);
   for (const [name, content] of Object.entries(files)) {
+    fs.mkdirSync(path.dirname(path.join(work, name)), { recursive: true });
     fs.writeFileSync(path.join(work, name), content);
   }
   fs.writeFileSync(path.join(dir, 'state.json'), JSON.stringify(state, null, 2));
@@ -116,31 +146,45 @@ function finish(dir: string, ok: boolean, failed: string | undefined, output: st
  * the first failing step ends the job. `uses:` steps (checkout, credentials) are skipped.
  */
 export function runWorkflow(workflow: string, state: AwsState, options: RunOptions = {}): RunResult {
-  const job = Object.values(parse(workflow).jobs)[0] as any;
+  return runJob(workflow, Object.keys(parse(workflow).jobs)[0], state, options);
+}
+
+/**
+ * Runs the `run:` steps of one job of a rendered workflow, as `runWorkflow` does, and reads what
+ * the steps wrote to $GITHUB_OUTPUT (name=value lines) into `outputs`, keyed by step id. The job's
+ * `env` values that hold `${{ }}` expressions are GitHub's to fill: give them in `options.env`.
+ */
+export function runJob(workflow: string, jobName: string, state: AwsState, options: RunOptions = {}): RunResult {
+  const job = parse(workflow).jobs[jobName] as any;
   const { dir, env } = sandbox(state, options.files ?? {});
   const githubEnv = path.join(dir, 'github_env');
   fs.writeFileSync(githubEnv, '');
+  const outputs: Record<string, Record<string, string>> = {};
+  const lines = (file: string) => Object.fromEntries(fs.readFileSync(file, 'utf8').split('\n').filter(Boolean).map((line) => {
+    const i = line.indexOf('=');
+    return [line.slice(0, i), line.slice(i + 1)];
+  }));
   let output = '';
-  for (const step of job.steps) {
+  for (const [index, step] of (job.steps as any[]).entries()) {
     if (step.run === undefined) continue;
-    const exported = Object.fromEntries(fs.readFileSync(githubEnv, 'utf8').split('\n').filter(Boolean).map((line) => {
-      const i = line.indexOf('=');
-      return [line.slice(0, i), line.slice(i + 1)];
-    }));
+    const exported = lines(githubEnv);
+    const githubOutput = path.join(dir, `github_output_${index}`);
+    fs.writeFileSync(githubOutput, '');
     const script = path.join(dir, 'step.sh');
     fs.writeFileSync(script, step.run);
     const result = spawnSync('bash', ['-e', script], {
       cwd: path.join(dir, 'work'),
-      env: { ...env, ...job.env, ...options.env, ...exported, GITHUB_ENV: githubEnv },
+      env: { ...env, ...job.env, ...options.env, ...exported, GITHUB_ENV: githubEnv, GITHUB_OUTPUT: githubOutput },
       encoding: 'utf8',
       timeout: 60_000,
     });
     output += `--- ${step.name}\n${result.stdout}${result.stderr}`;
+    outputs[step.id ?? String(index)] = lines(githubOutput);
     if (result.status !== 0) {
-      return finish(dir, false, step.name, output);
+      return { ...finish(dir, false, step.name, output), outputs };
     }
   }
-  return finish(dir, true, undefined, output);
+  return { ...finish(dir, true, undefined, output), outputs };
 }
 
 /** The commands of a build spec's build phase, whatever the form of each entry. */

@@ -1,0 +1,300 @@
+/**
+ * The preview workflow's scripts, executed: each job's `run:` steps under bash with `aws`, `docker`,
+ * `npx`, `npm` and `gh` stand-ins (test/harness/stand-ins), for a first preview, an update, the
+ * lowest free slot, a full environment, a deploy that fails, a close with and without a preview;
+ * and shellcheck over every step.
+ */
+import { Stack } from 'aws-cdk-lib';
+import { Template } from 'aws-cdk-lib/assertions';
+import { parse } from 'yaml';
+import { GitHubActionsPreviewRole } from '../src';
+import { previewEnvironment } from './harness/previews';
+import { AwsState, RunResult, runJob, shellcheck, StackState } from './harness/scripts';
+
+const REGISTRY = '123456789012.dkr.ecr.us-east-1.amazonaws.com';
+const SHA = 'fedcba9876543210fedcba9876543210fedcba98';
+const TAG = 'pr-12-fedcba987654';
+const CFN_ROLE = 'arn:aws:iam::123456789012:role/staging-preview-cloudformation';
+const PLACEHOLDER = 'public.ecr.aws/placeholder:1';
+const STACK = 'staging-preview-pr-12';
+
+/** The account as the environment left it: its published parameters, two empty repositories, the given stacks. */
+function account(stacks: StackState[] = [], overrides: Partial<AwsState> = {}): AwsState {
+  return {
+    tags: [],
+    taskDefinitions: [],
+    service: { serviceName: 'staging-web', desiredCount: 1, runningCount: 1, taskDefinition: 'x', deployments: [] },
+    rollout: 'COMPLETED',
+    parameters: {
+      '/staging/_previews/settings': JSON.stringify({
+        maxPreviews: 3, expireAfterHours: 72, services: ['web', 'api'], domainName: 'staging.example.com', priorityBase: 1000, prioritiesPerSlot: 10,
+      }),
+      '/staging/_previews/delivery-target': JSON.stringify({
+        services: [
+          { name: 'web', repositoryName: 'staging-web', repositoryUri: `${REGISTRY}/staging-web` },
+          { name: 'api', repositoryName: 'staging-api', repositoryUri: `${REGISTRY}/staging-api` },
+        ],
+      }),
+      '/staging/_previews/cloudformation-role-arn': CFN_ROLE,
+      '/staging/web/image-uri': PLACEHOLDER,
+    },
+    images: { 'staging-web': [], 'staging-api': [] },
+    stacks,
+    synthStack: STACK,
+    ...overrides,
+  };
+}
+
+/** A preview stack of pull request `pr` in `slot`. */
+function preview(pr: number, slot: number, status = 'UPDATE_COMPLETE'): StackState {
+  return {
+    StackName: `staging-preview-pr-${pr}`,
+    StackStatus: status,
+    CreationTime: '2026-12-01T00:00:00.000Z',
+    LastUpdatedTime: '2026-12-02T00:00:00.000Z',
+    RoleARN: CFN_ROLE,
+    Tags: [
+      { Key: 'cdk-ecs-staging:preview-slot', Value: String(slot) },
+      { Key: 'cdk-ecs-staging:pull-request', Value: String(pr) },
+      { Key: 'cdk-ecs-staging:environment', Value: 'staging' },
+    ],
+    Events: [],
+  };
+}
+
+const FILES = { 'Dockerfile': 'FROM scratch\n', 'api/Dockerfile': 'FROM scratch\n' };
+/** What GitHub fills in from `${{ }}` expressions and its default variables. */
+const GITHUB = {
+  PULL_REQUEST: '12',
+  COMMIT: SHA,
+  STACK,
+  GITHUB_SERVER_URL: 'https://github.com',
+  GITHUB_REPOSITORY: 'acme/shop',
+  GITHUB_RUN_ID: '42',
+  GH_TOKEN: 'token',
+};
+
+const called = (run: RunResult, ...prefix: string[]) => run.calls.filter((c) => prefix.every((p, i) => c[i] === p));
+const slotOf = (stack: StackState | undefined) => stack?.Tags.find((t) => t.Key === 'cdk-ecs-staging:preview-slot')?.Value;
+const stackOf = (result: RunResult, name = STACK) => result.state.stacks!.find((s) => s.StackName === name && s.StackStatus !== 'DELETE_COMPLETE');
+
+describe('the preview workflow\'s scripts', () => {
+  let workflow: string;
+  let targetParameter: string;
+  beforeAll(() => {
+    const environment = previewEnvironment();
+    environment.addService('web');
+    environment.addService('api', { pathPatterns: ['/api/*'] });
+    const role = new GitHubActionsPreviewRole(Stack.of(environment), 'Previews', { environment, repository: 'acme/shop' });
+    workflow = role.renderWorkflow({ builds: { api: { dockerfile: 'api/Dockerfile', buildContext: 'api' } } });
+    targetParameter = JSON.stringify(Template.fromStack(Stack.of(environment)).findResources('AWS::SSM::Parameter', { Properties: { Name: '/staging/_previews/delivery-target' } }));
+  });
+  // POLL and files as a runner has them; FILES holds both services' Dockerfiles.
+  const deploy = (state: AwsState, env: Record<string, string> = {}) => runJob(workflow, 'deploy', state, { env: { ...GITHUB, ...env }, files: FILES });
+  const comment = (env: Record<string, string>) => runJob(workflow, 'comment', account(), { env: { ...GITHUB, ...env } });
+  const close = (state: AwsState) => runJob(workflow, 'delete', state, { env: GITHUB });
+
+  test('the delivery target holds every key the build step reads', () => {
+    for (const key of ['name', 'repositoryName', 'repositoryUri']) {
+      expect(targetParameter).toContain(`\\"${key}\\":`);
+    }
+  });
+
+  test('first preview: slot 0, both images pushed as pr-<n>-<sha12>, synthesized with the three keys, deployed through the preview role with its tags', () => {
+    // WHEN
+    const result = deploy(account());
+    // THEN
+    expect(result.output).toContain(`${STACK} is up`);
+    expect(result.ok).toBe(true);
+    expect(result.state.images).toEqual({ 'staging-web': [TAG], 'staging-api': [TAG] });
+    expect(called(result, 'docker', 'build')).toEqual([
+      ['docker', 'build', '--platform', 'linux/amd64', '--file', 'Dockerfile', '--tag', `${REGISTRY}/staging-web:${TAG}`, '.'],
+      ['docker', 'build', '--platform', 'linux/amd64', '--file', 'api/Dockerfile', '--tag', `${REGISTRY}/staging-api:${TAG}`, 'api'],
+    ]);
+    expect(called(result, 'npx', 'cdk', 'synth')[0]).toEqual(expect.arrayContaining([
+      'previewPullRequest=12', 'previewSlot=0', `previewImageTag=${TAG}`,
+    ]));
+    const stack = stackOf(result)!;
+    expect(stack.StackStatus).toBe('CREATE_COMPLETE');
+    expect(stack.RoleARN).toBe(CFN_ROLE);
+    expect(stack.Tags).toEqual([
+      { Key: 'cdk-ecs-staging:preview-slot', Value: '0' },
+      { Key: 'cdk-ecs-staging:pull-request', Value: '12' },
+      { Key: 'cdk-ecs-staging:environment', Value: 'staging' },
+    ]);
+    expect(JSON.parse(stack.Template!).Metadata.context.previewSlot).toBe('0');
+    expect(called(result, 'npm')).toEqual([['npm', 'ci']]);
+    expect(result.outputs!.slot).toEqual({ full: 'false' });
+    expect(result.outputs!.deploy).toEqual({ urls: 'https://pr-12-web.staging.example.com https://pr-12-api.staging.example.com' });
+    // A preview never writes an image-uri parameter (nor any parameter).
+    expect(called(result, 'aws', 'ssm', 'put-parameter')).toEqual([]);
+    expect(result.state.parameters['/staging/web/image-uri']).toBe(PLACEHOLDER);
+  });
+
+  test('an update keeps the preview\'s slot, and a re-run of the same commit pushes nothing', () => {
+    // GIVEN pull request 12 holds slot 2, and its images are there
+    const state = account([preview(3, 0), preview(12, 2)], { images: { 'staging-web': [TAG], 'staging-api': [TAG] } });
+    // WHEN
+    const result = deploy(state);
+    // THEN
+    expect(result.ok).toBe(true);
+    expect(result.output).toContain(`${STACK} holds slot 2`);
+    expect(slotOf(stackOf(result))).toBe('2');
+    expect(stackOf(result)!.StackStatus).toBe('UPDATE_COMPLETE');
+    expect(called(result, 'docker', 'build')).toEqual([]);
+    expect(called(result, 'docker', 'push')).toEqual([]);
+  });
+
+  test('a new preview takes the lowest free slot; a stack being deleted still holds its slot, a deleted one does not', () => {
+    const state = account([preview(3, 0), preview(5, 1, 'DELETE_IN_PROGRESS'), preview(7, 2, 'DELETE_COMPLETE'), preview(9, 3)]);
+    const result = deploy(state);
+    expect(result.ok).toBe(true);
+    expect(slotOf(stackOf(result))).toBe('2');
+  });
+
+  test('installs and synthesizes the CDK app in its own folder, and deploys the template it wrote there', () => {
+    const result = runJob(workflow, 'deploy', account(), {
+      env: { ...GITHUB, CDK_APP_DIRECTORY: 'infra', INSTALL_COMMAND: 'npm ci --ignore-scripts' },
+      files: { ...FILES, 'infra/cdk.json': '{}' },
+    });
+    expect(result.ok).toBe(true);
+    expect(called(result, 'npm')).toEqual([['npm', 'ci', '--ignore-scripts']]);
+    expect(called(result, 'aws', 'cloudformation', 'deploy')[0]).toEqual(expect.arrayContaining(['--template-file', `${result.workdir}/infra/cdk.out/${STACK}.template.json`]));
+  });
+
+  test('a full environment: the job ends green without building or deploying, and says who holds the slots', () => {
+    // GIVEN the three slots held by pull requests 3, 5 and 7
+    const result = deploy(account([preview(3, 0), preview(5, 1), preview(7, 2)]));
+    // THEN
+    expect(result.ok).toBe(true);
+    expect(result.outputs!.slot).toEqual({ full: 'true', holders: '#3 #5 #7' });
+    expect(result.calls.filter((c) => ['docker', 'npx', 'npm'].includes(c[0]))).toEqual([]);
+    expect(called(result, 'aws', 'cloudformation', 'deploy')).toEqual([]);
+    expect(stackOf(result)).toBeUndefined();
+  });
+
+  test('a deploy that fails ends the job red with CloudFormation\'s reason for the failed resource', () => {
+    const reason = 'Resource handler returned message: "Priority \'1010\' is currently in use (Service: ElasticLoadBalancingV2, Status Code: 400)"';
+    const result = deploy(account([], { deployFailure: reason }));
+    expect(result.ok).toBe(false);
+    expect(result.failed).toBe('Deploy the preview stack');
+    expect(result.outputs!.deploy.reason).toBe(`The preview stack ${STACK} failed to deploy: Service: ${reason}`);
+    // The cancelled resources are not the cause, and are left out.
+    expect(result.outputs!.deploy.reason).not.toContain('cancelled');
+    expect(result.output).toContain(`::error::The preview stack ${STACK} failed to deploy`);
+  });
+
+  test('a failed update reports the reasons of this update only, not of earlier operations', () => {
+    // GIVEN a stack whose first deploy had a failure long ago, then succeeded
+    const stack = preview(12, 1);
+    stack.Events = [
+      { LogicalResourceId: STACK, ResourceType: 'AWS::CloudFormation::Stack', ResourceStatus: 'UPDATE_COMPLETE', ResourceStatusReason: '' },
+      { LogicalResourceId: 'Old', ResourceType: 'AWS::ECS::Service', ResourceStatus: 'UPDATE_FAILED', ResourceStatusReason: 'an old failure' },
+      { LogicalResourceId: STACK, ResourceType: 'AWS::CloudFormation::Stack', ResourceStatus: 'UPDATE_IN_PROGRESS', ResourceStatusReason: 'User Initiated' },
+    ];
+    const result = deploy(account([stack], { deployFailure: 'Service stabilization failed' }));
+    expect(result.ok).toBe(false);
+    expect(result.outputs!.deploy.reason).toBe(`The preview stack ${STACK} failed to deploy: Service: Service stabilization failed`);
+  });
+
+  test('a change set CloudFormation refuses fails the job with its reason, and the next run creates the stack', () => {
+    // GIVEN a template CloudFormation rejects before running anything
+    const refused = deploy(account([], { changeSetFailure: 'Template error: instance of Fn::GetAtt references undefined resource Service' }));
+    expect(refused.ok).toBe(false);
+    expect(refused.outputs!.deploy.reason).toMatch(/failed to deploy: .*Reason: Template error: instance of Fn::GetAtt references undefined resource Service$/);
+    // WHEN the next push deploys a template it accepts
+    const next = deploy({ ...refused.state, changeSetFailure: undefined });
+    // THEN the stack left in REVIEW_IN_PROGRESS does not block it
+    expect(next.ok).toBe(true);
+    expect(stackOf(next)!.StackStatus).toBe('CREATE_COMPLETE');
+    expect(slotOf(stackOf(next))).toBe('0');
+  });
+
+  test('a preview whose first deploy failed (ROLLBACK_COMPLETE) is deleted and deployed again in its slot', () => {
+    const result = deploy(account([preview(12, 1, 'ROLLBACK_COMPLETE')]));
+    expect(result.ok).toBe(true);
+    expect(called(result, 'aws', 'cloudformation', 'delete-stack')).toHaveLength(1);
+    expect(stackOf(result)!.StackStatus).toBe('CREATE_COMPLETE');
+    expect(slotOf(stackOf(result))).toBe('1');
+  });
+
+  test('a preview that another deploy is changing fails the job before anything is built', () => {
+    const result = deploy(account([preview(12, 1, 'UPDATE_IN_PROGRESS')]));
+    expect(result.ok).toBe(false);
+    expect(result.outputs!.slot.reason).toContain('is UPDATE_IN_PROGRESS: another deploy of this preview is under way');
+    expect(called(result, 'docker', 'build')).toEqual([]);
+  });
+
+  test('an app that adds no preview stack fails with what the app must do', () => {
+    const result = deploy(account([], { synthStack: undefined }));
+    expect(result.ok).toBe(false);
+    expect(result.outputs!.synth.reason).toContain('the app must add the preview stack when the context keys previewPullRequest, previewSlot and previewImageTag are set');
+    expect(called(result, 'aws', 'cloudformation', 'deploy')).toEqual([]);
+  });
+
+  test('a failing synth fails with the app\'s message', () => {
+    const result = deploy(account([], { failing: ['synth'] }));
+    expect(result.ok).toBe(false);
+    expect(result.outputs!.synth.reason).toContain('previewSlot 7 is not below maxPreviews');
+  });
+
+  describe('the comment', () => {
+    test('lists the preview\'s URLs', () => {
+      const result = comment({ RESULT: 'success', FULL: 'false', URLS: 'https://pr-12-web.staging.example.com https://pr-12-api.staging.example.com' });
+      expect(result.ok).toBe(true);
+      expect(result.state.comments).toEqual([{
+        pullRequest: '12',
+        repository: 'acme/shop',
+        body: 'Preview of fedcba987654 on staging:\n- https://pr-12-web.staging.example.com\n- https://pr-12-api.staging.example.com',
+      }]);
+    });
+
+    test('says that the environment is full, and who holds the slots', () => {
+      const result = comment({ RESULT: 'success', FULL: 'true', HOLDERS: '#3 #5 #7' });
+      expect(result.ok).toBe(true);
+      expect(result.state.comments![0].body).toContain('all preview slots of staging are taken (by #3 #5 #7)');
+    });
+
+    test('gives CloudFormation\'s reason for a failure, and the job\'s link', () => {
+      const result = comment({ RESULT: 'failure', FULL: '', REASON: 'The preview stack failed to deploy: Service: stabilization failed' });
+      expect(result.state.comments![0].body).toBe('The preview of fedcba987654 failed: The preview stack failed to deploy: Service: stabilization failed. [Job log](https://github.com/acme/shop/actions/runs/42).');
+    });
+
+    test('says when the deploy job was cancelled', () => {
+      const result = comment({ RESULT: 'cancelled', FULL: '' });
+      expect(result.state.comments![0].body).toContain('was cancelled');
+    });
+  });
+
+  describe('on close', () => {
+    test('deletes the preview stack', () => {
+      const result = close(account([preview(3, 0), preview(12, 1)]));
+      expect(result.ok).toBe(true);
+      expect(called(result, 'aws', 'cloudformation', 'delete-stack')).toEqual([['aws', 'cloudformation', 'delete-stack', '--stack-name', STACK]]);
+      expect(stackOf(result)).toBeUndefined();
+      expect(stackOf(result, 'staging-preview-pr-3')!.StackStatus).toBe('UPDATE_COMPLETE');
+    });
+
+    test('a pull request without a preview: nothing to delete, the job is green', () => {
+      const result = close(account([preview(3, 0)]));
+      expect(result.ok).toBe(true);
+      expect(result.output).toContain('had no preview');
+      expect(called(result, 'aws', 'cloudformation', 'delete-stack')).toEqual([]);
+    });
+
+    test('a stack that cannot be deleted fails the job with CloudFormation\'s reason', () => {
+      const result = close(account([preview(12, 1)], { deleteFailure: 'Service is draining' }));
+      expect(result.ok).toBe(false);
+      expect(result.output).toContain(`::error::${STACK} could not be deleted: Service\tService is draining`);
+    });
+  });
+
+  test('every run: step of every job passes shellcheck', () => {
+    const jobs = parse(workflow).jobs;
+    const steps = Object.values(jobs).flatMap((job: any) => job.steps.filter((s: any) => s.run));
+    expect(steps.length).toBe(6);
+    for (const step of steps) {
+      expect(`${step.name}: ${shellcheck(step.run)}`).toBe(`${step.name}: `);
+    }
+  });
+});
