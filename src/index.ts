@@ -7,3 +7,4 @@ export * from './secrets';
 export * from './observability';
 export * from './pipeline';
 export * from './schedule';
+export * from './preview';
