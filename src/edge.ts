@@ -117,7 +117,7 @@ export interface StagingEdgeProps {
 
   /**
    * Make room for preview environments (`EcsStagingEnvironment` prop `previews`): the new
-   * certificate names `*.<domainName>` too, a wildcard alias record points every host one label
+   * certificate names `*.<domainName>` (`*.<domain_name>`) too, a wildcard alias record points every host one label
    * below the domain at the load balancer, listener priorities 48001-49000 are kept for the previews'
    * rules, and no service may route a host that a preview's `pr-<number>-<service>.<domainName>` would match.
    * Needs `domain`.
@@ -276,6 +276,14 @@ export class StagingEdge extends Construct {
         this.wildcardCertificate = (domain.wildcardCertificate ?? false) || this.previews;
         this.ownCertificate = this.createCertificate(domain.domainName, domain.hostedZone!);
         this.certificate = this.ownCertificate;
+        if (this.wildcardCertificate) {
+          acknowledge(this.ownCertificate, {
+            reason: this.previews
+              ? `previews is set: each preview answers on its own host one label below the domain (pr-<number>-<service>.${domain.domainName}), which only '*.${domain.domainName}' covers without a new certificate per preview.`
+              : `wildcardCertificate was asked for: '*.${domain.domainName}' covers the services' hosts one label below the domain beyond the 10 names of a certificate.`,
+            checkov: ['CKV2_AWS_71'],
+          });
+        }
       }
     }
     const listeners = domain ? this.addHttpsListeners(domain, this.certificate!, props.sslPolicy) : this.addHttpListener();

@@ -24,7 +24,7 @@ import type { EcsStagingEnvironment } from './staging-environment';
 export interface StagingPreviewsOptions {
   /**
    * The most previews at once (1-10): each takes a slot of listener rule priorities, and the
-   * services plus `maxPreviews` times the previewable services must fit the 100 target groups and
+   * services plus `maxPreviews` (`max_previews`) times the previewable services must fit the 100 target groups and
    * rules of the load balancer.
    *
    * @default 3
@@ -90,7 +90,7 @@ export interface StagingPreviewStackProps extends StackProps {
   /** The pull request's number: a positive integer. */
   readonly pullRequest: number;
 
-  /** The preview's slot, from 0 to `previews.maxPreviews` - 1: the range of its listener rule priorities. */
+  /** The preview's slot, from 0 to `previews.maxPreviews` (`previews.max_previews`) - 1: the range of its listener rule priorities. */
   readonly slot: number;
 
   /**
@@ -112,20 +112,24 @@ const MAX_STACK_NAME = 128;
 
 /**
  * A preview environment of one pull request: for each service that may have previews, a Fargate
- * service in the environment's cluster (Fargate Spot, 0.25 vCPU and 512 MiB by default, 1 task), its
+ * service in the environment's cluster (Fargate Spot, 256 CPU units and 512 MiB by default, 1 task), its
  * task definition, a target group and a listener rule on the environment's listener for
- * `pr-<pullRequest>-<service>.<domain>`.
+ * `pr-<number>-<service>.<domain>`.
  *
  * It reaches the environment by name alone: SSM parameter types (`AWS::SSM::Parameter::Value<...>`)
  * read the cluster, subnets, listener, security group, roles and log group the environment publishes.
  * It creates no IAM, log group, security group, NAT, load balancer or endpoint, and retains nothing:
- * deleting the stack leaves nothing behind. Its stack name is `<environment>-preview-pr-<pullRequest>`.
+ * deleting the stack leaves nothing behind. Its stack name is `<environment>-preview-pr-<number>`.
  */
 export class StagingPreviewStack extends Stack {
   /**
-   * The preview stack the context asks for: with the context keys `previewPullRequest`,
-   * `previewSlot` and `previewImageTag` (`cdk synth -c previewPullRequest=42 -c previewSlot=0 -c previewImageTag=pr-42-0123456789ab`),
-   * a new `StagingPreviewStack`; without any of them, undefined.
+   * The preview stack the context asks for: with the three context keys of a preview (the pull
+   * request's number, the slot and the image tag), a new `StagingPreviewStack`; without any of them,
+   * undefined. The preview workflow synthesizes with them:
+   *
+   * ```sh
+   * npx cdk synth -c previewPullRequest=42 -c previewSlot=0 -c previewImageTag=pr-42-0123456789ab
+   * ```
    *
    * @param scope the app
    * @param environment the environment the preview runs beside
@@ -162,7 +166,7 @@ export class StagingPreviewStack extends Stack {
   public readonly pullRequest: number;
   /** The preview's slot. */
   public readonly slot: number;
-  /** The URL of each previewed service, by service name: `https://pr-<pullRequest>-<service>.<domain>`. */
+  /** The URL of each previewed service, by service name: `https://pr-<number>-<service>.<domain>`. */
   public readonly urls: { [service: string]: string };
 
   constructor(scope: Construct, id: string, props: StagingPreviewStackProps) {

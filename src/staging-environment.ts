@@ -124,7 +124,7 @@ export interface EcsStagingEnvironmentProps {
    * whose services answer on `pr-<number>-<service>.<domain>`. The environment then covers
    * `*.<domain>` with its certificate and DNS, keeps listener priorities 48001-49000 for the
    * previews, and makes what previews need (a log group, the roles of the previewed services, the
-   * role CloudFormation deploys preview stacks with), published under `/<environmentName>/_previews/`.
+   * role CloudFormation deploys preview stacks with), published under `/<environment>/_previews/`.
    * Needs `domain`.
    *
    * @default - no previews

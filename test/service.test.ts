@@ -459,7 +459,7 @@ describe('StagingService', () => {
     const { template } = synthService({ imageTagImmutable: false, maxImageCount: 5, logRetention: logs.RetentionDays.TWO_WEEKS });
     template.hasResourceProperties('AWS::ECR::Repository', { ImageTagMutability: 'MUTABLE' });
     const [repository] = Object.values(template.findResources('AWS::ECR::Repository'));
-    expect(JSON.parse(repository.Properties.LifecyclePolicy.LifecyclePolicyText).rules[1].selection.countNumber).toBe(5);
+    expect(JSON.parse(repository.Properties.LifecyclePolicy.LifecyclePolicyText).rules.find((r: any) => r.description === 'Keep the last images').selection.countNumber).toBe(5);
     template.hasResourceProperties('AWS::Logs::LogGroup', { RetentionInDays: 14, KmsKeyId: Match.absent() });
   });
 
