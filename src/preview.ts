@@ -1,4 +1,4 @@
-import { Aws, CfnParameter, DefaultStackSynthesizer, Duration, Size, Stack, StackProps, Tags, Token } from 'aws-cdk-lib';
+import { Aws, CfnParameter, DefaultStackSynthesizer, Duration, Environment, Size, Stack, Tags, Token } from 'aws-cdk-lib';
 import * as ecs from 'aws-cdk-lib/aws-ecs';
 import * as elbv2 from 'aws-cdk-lib/aws-elasticloadbalancingv2';
 import * as iam from 'aws-cdk-lib/aws-iam';
@@ -79,7 +79,7 @@ export interface StagingPreviewsOptions {
 /**
  * Properties of a `StagingPreviewStack`.
  */
-export interface StagingPreviewStackProps extends StackProps {
+export interface StagingPreviewStackProps {
   /**
    * The environment the preview runs beside, defined in the same app: the preview takes the
    * definitions of its services from it, and the environment's resources by name (published SSM
@@ -98,6 +98,13 @@ export interface StagingPreviewStackProps extends StackProps {
    * (`pr-<pull request>-<12 characters of the commit>`): the repositories expire `pr-` tags.
    */
   readonly imageTag: string;
+
+  /**
+   * The account and region of the preview stack: the environment's.
+   *
+   * @default - the account and region of the environment's stack
+   */
+  readonly env?: Environment;
 }
 
 /** The context keys `StagingPreviewStack.fromContext()` reads. */
@@ -133,9 +140,9 @@ export class StagingPreviewStack extends Stack {
    *
    * @param scope the app
    * @param environment the environment the preview runs beside
-   * @param props more stack properties (`env` defaults to the environment's)
+   * @param env the account and region of the preview stack (default: the environment's stack's)
    */
-  public static fromContext(scope: Construct, environment: EcsStagingEnvironment, props: StackProps = {}): StagingPreviewStack | undefined {
+  public static fromContext(scope: Construct, environment: EcsStagingEnvironment, env?: Environment): StagingPreviewStack | undefined {
     const values = Object.entries(CONTEXT_KEYS).map(([prop, key]) => [prop, key, scope.node.tryGetContext(key)] as const);
     const given = values.filter(([, , value]) => value !== undefined && value !== '');
     if (given.length === 0) {
@@ -157,7 +164,7 @@ export class StagingPreviewStack extends Stack {
     const slot = number(CONTEXT_KEYS.slot, values[1][2]);
     const imageTag = String(values[2][2]);
     const name = environment.environmentName;
-    return new StagingPreviewStack(scope, `${name}-preview-pr-${pullRequest}`, { ...props, environment, pullRequest, slot, imageTag });
+    return new StagingPreviewStack(scope, `${name}-preview-pr-${pullRequest}`, { env, environment, pullRequest, slot, imageTag });
   }
 
   /** The environment's name. */
@@ -175,13 +182,12 @@ export class StagingPreviewStack extends Stack {
     const stackName = `${environment.environmentName}-preview-pr-${props.pullRequest}`;
     validatePullRequest(scope, props.pullRequest);
     super(scope, id, {
-      env: { account: environmentStack.account, region: environmentStack.region },
+      env: props.env ?? { account: environmentStack.account, region: environmentStack.region },
       description: `Preview of pull request ${props.pullRequest} beside the ${environment.environmentName} staging environment (cdk-ecs-staging)`,
       // Deployed with `aws cloudformation deploy` and the environment's CloudFormation role, which
       // reads parameters under /<environment>/ only: no check of the CDK bootstrap version (a
       // parameter under /cdk-bootstrap/), and nothing to upload (the images are in the repositories).
       synthesizer: new DefaultStackSynthesizer({ generateBootstrapVersionRule: false }),
-      ...props,
       stackName,
     });
     this.environmentName = environment.environmentName;
@@ -192,7 +198,7 @@ export class StagingPreviewStack extends Stack {
     if (!plan) {
       throw new StagingValidationError(this, `environment '${environment.environmentName}' does not allow previews (got no previews prop); set previews on the EcsStagingEnvironment, e.g. previews: { maxPreviews: 3 } (Python: previews=StagingPreviewsOptions(max_previews=3))`);
     }
-    validatePreviewProps(this, props, plan.settings, stackName, props.stackName);
+    validatePreviewProps(this, props, plan.settings, stackName);
     if (plan.services.length === 0) {
       throw new StagingValidationError(this, `environment '${environment.environmentName}' has no service that may have previews (got services [${environment.services.map((s) => s.serviceName).join(', ')}]); `
         + 'add services before the preview stack, and list them in previews.services (or leave it out)');
@@ -236,16 +242,13 @@ function validatePullRequest(scope: Construct, n: number): void {
 }
 
 function validatePreviewProps(
-  scope: Construct, props: StagingPreviewStackProps, settings: ResolvedPreviews, stackName: string, givenStackName: string | undefined,
+  scope: Construct, props: StagingPreviewStackProps, settings: ResolvedPreviews, stackName: string,
 ): void {
   const n = props.pullRequest;
   const slot = props.slot;
   if (typeof slot !== 'number' || !Number.isInteger(slot) || slot < 0 || slot >= settings.maxPreviews) {
     throw new StagingValidationError(scope, `slot must be an integer from 0 to ${settings.maxPreviews - 1} (got ${slot}): the environment allows previews.maxPreviews (${settings.maxPreviews}) previews at once; `
       + 'use a free slot (the lowest slot no preview stack holds)');
-  }
-  if (givenStackName !== undefined && givenStackName !== stackName) {
-    throw new StagingValidationError(scope, `stackName of a preview is '${stackName}' (got '${givenStackName}'): the preview workflow and the reaper find previews by it; leave stackName out`);
   }
   if (stackName.length > MAX_STACK_NAME) {
     throw new StagingValidationError(scope, `the stack name '${stackName}' is ${stackName.length} characters, over CloudFormation's ${MAX_STACK_NAME}; use the pull request's number as pullRequest`);
