@@ -102,7 +102,7 @@ export interface StagingPreviewStackProps {
   /**
    * The account and region of the preview stack: the environment's.
    *
-   * @default - the account and region of the environment's stack
+   * @default - the account and region of the environment's stack, each where left out
    */
   readonly env?: Environment;
 }
@@ -182,7 +182,9 @@ export class StagingPreviewStack extends Stack {
     const stackName = `${environment.environmentName}-preview-pr-${props.pullRequest}`;
     validatePullRequest(scope, props.pullRequest);
     super(scope, id, {
-      env: props.env ?? { account: environmentStack.account, region: environmentStack.region },
+      // Each of account and region defaults to the environment's: Python passes an empty Environment
+      // for a trailing struct argument left out (from_context(app, env)).
+      env: { account: props.env?.account ?? environmentStack.account, region: props.env?.region ?? environmentStack.region },
       description: `Preview of pull request ${props.pullRequest} beside the ${environment.environmentName} staging environment (cdk-ecs-staging)`,
       // Deployed with `aws cloudformation deploy` and the environment's CloudFormation role, which
       // reads parameters under /<environment>/ only: no check of the CDK bootstrap version (a

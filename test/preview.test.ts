@@ -292,6 +292,15 @@ describe('StagingPreviewStack.fromContext', () => {
     expect(StagingPreviewStack.fromContext(app, env)).toBeUndefined();
   });
 
+  test('puts the preview in the environment\'s account and region, also when given an empty env (as Python passes it)', () => {
+    const app = testApp();
+    for (const [k, v] of Object.entries(PREVIEW_EXAMPLE_CONTEXT)) app.node.setContext(k, v);
+    const { env } = previewEnvironment({}, app);
+    env.addService('web');
+    const preview = StagingPreviewStack.fromContext(app, env, {})!;
+    expect([preview.account, preview.region, preview.stackName]).toEqual([TEST_ENV.account, TEST_ENV.region, 'staging-preview-pr-42']);
+  });
+
   test('fails when only some context keys are set', () => {
     const app = testApp();
     app.node.setContext('previewPullRequest', '7');
