@@ -11,7 +11,6 @@ import { EcsStagingEnvironment, EcsStagingEnvironmentProps, StagingEdge, Staging
 import { TEST_ENV, testApp, testZone } from './harness/apps';
 import { cfnLint, CFN_LINT_VENV, formatMatches } from './harness/cfn-lint';
 import { checkov } from './harness/checkov';
-import { parliament, ParliamentFinding, policiesOf } from './harness/parliament';
 import { formatFindings, postureFindings } from './harness/posture';
 
 type Resources = Record<string, { Type: string; Properties?: any; DeletionPolicy?: string; UpdateReplacePolicy?: string }>;
@@ -239,24 +238,6 @@ describe('StagingPreviewStack', () => {
     const templates = fs.readdirSync(assemblyDir).filter((f) => f.endsWith('.template.json')).map((f) => path.join(assemblyDir, f));
     // The wildcard certificate (CKV2_AWS_71) is acknowledged on the certificate, with previews as the reason.
     expect(checkov(templates)).toEqual([]);
-  });
-
-  test('parliament finds nothing wrong with the preview policies', () => {
-    const policies = policiesOf(assemblyDir).filter((p) => /Preview/.test(p.id));
-    expect(policies.length).toBeGreaterThanOrEqual(3);
-    const accepted = (f: ParliamentFinding) =>
-      // aws-cdk-lib's StringParameter.grantRead adds ssm:DescribeParameters, which takes "*" only: on a parameter ARN it grants nothing (see iam-audit.test.ts).
-      (f.issue === 'RESOURCE_MISMATCH' && f.actions.every((a) => a === 'ssm:DescribeParameters'))
-      // parliament wants every starred resource type of CreateRule, ModifyRule, SetRulePriorities and DeleteRule: the Application Load
-      // Balancer's listener/app and listener-rule/app ARNs the statements name, and the Network Load Balancer's listener/net ones too.
-      || (f.issue === 'RESOURCE_MISMATCH' && (f.detail as Array<{ required_format: string }>).every((d) => /:listener(-rule)?\/net\//.test(d.required_format)))
-      // elasticloadbalancing:CreateAction (tag on create) and ecs:StopServiceDeployment (2025) are newer than parliament 1.6.4's catalogue:
-      // https://docs.aws.amazon.com/service-authorization/latest/reference/list_elasticloadbalancingv2.html,
-      // https://docs.aws.amazon.com/service-authorization/latest/reference/list_amazonelasticcontainerservice.html
-      || (f.issue === 'UNKNOWN_CONDITION_FOR_ACTION' && /elasticloadbalancing:CreateAction/.test(String(f.detail)))
-      || (f.issue === 'UNKNOWN_ACTION' && f.actions.join() === 'ecs:StopServiceDeployment');
-    const findings = parliament(policies);
-    expect(findings.filter((f) => !accepted(f)).map((f) => `${f.issue} ${f.actions.join(',')} ${f.policy} ${JSON.stringify(f.detail)}`)).toEqual([]);
   });
 });
 
