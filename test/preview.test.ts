@@ -423,6 +423,28 @@ describe('EcsStagingEnvironment previews', () => {
     expect(byHost).toEqual({ 'pr-5-api.staging.example.com': 48101, 'pr-5-web.staging.example.com': 48102 });
   });
 
+  test('turning previews on changes none of a running service\'s resources, only adds beside them', () => {
+    // GIVEN: the same environment and service, without and with previews
+    const build = (previews: boolean) => {
+      const app = testApp();
+      const stack = new Stack(app, 'Env', { env: TEST_ENV });
+      const env = new EcsStagingEnvironment(stack, 'Staging', {
+        domain: { domainName: 'staging.example.com', hostedZone: testZone(stack) },
+        previews: previews ? {} : undefined,
+      });
+      const web = env.addService('web', { config: { LOG_LEVEL: 'info' } });
+      return Template.fromStack(web.node.scope as Stack).toJSON().Resources as Resources;
+    };
+    // WHEN
+    const before = build(false);
+    const after = build(true);
+    // THEN: every resource of the service keeps its logical ID and properties; the preview roles and parameters are new
+    for (const [id, resource] of Object.entries(before)) {
+      expect([id, after[id]]).toEqual([id, resource]);
+    }
+    expect(Object.keys(after).filter((id) => !(id in before)).every((id) => id.startsWith('Preview'))).toBe(true);
+  });
+
   test('without previews the environment makes nothing for them', () => {
     const app = testApp();
     const stack = new Stack(app, 'Env', { env: TEST_ENV });
