@@ -5,6 +5,8 @@
  */
 import * as fs from 'fs';
 import * as path from 'path';
+import { estimatePreview, PREVIEW_GOAL_USD_PER_DAY } from './preview';
+import { HOURS_PER_MONTH } from './prices';
 import { estimateProfiles, renderCostSection, replaceCostSection } from './report';
 
 const estimates = estimateProfiles();
@@ -17,6 +19,13 @@ for (const e of estimates) {
   for (const line of e.lines) {
     console.log(`  ${line.usdPerMonth.toFixed(2).padStart(8)}  ${line.item}`);
   }
+}
+const preview = estimatePreview();
+const previewMet = preview.usdPerDay < PREVIEW_GOAL_USD_PER_DAY;
+goalsMet = goalsMet && previewMet;
+console.log(`preview (examples/preview.ts): USD ${preview.usdPerDay.toFixed(3)} a day  (goal < ${PREVIEW_GOAL_USD_PER_DAY}: ${previewMet ? 'met' : 'MISSED'})`);
+for (const line of preview.lines) {
+  console.log(`  ${(line.usdPerMonth / HOURS_PER_MONTH * 24).toFixed(3).padStart(8)}  ${line.item} (a day)`);
 }
 const section = renderCostSection(estimates);
 if (process.argv.includes('--write')) {

@@ -11,7 +11,8 @@ import { DEFAULTS } from './private/defaults';
 import { ERROR_PREFIX, StagingValidationError } from './private/errors';
 import { statefulLifecycle } from './private/lifecycle';
 import { acknowledge, acknowledgeCdkProviderOutsideVpc, GUARD } from './private/posture';
-import { deriveCatchAllPriority, derivePriority, MAX_EXPLICIT_PRIORITY, RuleMatch, shadows } from './private/routing';
+import { MAX_PREVIEWS, PREVIEW_PRIORITIES_PER_SLOT, PREVIEW_PRIORITY_BASE } from './private/preview-publication';
+import { deriveCatchAllPriority, derivePriority, globContains, MAX_EXPLICIT_PRIORITY, RuleMatch, shadows } from './private/routing';
 import { parseIpv4Cidr, propName, validateDnsName, validateHostHeader, validateIntegerRange, validatePathPattern } from './private/validation';
 
 /**
@@ -113,6 +114,17 @@ export interface StagingEdgeProps {
    * @default false
    */
   readonly ephemeral?: boolean;
+
+  /**
+   * Make room for preview environments (`EcsStagingEnvironment` prop `previews`): the new
+   * certificate names `*.<domainName>` (`*.<domain_name>`) too, a wildcard alias record points every host one label
+   * below the domain at the load balancer, listener priorities 48001-49000 are kept for the previews'
+   * rules, and no service may route a host that a preview's `pr-<number>-<service>.<domainName>` would match.
+   * Needs `domain`.
+   *
+   * @default false
+   */
+  readonly previews?: boolean;
 }
 
 /**
@@ -233,6 +245,8 @@ export class StagingEdge extends Construct {
   /** The names of a brought certificate, when known at synth (lower case). */
   private readonly broughtCertificateNames?: string[];
   private readonly wildcardCertificate: boolean = false;
+  private readonly previews: boolean;
+  private readonly previewPorts = new Set<number>();
 
   constructor(scope: Construct, id: string, props: StagingEdgeProps) {
     super(scope, id);
@@ -240,6 +254,7 @@ export class StagingEdge extends Construct {
     const domain = props.domain && { ...props.domain, domainName: props.domain.domainName.replace(/\.$/, '') };
     validateEdgeProps(this, props, domain);
     this.domainName = domain?.domainName;
+    this.previews = props.previews ?? false;
 
     this.securityGroup = this.createSecurityGroup('SecurityGroup', props.vpc, 'Staging load balancer: HTTP/HTTPS in, egress to the services only');
     this.servicesSecurityGroup = this.createSecurityGroup('ServicesSecurityGroup', props.vpc, 'Staging services: every task joins it; the load balancer sends to it only');
@@ -255,10 +270,20 @@ export class StagingEdge extends Construct {
       if (domain.certificate) {
         this.certificate = domain.certificate;
         this.broughtCertificateNames = namesOf(domain.certificate);
+        this.checkPreviewHostsCovered(domain.domainName);
       } else {
-        this.wildcardCertificate = domain.wildcardCertificate ?? false;
+        // Previews answer on pr-<number>-<service>.<domain>: one wildcard name covers them all.
+        this.wildcardCertificate = (domain.wildcardCertificate ?? false) || this.previews;
         this.ownCertificate = this.createCertificate(domain.domainName, domain.hostedZone!);
         this.certificate = this.ownCertificate;
+        if (this.wildcardCertificate) {
+          acknowledge(this.ownCertificate, {
+            reason: this.previews
+              ? `previews is set: each preview answers on its own host one label below the domain (pr-<number>-<service>.${domain.domainName}), which only '*.${domain.domainName}' covers without a new certificate per preview.`
+              : `wildcardCertificate was asked for: '*.${domain.domainName}' covers the services' hosts one label below the domain beyond the 10 names of a certificate.`,
+            checkov: ['CKV2_AWS_71'],
+          });
+        }
       }
     }
     const listeners = domain ? this.addHttpsListeners(domain, this.certificate!, props.sslPolicy) : this.addHttpListener();
@@ -337,6 +362,17 @@ export class StagingEdge extends Construct {
         recordName: domain.domainName,
         target: route53.RecordTarget.fromAlias(new targets.LoadBalancerTarget(this.loadBalancer)),
       });
+      if (this.previews) {
+        // One record for every preview host: Route 53 answers a name without a record of its own from
+        // the wildcard one label above it, so the services' own records keep winning
+        // (https://docs.aws.amazon.com/Route53/latest/DeveloperGuide/DomainNameFormat.html#domain-name-format-asterisk).
+        new route53.ARecord(this, 'PreviewsAliasRecord', {
+          zone: domain.hostedZone,
+          recordName: `*.${domain.domainName}.`,
+          target: route53.RecordTarget.fromAlias(new targets.LoadBalancerTarget(this.loadBalancer)),
+          comment: 'The hosts of the preview environments, pr-<number>-<service> (cdk-ecs-staging)',
+        });
+      }
     }
     return { httpListener, httpsListener, listener: httpsListener, url: `https://${domain.domainName}` };
   }
@@ -380,6 +416,7 @@ export class StagingEdge extends Construct {
       throw new StagingValidationError(this,
         `services '${sameRoute.service}' and '${service}' have the same route (hosts [${hosts.join(', ')}], paths [${paths.join(', ')}]); change the hostHeaders or pathPatterns of one of them`);
     }
+    this.checkRouteLeavesPreviewsAlone(service, route, match);
     const priority = catchAll ? deriveCatchAllPriority(service) : route.priority ?? derivePriority(service, match);
     const samePriority = this.routes.find((r) => r.priority === priority);
     if (samePriority) {
@@ -572,6 +609,57 @@ export class StagingEdge extends Construct {
   }
 
   /**
+   * With previews: no service takes a priority kept for the previews, nor routes a host that a
+   * preview's host (`pr-<number>-<service>.<domain>`) would match, since the services' rules come first.
+   */
+  private checkRouteLeavesPreviewsAlone(service: string, route: StagingRouteOptions, match: RuleMatch): void {
+    if (!this.previews || this.domainName === undefined) {
+      return;
+    }
+    const last = PREVIEW_PRIORITY_BASE + MAX_PREVIEWS * PREVIEW_PRIORITIES_PER_SLOT - 1;
+    if (route.priority !== undefined && !Token.isUnresolved(route.priority) && route.priority >= PREVIEW_PRIORITY_BASE && route.priority <= last) {
+      throw new StagingValidationError(this, `priority of service '${service}' is ${route.priority}, and ${PREVIEW_PRIORITY_BASE}-${last} are kept for the previews' rules (previews is set); `
+        + `choose a priority from 1 to ${PREVIEW_PRIORITY_BASE - 1}`);
+    }
+    const previewHosts = `pr-*.${this.domainName.toLowerCase()}`;
+    for (const host of match.hosts) {
+      if (Token.isUnresolved(host)) continue;
+      const name = host.toLowerCase();
+      if (globContains(name, previewHosts) || globContains(previewHosts, name)) {
+        throw new StagingValidationError(this, `${propName('hostHeaders')} of service '${service}': '${host}' would match the hosts of the previews (${previewHosts}), whose rules come after the services' (previews is set); `
+          + 'list the service\'s hosts by name instead of a wildcard, and keep names starting with \'pr-\' for the previews');
+      }
+    }
+  }
+
+  /** With previews and a certificate of the same app whose names are known: it must cover the previews' hosts. */
+  private checkPreviewHostsCovered(domainName: string): void {
+    if (!this.previews || !this.broughtCertificateNames) {
+      return;
+    }
+    const sample = `pr-1-web.${domainName.toLowerCase()}`;
+    if (!this.broughtCertificateNames.some((certified) => certificateNameCovers(certified, sample))) {
+      throw new StagingValidationError(this, `domain.certificate does not cover the previews' hosts (got names ${this.broughtCertificateNames.join(', ')}, previews is set); `
+        + `add '*.${domainName}' to that certificate, or leave domain.certificate out to let the environment request one`);
+    }
+  }
+
+  /**
+   * Lets the load balancer reach a preview's tasks on a container port. A preview's tasks join the
+   * services security group only (a preview stack creates no security group), so that group admits
+   * the load balancer on the previewed services' ports: one ingress rule per distinct port.
+   *
+   * @param port the container port of a service that may have previews
+   */
+  public allowPreviewPort(port: number): void {
+    if (this.previewPorts.has(port) || Token.isUnresolved(port)) {
+      return;
+    }
+    this.previewPorts.add(port);
+    this.servicesSecurityGroup.addIngressRule(this.securityGroup, ec2.Port.tcp(port), `From the load balancer to the previews on port ${port}`);
+  }
+
+  /**
    * Lets the load balancer reach the services on a container port: one egress rule per distinct
    * port, to the services security group.
    *
@@ -616,6 +704,8 @@ function validateEdgeProps(scope: Construct, props: StagingEdgeProps, domain: St
   }
   if (domain) {
     validateDomain(scope, domain);
+  } else if (props.previews) {
+    throw new StagingValidationError(scope, 'previews needs a domain (got previews without domain): each preview answers on its own host, pr-<number>-<service>.<domain>; set domain, or drop previews');
   }
   if (Token.isUnresolved(Stack.of(scope).region)) {
     throw new StagingValidationError(scope,

@@ -8,3 +8,4 @@ export * from './observability';
 export * from './pipeline';
 export * from './preview-delivery';
 export * from './schedule';
+export * from './preview';

@@ -239,6 +239,8 @@ export class StagingService extends Construct implements IStagingService {
   /** The service's alarm pack. */
   public readonly alarms: StagingServiceAlarms;
 
+  private readonly injectedSecrets = new Map<string, ecs.Secret>();
+
   constructor(scope: Construct, id: string, props: StagingServiceProps) {
     super(scope, id);
     validateServiceProps(this, props);
@@ -257,6 +259,7 @@ export class StagingService extends Construct implements IStagingService {
     this.imageParameter = source.imageParameter;
     const environment = appEnvironment(props, containerPort);
     this.container = this.addAppContainer(props, source.image, environment, containerPort);
+    this.recordInjectedSecrets();
     this.secrets = this.attachSecrets(props, parameterPath, Object.keys(environment));
     this.addWritablePaths(props);
     this.securityGroup = this.createSecurityGroup(props, parameterPath);
@@ -287,7 +290,13 @@ export class StagingService extends Construct implements IStagingService {
       imageTagMutability: (props.imageTagImmutable ?? true) ? ecr.TagMutability.IMMUTABLE : ecr.TagMutability.MUTABLE,
       lifecycleRules: [
         { description: 'Expire untagged images after 7 days', tagStatus: ecr.TagStatus.UNTAGGED, maxImageAge: Duration.days(7), rulePriority: 1 },
-        { description: 'Keep the last images', tagStatus: ecr.TagStatus.ANY, maxImageCount: props.maxImageCount ?? DEFAULTS.maxImageCount, rulePriority: 2 },
+        // Preview images (tags `pr-<pull request>-<commit>`) expire on their own, after the longest a
+        // preview may live untouched (previews.expireAfter: 30 days at most), and the rule for any tag
+        // (evaluated last) keeps the last images of the service. ECR: "An image that matches the
+        // tagging requirements of a rule cannot be expired by a rule with a lower priority"
+        // (https://docs.aws.amazon.com/AmazonECR/latest/userguide/LifecyclePolicies.html).
+        { description: 'Expire preview images (pr- tags) after 30 days', tagStatus: ecr.TagStatus.TAGGED, tagPrefixList: [PREVIEW_TAG_PREFIX], maxImageAge: Duration.days(PREVIEW_IMAGE_DAYS), rulePriority: 2 },
+        { description: 'Keep the last images', tagStatus: ecr.TagStatus.ANY, maxImageCount: props.maxImageCount ?? DEFAULTS.maxImageCount, rulePriority: 3 },
       ],
       removalPolicy: lifecycle.removalPolicy,
       emptyOnDelete: lifecycle.emptyOnDelete,
@@ -381,6 +390,28 @@ export class StagingService extends Construct implements IStagingService {
       this.taskDefinition.node.addDependency(this.imageParameter);
     }
     return container;
+  }
+
+  /**
+   * Keeps what is injected into the app container by variable name, so that the environment can
+   * grant a preview's execution role the config and the secrets previews may get, and nothing else.
+   */
+  private recordInjectedSecrets(): void {
+    const container = this.container;
+    const add = container.addSecret.bind(container);
+    container.addSecret = (name: string, secret: ecs.Secret) => {
+      this.injectedSecrets.set(name, secret);
+      add(name, secret);
+    };
+  }
+
+  /**
+   * The ECS secrets injected into the app container (config and secrets), by variable name.
+   *
+   * @internal
+   */
+  public _injectedSecrets(): Map<string, ecs.Secret> {
+    return new Map(this.injectedSecrets);
   }
 
   /** The config and secrets, injected into the app container. */
@@ -649,6 +680,11 @@ function withoutLoadBalancerRules(target: elbv2.IApplicationLoadBalancerTarget):
     })),
   };
 }
+
+/** The tag prefix of preview images: `pr-<pull request>-<commit>`. */
+const PREVIEW_TAG_PREFIX = 'pr-';
+/** Days a preview image is kept: the longest `previews.expireAfter`. */
+const PREVIEW_IMAGE_DAYS = 30;
 
 /** The user the placeholder image declares. */
 const PLACEHOLDER_USER = '1000';

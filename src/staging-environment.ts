@@ -4,10 +4,14 @@ import { Construct } from 'constructs';
 import { StagingDomainOptions, StagingEdge } from './edge';
 import { StagingNetwork, StagingNetworkProps } from './networking';
 import { StagingObservability, StagingObservabilityOptions } from './observability';
+import type { StagingPreviewsOptions } from './preview';
 import { DEFAULTS } from './private/defaults';
-import { StagingValidationError } from './private/errors';
+import { ERROR_PREFIX, StagingValidationError } from './private/errors';
+import {
+  EnvironmentPreviews, PreviewServiceDefinition, resolvePreviews, ResolvedPreviews, ServicePreviewRoles,
+} from './private/preview-publication';
 import { publishEnvironment } from './private/published';
-import { checkTemplateQuotas } from './private/quotas';
+import { checkPreviewQuotas, checkTemplateQuotas } from './private/quotas';
 import { resolveSchedule } from './private/schedule-binding';
 import { propName, validateParameterName, validateServiceName, validateTag } from './private/validation';
 import { StagingSchedule } from './schedule';
@@ -114,6 +118,18 @@ export interface EcsStagingEnvironmentProps {
    * @default - services run around the clock
    */
   readonly schedule?: StagingSchedule;
+
+  /**
+   * Allow preview environments: a `StagingPreviewStack` per pull request beside the environment,
+   * whose services answer on `pr-<number>-<service>.<domain>`. The environment then covers
+   * `*.<domain>` with its certificate and DNS, keeps listener priorities 48001-49000 for the
+   * previews, and makes what previews need (a log group, the roles of the previewed services, the
+   * role CloudFormation deploys preview stacks with), published under `/<environment>/_previews/`.
+   * Needs `domain`.
+   *
+   * @default - no previews
+   */
+  readonly previews?: StagingPreviewsOptions;
 }
 
 /** Tags a user may add: AWS takes 50 a resource, and the environment and AWS CDK set 3 (`environment`, `managed-by`, `Name`). */
@@ -141,6 +157,9 @@ export class EcsStagingEnvironment extends Construct {
   private readonly emitOutputs: boolean;
   private readonly schedule?: StagingSchedule;
   private readonly containerInsights: boolean;
+  private readonly previewSettings?: ResolvedPreviews;
+  private readonly previewSupport?: EnvironmentPreviews;
+  private readonly previewDefinitions: PreviewServiceDefinition[] = [];
 
   constructor(scope: Construct, id: string, props: EcsStagingEnvironmentProps = {}) {
     super(scope, id);
@@ -166,6 +185,8 @@ export class EcsStagingEnvironment extends Construct {
       Tags.of(this).add(key, value);
     }
 
+    this.previewSettings = props.previews && resolvePreviews(this, props.previews, props.domain?.domainName.replace(/\.$/, ''));
+
     this.network = new StagingNetwork(this, 'Network', { ...props.network, ephemeral: this.ephemeral });
     this.cluster = this.createCluster();
     this.edge = new StagingEdge(this, 'Edge', {
@@ -173,6 +194,7 @@ export class EcsStagingEnvironment extends Construct {
       domain: props.domain,
       ephemeral: this.ephemeral,
       ...props.edge,
+      previews: this.previewSettings !== undefined,
     });
 
     this.observability = new StagingObservability(this, 'Observability', {
@@ -184,6 +206,7 @@ export class EcsStagingEnvironment extends Construct {
     });
 
     this.publish(props);
+    this.previewSupport = this.createPreviews();
     this.node.addValidation({ validate: () => checkTemplateQuotas(this) });
     if (this.emitOutputs) {
       this.addOutputs();
@@ -224,6 +247,94 @@ export class EcsStagingEnvironment extends Construct {
         vpcImported: props.network?.vpc !== undefined,
         ephemeral: this.ephemeral,
       }),
+    });
+  }
+
+  /**
+   * With `previews`: the previews' log group, the role CloudFormation deploys preview stacks with,
+   * the published settings, and the checks that need every service (names in `previews.services`
+   * and `previews.secrets`, the load balancer's quotas).
+   */
+  private createPreviews(): EnvironmentPreviews | undefined {
+    const settings = this.previewSettings;
+    if (!settings) {
+      return undefined;
+    }
+    const support = new EnvironmentPreviews(this, 'Previews', {
+      environmentName: this.environmentName,
+      settings,
+      domainName: this.edge.domainName!,
+      clusterName: this.cluster.clusterName,
+      listenerArn: this.edge.listener.listenerArn,
+      loadBalancerFullName: this.edge.loadBalancer.loadBalancerFullName,
+      ephemeral: this.ephemeral,
+      previewableServices: () => this.previewDefinitions.map((d) => d.serviceName),
+    });
+    this.node.addValidation({
+      validate: () => {
+        const names = this._services.map((s) => s.serviceName);
+        const unknown = (settings.services ?? []).filter((name) => !names.includes(name));
+        const messages = unknown.map((name) => `${ERROR_PREFIX}${this.node.path}: previews.services names '${name}', which is no service of the environment (got services [${names.join(', ')}]); `
+          + 'list names given to addService, or leave previews.services out for every service');
+        const secretNames = new Set(this.previewDefinitions.flatMap((d) => d.secretKeys));
+        for (const secret of settings.secrets.filter((name) => !secretNames.has(name))) {
+          messages.push(`${ERROR_PREFIX}${this.node.path}: previews.secrets names '${secret}', which is no secret of a service that may have previews; list names of the services' secrets`);
+        }
+        return [...messages, ...checkPreviewQuotas(this._services.length, this.previewDefinitions.length, settings.maxPreviews)];
+      },
+    });
+    return support;
+  }
+
+  /**
+   * What a preview stack needs of the environment: the preview settings, the domain and the
+   * definitions of the services that may have previews, sorted by name. Undefined without `previews`.
+   *
+   * @internal
+   */
+  public _previewPlan(): { settings: ResolvedPreviews; domainName: string; services: PreviewServiceDefinition[] } | undefined {
+    if (!this.previewSettings) {
+      return undefined;
+    }
+    const services = [...this.previewDefinitions].sort((a, b) => (a.serviceName < b.serviceName ? -1 : a.serviceName > b.serviceName ? 1 : 0));
+    return { settings: this.previewSettings, domainName: this.edge.domainName!, services };
+  }
+
+  /** Makes a service previewable when previews are on and allowed for it: its preview roles and published values. */
+  private addPreviewOf(serviceStack: Construct, service: StagingService, options: StagingServiceOptions): void {
+    const settings = this.previewSettings;
+    if (!settings || !this.previewSupport || (settings.services !== undefined && !settings.services.includes(service.serviceName))) {
+      return;
+    }
+    const containerPort = options.containerPort ?? DEFAULTS.containerPort;
+    const configKeys = Object.keys(options.config ?? {}).sort();
+    const configFromParameters = { ...options.configFromParameters };
+    const secretKeys = Object.keys(options.secrets ?? {}).filter((key) => settings.secrets.includes(key)).sort();
+    this.edge.allowPreviewPort(containerPort);
+    new ServicePreviewRoles(serviceStack, 'Preview', {
+      environmentName: this.environmentName,
+      serviceName: service.serviceName,
+      repository: service.repository,
+      logGroup: this.previewSupport.logGroup,
+      injected: service._injectedSecrets(),
+      variables: [...configKeys, ...Object.keys(configFromParameters).sort(), ...secretKeys],
+      runtimeVariables: secretKeys.filter((key) => options.secrets![key].runtimeAccess),
+      publishedVariables: secretKeys,
+    });
+    this.previewDefinitions.push({
+      serviceName: service.serviceName,
+      containerPort,
+      healthCheckPath: options.healthCheckPath ?? DEFAULTS.healthCheckPath,
+      healthCheckGracePeriod: options.healthCheckGracePeriod ?? DEFAULTS.healthCheckGracePeriod,
+      deregistrationDelay: options.deregistrationDelay ?? DEFAULTS.deregistrationDelay,
+      environment: { ...options.environment },
+      configKeys,
+      configFromParameters,
+      secretKeys,
+      readonlyRootFilesystem: options.readonlyRootFilesystem ?? true,
+      user: options.user,
+      cpuArchitecture: options.cpuArchitecture ?? ecs.CpuArchitecture.X86_64,
+      containerHealthCheck: options.containerHealthCheck,
     });
   }
 
@@ -274,6 +385,7 @@ export class EcsStagingEnvironment extends Construct {
     });
     this._services.push(service);
     this.observability.addService(service);
+    this.addPreviewOf(serviceStack, service, options);
 
     if (this.emitOutputs) {
       const outputs: Array<[string, string, string]> = [

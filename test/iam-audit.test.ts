@@ -2,6 +2,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { buildExampleApp } from '../examples/app';
+import { buildPreviewApp } from '../examples/preview';
 import { REPO_ROOT } from './harness/cfn-lint';
 import { AuditedPolicy, parliament, ParliamentFinding, policiesOf, TemplateResolver } from './harness/parliament';
 
@@ -21,7 +22,32 @@ interface AcceptedFinding {
 /** Policies of the integ-tests-alpha assertion stacks: test machinery, deployed only by the integ tests. */
 const ASSERTIONS = /^[A-Za-z]*Assert[A-Za-z0-9]*\.template\.json#SingletonFunction/;
 
+/** The role CloudFormation deploys preview stacks with (src/private/preview-publication.ts). */
+const PREVIEW_CLOUDFORMATION_ROLE = /#StagingPreviewsCloudFormationRoleDefaultPolicy[0-9A-F]{8}\.PolicyDocument$/;
+
 const ACCEPTED: AcceptedFinding[] = [
+  {
+    issue: 'RESOURCE_MISMATCH',
+    actions: ['elasticloadbalancing:CreateRule', 'elasticloadbalancing:ModifyRule', 'elasticloadbalancing:SetRulePriorities', 'elasticloadbalancing:DeleteRule'],
+    where: PREVIEW_CLOUDFORMATION_ROLE,
+    reason: 'The catalogue lists two starred resource types for these actions, listener/app and listener/net (listener-rule/app and listener-rule/net), '
+      + 'and parliament wants both. They are alternatives: one for Application, one for Network Load Balancers. The statements name the '
+      + 'environment\'s Application Load Balancer listener and its rules (https://docs.aws.amazon.com/service-authorization/latest/reference/list_elasticloadbalancingv2.html).',
+  },
+  {
+    issue: 'UNKNOWN_CONDITION_FOR_ACTION',
+    actions: ['elasticloadbalancing:AddTags'],
+    where: PREVIEW_CLOUDFORMATION_ROLE,
+    reason: 'elasticloadbalancing:CreateAction (tags added while CreateRule or CreateTargetGroup create the resource) is newer than parliament 1.6.4\'s catalogue; '
+      + 'the service authorization reference lists it for AddTags (https://docs.aws.amazon.com/service-authorization/latest/reference/list_elasticloadbalancingv2.html).',
+  },
+  {
+    issue: 'UNKNOWN_ACTION',
+    actions: ['ecs:StopServiceDeployment'],
+    where: PREVIEW_CLOUDFORMATION_ROLE,
+    reason: 'ecs:StopServiceDeployment (2025) is newer than parliament 1.6.4\'s catalogue. The AWS::ECS::Service resource type calls it when it updates a service '
+      + '(its schema\'s handlers.update.permissions), on the preview services named pr-* only.',
+  },
   {
     issue: 'RESOURCE_MISMATCH',
     actions: ['ssm:DescribeParameters'],
@@ -130,9 +156,11 @@ describe('IAM audit (parliament)', () => {
     // GIVEN: the example app and every integ snapshot, nested stacks and assertion stacks included
     workdir = fs.mkdtempSync(path.join(os.tmpdir(), 'iam-audit-'));
     const example = buildExampleApp(path.join(workdir, 'example')).synth();
+    // The preview example: an environment with previews and a preview stack (examples/preview.ts)
+    const preview = buildPreviewApp(path.join(workdir, 'preview')).synth();
     const integDir = path.join(REPO_ROOT, 'integ');
     const snapshots = fs.readdirSync(integDir).filter((d) => d.endsWith('.snapshot')).map((d) => path.join(integDir, d));
-    policies = [example.directory, ...snapshots].flatMap((dir) => policiesOf(dir));
+    policies = [example.directory, preview.directory, ...snapshots].flatMap((dir) => policiesOf(dir));
     // WHEN: one parliament run over all of them
     findings = parliament(policies);
   });

@@ -100,3 +100,29 @@ export function countWidgets(stack: Stack, dashboard: cloudwatch.CfnDashboard): 
     return undefined;
   }
 }
+
+/**
+ * Target groups per Application Load Balancer and rules per load balancer (default rules aside):
+ * 100 each ("Target groups per Application Load Balancer: 100", "Rules per Application Load
+ * Balancer (not including default rules): 100", Elastic Load Balancing quotas:
+ * https://docs.aws.amazon.com/elasticloadbalancing/latest/application/load-balancer-limits.html).
+ * AWS does not raise the target groups one.
+ */
+export const LOAD_BALANCER_TARGET_GROUPS = 100;
+export const LOAD_BALANCER_RULES = 100;
+
+/**
+ * Checks that the services and the most previews at once fit one load balancer: each service has
+ * one target group and one rule, and so has each previewed service of each preview.
+ */
+export function checkPreviewQuotas(services: number, previewable: number, maxPreviews: number): string[] {
+  const total = services + maxPreviews * previewable;
+  const limit = Math.min(LOAD_BALANCER_TARGET_GROUPS, LOAD_BALANCER_RULES);
+  if (total <= limit) {
+    return [];
+  }
+  const fitting = previewable === 0 ? 0 : Math.floor((limit - services) / previewable);
+  return [`${ERROR_PREFIX}previews.maxPreviews (${maxPreviews}) previews of ${previewable} services, beside the ${services} services, would need ${total} target groups and listener rules `
+    + `on one load balancer (got ${services} + ${maxPreviews} x ${previewable}), over the ${limit} an Application Load Balancer holds (AWS does not raise the target groups quota); `
+    + (fitting >= 1 ? `lower previews.maxPreviews to ${fitting}, or ` : '') + 'name fewer previews.services [Python: previews.max_previews, previews.services]'];
+}

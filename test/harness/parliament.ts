@@ -468,6 +468,7 @@ export class TemplateResolver implements LoadedStack {
       case 'AWS::ECS::TaskDefinition.TaskDefinitionArn': return this.arn('ecs', `task-definition/${name()}:1`);
       case 'AWS::StepFunctions::StateMachine.Arn': return this.arn('states', `stateMachine:${name()}`);
       case 'AWS::ElasticLoadBalancingV2::LoadBalancer.Arn': return this.arn('elasticloadbalancing', `loadbalancer/app/${name()}/${hexId(logicalId)}`);
+      case 'AWS::ElasticLoadBalancingV2::LoadBalancer.LoadBalancerFullName': return `app/${name()}/${hexId(logicalId)}`;
       case 'AWS::ElasticLoadBalancingV2::TargetGroup.Arn': return this.arn('elasticloadbalancing', `targetgroup/${name()}/${hexId(logicalId)}`);
       case 'AWS::ElasticLoadBalancingV2::Listener.Arn': {
         const lb = this.resolveString(resource.Properties.LoadBalancerArn, where).split('loadbalancer/')[1];

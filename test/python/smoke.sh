@@ -93,14 +93,18 @@ python3 -m venv "$VENV"
 "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check \
   "aws-cdk-lib==$CDK_VERSION" "constructs==$CONSTRUCTS_VERSION" "$WHEEL"
 
-echo "python smoke: synthesizing $PY_APP"
-"$VENV/bin/python" "$PY_APP" "$OUT/py"
+# Synthesizes a Python app and its TypeScript twin and fails unless their templates are identical.
+#   compare_apps <python app> <TypeScript example: app | preview> <name of the output directory>
+compare_apps() {
+  local py_app="$1" ts_example="$2" name="$3"
+  echo "python smoke: synthesizing $py_app"
+  "$VENV/bin/python" "$py_app" "$OUT/$name-py"
 
-echo "python smoke: synthesizing examples/app.ts"
-TS_NODE_PROJECT=tsconfig.dev.json npx ts-node test/python/synth-ts.ts "$OUT/ts"
+  echo "python smoke: synthesizing examples/$ts_example.ts"
+  TS_NODE_PROJECT=tsconfig.dev.json npx ts-node test/python/synth-ts.ts "$OUT/$name-ts" "$ts_example"
 
-status=0
-python3 - "$OUT/ts" "$OUT/py" <<'PY' || status=$?
+  local status=0
+  python3 - "$OUT/$name-ts" "$OUT/$name-py" <<'PY' || status=$?
 import difflib
 import json
 import pathlib
@@ -143,10 +147,15 @@ if differ:
     sys.exit(1)
 print(f"python smoke: templates identical ({len(ts)} templates, {resources} resources)")
 PY
-if [ "$status" -ne 0 ]; then
-  [ -z "$STALE_HINT" ] || echo "python smoke: hint: $STALE_HINT" >&2
-  exit "$status"
-fi
+  if [ "$status" -ne 0 ]; then
+    [ -z "$STALE_HINT" ] || echo "python smoke: hint: $STALE_HINT" >&2
+    exit "$status"
+  fi
+}
+
+compare_apps "$PY_APP" app example
+# The preview example: an environment that allows previews and the preview stack of one pull request.
+compare_apps examples/python/preview.py preview preview
 # What a Python user reads: the PyPI description and the docstrings, translated by jsii-rosetta,
 # and the PyPI page's links (Project-URL).
 python3 test/python/wheel_docs.py "$WHEEL"
