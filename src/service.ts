@@ -290,13 +290,7 @@ export class StagingService extends Construct implements IStagingService {
       imageTagMutability: (props.imageTagImmutable ?? true) ? ecr.TagMutability.IMMUTABLE : ecr.TagMutability.MUTABLE,
       lifecycleRules: [
         { description: 'Expire untagged images after 7 days', tagStatus: ecr.TagStatus.UNTAGGED, maxImageAge: Duration.days(7), rulePriority: 1 },
-        // Preview images (tags `pr-<pull request>-<commit>`) expire on their own, after the longest a
-        // preview may live untouched (previews.expireAfter: 30 days at most), and the rule for any tag
-        // (evaluated last) keeps the last images of the service. ECR: "An image that matches the
-        // tagging requirements of a rule cannot be expired by a rule with a lower priority"
-        // (https://docs.aws.amazon.com/AmazonECR/latest/userguide/LifecyclePolicies.html).
-        { description: 'Expire preview images (pr- tags) after 30 days', tagStatus: ecr.TagStatus.TAGGED, tagPrefixList: [PREVIEW_TAG_PREFIX], maxImageAge: Duration.days(PREVIEW_IMAGE_DAYS), rulePriority: 2 },
-        { description: 'Keep the last images', tagStatus: ecr.TagStatus.ANY, maxImageCount: props.maxImageCount ?? DEFAULTS.maxImageCount, rulePriority: 3 },
+        { description: 'Keep the last images', tagStatus: ecr.TagStatus.ANY, maxImageCount: props.maxImageCount ?? DEFAULTS.maxImageCount, rulePriority: 2 },
       ],
       removalPolicy: lifecycle.removalPolicy,
       emptyOnDelete: lifecycle.emptyOnDelete,
@@ -680,11 +674,6 @@ function withoutLoadBalancerRules(target: elbv2.IApplicationLoadBalancerTarget):
     })),
   };
 }
-
-/** The tag prefix of preview images: `pr-<pull request>-<commit>`. */
-const PREVIEW_TAG_PREFIX = 'pr-';
-/** Days a preview image is kept: the longest `previews.expireAfter`. */
-const PREVIEW_IMAGE_DAYS = 30;
 
 /** The user the placeholder image declares. */
 const PLACEHOLDER_USER = '1000';

@@ -7,9 +7,11 @@ import { StagingObservability, StagingObservabilityOptions } from './observabili
 import type { StagingPreviewsOptions } from './preview';
 import { DEFAULTS } from './private/defaults';
 import { ERROR_PREFIX, StagingValidationError } from './private/errors';
+import { registerPreviewFacts } from './private/preview-facts';
 import {
   EnvironmentPreviews, PreviewServiceDefinition, resolvePreviews, ResolvedPreviews, ServicePreviewRoles,
 } from './private/preview-publication';
+import { StagingPreviewReaper } from './private/preview-reaper';
 import { publishEnvironment } from './private/published';
 import { checkPreviewQuotas, checkTemplateQuotas } from './private/quotas';
 import { resolveSchedule } from './private/schedule-binding';
@@ -270,6 +272,15 @@ export class EcsStagingEnvironment extends Construct {
       ephemeral: this.ephemeral,
       previewableServices: () => this.previewDefinitions.map((d) => d.serviceName),
     });
+    // What GitHubActionsPreviewRole reads of the previews, and the reaper that removes the previews
+    // a lost close event leaves behind.
+    registerPreviewFacts(this, {
+      maxPreviews: settings.maxPreviews,
+      expireAfter: settings.expireAfter,
+      services: settings.services,
+      cloudFormationRoleArn: support.cloudFormationRole.roleArn,
+    });
+    new StagingPreviewReaper(this, 'PreviewReaper', { environmentName: this.environmentName, expireAfter: settings.expireAfter, ephemeral: this.ephemeral });
     this.node.addValidation({
       validate: () => {
         const names = this._services.map((s) => s.serviceName);
@@ -314,7 +325,8 @@ export class EcsStagingEnvironment extends Construct {
     new ServicePreviewRoles(serviceStack, 'Preview', {
       environmentName: this.environmentName,
       serviceName: service.serviceName,
-      repository: service.repository,
+      expireAfter: settings.expireAfter,
+      ephemeral: this.ephemeral,
       logGroup: this.previewSupport.logGroup,
       injected: service._injectedSecrets(),
       variables: [...configKeys, ...Object.keys(configFromParameters).sort(), ...secretKeys],

@@ -104,6 +104,34 @@ describe('StagingPreviewStack', () => {
     }
   });
 
+  test('previews push to and run from a repository of their own, apart from the service\'s, whose images expire after expireAfter plus a day', () => {
+    const repositories = nested.findResources('AWS::ECR::Repository');
+    expect(Object.keys(repositories)).toHaveLength(2);
+    const [previewId, previewRepository] = Object.entries(repositories).find(([id]) => id.includes('Preview'))!;
+    const [, serviceRepository] = Object.entries(repositories).find(([id]) => !id.includes('Preview'))!;
+    expect(previewRepository.Properties.ImageTagMutability).toBe('IMMUTABLE');
+    expect(previewRepository.Properties.ImageScanningConfiguration).toEqual({ ScanOnPush: true });
+    // expireAfter is 3 days in the example: images go 4 days after their push.
+    expect(JSON.parse(previewRepository.Properties.LifecyclePolicy.LifecyclePolicyText).rules).toEqual([{
+      rulePriority: 1,
+      description: 'Expire preview images 4 days after their push',
+      selection: { tagStatus: 'any', countType: 'sinceImagePushed', countNumber: 4, countUnit: 'days' },
+      action: { type: 'expire' },
+    }]);
+    // The service's own repository keeps its two rules: previews never count toward its last images.
+    expect(JSON.parse(serviceRepository.Properties.LifecyclePolicy.LifecyclePolicyText).rules.map((r: any) => r.description))
+      .toEqual(['Expire untagged images after 7 days', 'Keep the last images']);
+    nested.hasResourceProperties('AWS::SSM::Parameter', {
+      Name: '/staging/web/preview-repository-uri',
+      Value: Match.objectLike({ 'Fn::Join': Match.arrayWith([Match.arrayWith([{ Ref: previewId }])]) }),
+    });
+    // The preview execution role pulls from the preview repository only.
+    const pulls = Object.values(nested.findResources('AWS::IAM::Policy')).flatMap((p: any) => p.Properties.PolicyDocument.Statement)
+      .filter((st: any) => [st.Action].flat().includes('ecr:BatchGetImage'));
+    const pullTargets = pulls.map((st: any) => JSON.stringify(st.Resource));
+    expect(pullTargets.some((r: string) => r.includes(previewId))).toBe(true);
+  });
+
   test('runs one task on Fargate Spot with 0.25 vCPU and 512 MiB, in the environment\'s cluster, subnets and services security group', () => {
     preview.hasResourceProperties('AWS::ECS::Service', {
       ServiceName: 'pr-42-web',

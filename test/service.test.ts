@@ -123,7 +123,7 @@ describe('StagingService', () => {
       expect(containerOf(template).Memory + opener.Memory).toBe(1024);
     });
 
-    test('keeps images in an ECR repository that scans on push, has immutable tags and expires old and preview images', () => {
+    test('keeps images in an ECR repository that scans on push, has immutable tags and expires old images', () => {
       const [repository] = Object.values(template.findResources('AWS::ECR::Repository'));
       expect(JSON.parse(repository.Properties.LifecyclePolicy.LifecyclePolicyText)).toEqual({
         rules: [
@@ -135,12 +135,6 @@ describe('StagingService', () => {
           },
           {
             rulePriority: 2,
-            description: 'Expire preview images (pr- tags) after 30 days',
-            selection: { tagStatus: 'tagged', tagPrefixList: ['pr-'], countType: 'sinceImagePushed', countNumber: 30, countUnit: 'days' },
-            action: { type: 'expire' },
-          },
-          {
-            rulePriority: 3,
             description: 'Keep the last images',
             selection: { tagStatus: 'any', countType: 'imageCountMoreThan', countNumber: 20 },
             action: { type: 'expire' },
@@ -459,7 +453,7 @@ describe('StagingService', () => {
     const { template } = synthService({ imageTagImmutable: false, maxImageCount: 5, logRetention: logs.RetentionDays.TWO_WEEKS });
     template.hasResourceProperties('AWS::ECR::Repository', { ImageTagMutability: 'MUTABLE' });
     const [repository] = Object.values(template.findResources('AWS::ECR::Repository'));
-    expect(JSON.parse(repository.Properties.LifecyclePolicy.LifecyclePolicyText).rules.find((r: any) => r.description === 'Keep the last images').selection.countNumber).toBe(5);
+    expect(JSON.parse(repository.Properties.LifecyclePolicy.LifecyclePolicyText).rules[1].selection.countNumber).toBe(5);
     template.hasResourceProperties('AWS::Logs::LogGroup', { RetentionInDays: 14, KmsKeyId: Match.absent() });
   });
 

@@ -8,6 +8,7 @@ import { RegionInfo } from 'aws-cdk-lib/region-info';
 import { Construct, IConstruct } from 'constructs';
 import { FARGATE_MEMORY_BY_CPU } from './defaults';
 import { StagingValidationError } from './errors';
+import { statefulLifecycle } from './lifecycle';
 import { acknowledge, acknowledgeStagingLogGroup } from './posture';
 import { validateIntegerRange } from './validation';
 
@@ -402,7 +403,10 @@ export const PREVIEW_TAGS = {
 export interface ServicePreviewRolesProps {
   readonly environmentName: string;
   readonly serviceName: string;
-  readonly repository: ecr.IRepository;
+  /** Preview images are kept this long after their push: a preview untouched for longer is reaped. */
+  readonly expireAfter: Duration;
+  /** Delete the preview repository (and its images) with the stack. */
+  readonly ephemeral: boolean;
   readonly logGroup: logs.ILogGroup;
   /** The ECS secrets of the service's container a preview gets: variable -> secret. */
   readonly injected: Map<string, ecs.Secret>;
@@ -424,6 +428,8 @@ export interface ServicePreviewRolesProps {
 export class ServicePreviewRoles extends Construct {
   public readonly executionRole: iam.Role;
   public readonly taskRole: iam.Role;
+  /** The repository preview images are pushed to and run from. */
+  public readonly repository: ecr.Repository;
 
   constructor(scope: Construct, id: string, props: ServicePreviewRolesProps) {
     super(scope, id);
@@ -439,7 +445,8 @@ export class ServicePreviewRoles extends Construct {
       path,
       description: `Run-time permissions of the previews of ${where} (empty but for the secrets previews may read)`,
     });
-    props.repository.grantPull(this.executionRole);
+    this.repository = createPreviewRepository(this, props);
+    this.repository.grantPull(this.executionRole);
     props.logGroup.grantWrite(this.executionRole);
     for (const variable of props.variables) {
       const secret = props.injected.get(variable);
@@ -462,7 +469,7 @@ export class ServicePreviewRoles extends Construct {
     const values: Array<[string, string, string]> = [
       [servicePreviewParameterName(props.environmentName, props.serviceName, 'preview-execution-role-arn'), this.executionRole.roleArn, 'The execution role of its previews'],
       [servicePreviewParameterName(props.environmentName, props.serviceName, 'preview-task-role-arn'), this.taskRole.roleArn, 'The task role of its previews'],
-      [servicePreviewParameterName(props.environmentName, props.serviceName, 'preview-repository-uri'), props.repository.repositoryUri, 'The repository its previews run from'],
+      [servicePreviewParameterName(props.environmentName, props.serviceName, 'preview-repository-uri'), this.repository.repositoryUri, 'The repository its previews run from'],
       ...props.publishedVariables.map((variable): [string, string, string] =>
         [previewSecretParameterName(props.environmentName, props.serviceName, variable), props.injected.get(variable)!.arn, `The valueFrom of ${variable} in its previews`]),
     ];
@@ -477,4 +484,32 @@ export class ServicePreviewRoles extends Construct {
       previous = parameter;
     });
   }
+}
+
+/**
+ * The repository of a service's preview images, apart from the service's own: ECR cannot limit a push
+ * by tag in IAM (its actions take the repository as their only resource,
+ * https://docs.aws.amazon.com/service-authorization/latest/reference/list_amazonelasticcontainerregistry.html),
+ * so a role that pushes previews to the service's repository could push any tag there, an image the
+ * staging delivery then takes for a commit of the main branch included; and preview images would count
+ * toward the service's "keep the last images" rule, expiring what staging runs. Images expire a day after
+ * the longest a preview may stay untouched; tags are immutable (`pr-<number>-<commit>` names one build).
+ */
+function createPreviewRepository(scope: Construct, props: ServicePreviewRolesProps): ecr.Repository {
+  const lifecycle = statefulLifecycle(props.ephemeral);
+  const days = Math.ceil(props.expireAfter.toHours({ integral: false }) / 24) + 1;
+  const repository = new ecr.Repository(scope, 'Repository', {
+    imageScanOnPush: true,
+    imageTagMutability: ecr.TagMutability.IMMUTABLE,
+    lifecycleRules: [
+      { description: `Expire preview images ${days} days after their push`, tagStatus: ecr.TagStatus.ANY, maxImageAge: Duration.days(days), rulePriority: 1 },
+    ],
+    removalPolicy: lifecycle.removalPolicy,
+    emptyOnDelete: lifecycle.emptyOnDelete,
+  });
+  acknowledge(repository, {
+    reason: 'ECR encrypts images at rest with AES-256; preview images are built from pull requests and expire within days.',
+    checkov: ['CKV_AWS_136'],
+  });
+  return repository;
 }
