@@ -546,7 +546,9 @@ const FAIL_FUNCTION = 'fail() { echo "::error::$1"; printf \'reason=%s\\n\' "${1
  * reaper deletes it once expired. With none free, `full=true` and the pull requests whose stacks
  * hold the slots; the job stays green. A stack of this pull request that failed its first deploy,
  * holds only a change set, or is being deleted is replaced by the deploy step; one that an operation
- * is changing fails the job.
+ * is changing, or that CloudFormation can no longer update (ROLLBACK_FAILED, UPDATE_ROLLBACK_FAILED,
+ * DELETE_FAILED: https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/troubleshooting.html),
+ * fails the job before anything is built, with what to do.
  */
 const SLOT_SCRIPT = [
   'set -euo pipefail',
@@ -562,6 +564,8 @@ const SLOT_SCRIPT = [
   'holders=""',
   'while read -r name status; do',
   '  if [ -z "$name" ]; then continue; fi',
+  // Stacks named <prefix><number> only, as the reaper's: another stack that starts so is no preview.
+  '  if [[ ! "${name#"$STACK_PREFIX"}" =~ ^[0-9]+$ ]]; then continue; fi',
   '  if ! slot="$(aws cloudformation describe-stacks --stack-name "$name" --query "Stacks[0].Tags[?Key==\'' + PREVIEW_TAGS.slot + '\'] | [0].Value" --output text 2> describe.err < /dev/null)"; then',
   // Deleted between the two calls (the reaper): it holds nothing any more.
   '    if grep -q "does not exist" describe.err; then continue; fi',
@@ -583,7 +587,8 @@ const SLOT_SCRIPT = [
   '      fail "$STACK is $own_status: another deploy of this preview is under way. Re-run this job once it has ended."',
   '    fi',
   '    ;;',
-  '  DELETE_FAILED) fail "$STACK is DELETE_FAILED: delete it (aws cloudformation delete-stack --stack-name $STACK), then re-run this job." ;;',
+  '  DELETE_FAILED | ROLLBACK_FAILED) fail "$STACK is $own_status: delete it (aws cloudformation delete-stack --stack-name $STACK), then re-run this job." ;;',
+  '  UPDATE_ROLLBACK_FAILED) fail "$STACK is UPDATE_ROLLBACK_FAILED: continue its rollback (aws cloudformation continue-update-rollback --stack-name $STACK) or delete it, then re-run this job." ;;',
   'esac',
   'slot=""',
   'if [ -n "$own_slot" ] && [ "$own_slot" != None ] && [[ "$used" != *" $own_slot "* ]]; then',

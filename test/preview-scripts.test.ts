@@ -304,6 +304,21 @@ describe('the preview workflow\'s scripts', () => {
     expect(called(result, 'docker', 'build')).toEqual([]);
   });
 
+  test('a preview CloudFormation can no longer update fails the job before anything is built, with what to do', () => {
+    for (const [status, fix] of [['ROLLBACK_FAILED', 'delete it'], ['UPDATE_ROLLBACK_FAILED', 'continue its rollback'], ['DELETE_FAILED', 'delete it']]) {
+      const result = deploy(account([preview(12, 1, status)]));
+      expect(result.ok).toBe(false);
+      expect(result.outputs!.slot.reason).toContain(`${STACK} is ${status}: ${fix}`);
+      expect(called(result, 'docker', 'build')).toEqual([]);
+    }
+  });
+
+  test('a stack whose name only starts like a preview\'s holds no slot', () => {
+    const result = deploy(account([{ ...preview(3, 0), StackName: 'staging-preview-pr-archive' }]));
+    expect(result.ok).toBe(true);
+    expect(slotOf(stackOf(result))).toBe('0');
+  });
+
   test('an app that adds no preview stack fails with what the app must do', () => {
     const result = deploy(account([], { synthStack: undefined }));
     expect(result.ok).toBe(false);
