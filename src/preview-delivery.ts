@@ -21,6 +21,7 @@ function loadYaml(): typeof yaml {
 }
 
 const GITHUB_OIDC_URL = 'https://token.actions.githubusercontent.com';
+const GITHUB_OIDC_HOST = 'token.actions.githubusercontent.com';
 /**
  * How long a session of the preview role lasts: the role's MaxSessionDuration and the workflow's
  * `role-duration-seconds`. A job may run no longer (timeoutMinutes is at most 60), so that its
@@ -29,7 +30,6 @@ const GITHUB_OIDC_URL = 'https://token.actions.githubusercontent.com';
 const SESSION_SECONDS = 3600;
 /** The most minutes a preview job may run: the role's session (SESSION_SECONDS). */
 const MAX_TIMEOUT_MINUTES = SESSION_SECONDS / 60;
-const GITHUB_OIDC_HOST = 'token.actions.githubusercontent.com';
 
 /** Third-party actions of the rendered workflow, pinned to a full commit SHA (the deploy workflow's pins). */
 const PINNED_ACTIONS = {
@@ -123,7 +123,8 @@ export interface GitHubPreviewWorkflowOptions {
 /**
  * The IAM role a GitHub Actions workflow assumes over OIDC, on pull requests of one repository, to
  * deploy and delete previews of an environment: push images to the previewed services'
- * repositories, read what the environment publishes for previews, and create, update and delete the
+ * repositories, read what the environment publishes for previews (and the CDK bootstrap version,
+ * which CloudFormation reads with the caller's credentials), and create, update and delete the
  * stacks named `<environment name>-preview-pr-*` through the environment's preview CloudFormation
  * role. Nothing of the environment itself.
  *
@@ -213,8 +214,10 @@ export class GitHubActionsPreviewRole extends Construct {
       role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['ecr:DescribeImages'], resources: [repository.repositoryArn] }));
     }
     // The workflow reads the previews' settings, the CloudFormation role's ARN and its delivery target
-    // (/<env>/_previews/*), and the environment's published values (/<env>/_environment/*), which a
-    // preview template names; all are String parameters that name resources, no secret.
+    // (/<env>/_previews/*). A preview template names the environment's published values
+    // (/<env>/_environment/*) as `{{resolve:ssm:...}}` dynamic references, which CloudFormation
+    // retrieves "during stack and change set operations" (https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/dynamic-references.html):
+    // readable too, whichever credentials it uses. All are String parameters that name resources, no secret.
     // The partition spelled out where the region is known, so that the findings acknowledged below name no token.
     const partition = Token.isUnresolved(stack.region) ? stack.partition : partitionOf(stack);
     const parameterArn = (path: string) => `arn:${partition}:ssm:${stack.region}:${stack.account}:parameter/${path}`;
