@@ -1,4 +1,5 @@
 import { Duration, RemovalPolicy, Stack, Token, Validations } from 'aws-cdk-lib';
+import type * as ecr from 'aws-cdk-lib/aws-ecr';
 import * as ecs from 'aws-cdk-lib/aws-ecs';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as ssm from 'aws-cdk-lib/aws-ssm';
@@ -6,7 +7,7 @@ import { RegionInfo } from 'aws-cdk-lib/region-info';
 import { Construct } from 'constructs';
 import type * as yaml from 'yaml';
 import { StagingValidationError } from './private/errors';
-import { PREVIEW_TAGS, previewFactsOf, PreviewFacts, previewsParameterName, PREVIEWS_SEGMENT, previewStackPrefix } from './private/preview-facts';
+import { PREVIEW_TAGS, previewFactsOf, PreviewFacts, previewServiceParametersPattern, previewsParameterName, PREVIEWS_SEGMENT, previewStackPrefix } from './private/preview-facts';
 import { previewStacksArn } from './private/preview-reaper';
 import { ENVIRONMENT_SEGMENT } from './private/published';
 import { validateRoleName } from './private/validation';
@@ -21,6 +22,14 @@ function loadYaml(): typeof yaml {
 
 const GITHUB_OIDC_URL = 'https://token.actions.githubusercontent.com';
 const GITHUB_OIDC_HOST = 'token.actions.githubusercontent.com';
+/**
+ * How long a session of the preview role lasts: the role's MaxSessionDuration and the workflow's
+ * `role-duration-seconds`. A job may run no longer (timeoutMinutes is at most 60), so that its
+ * last AWS call (the wait on the stack) never outlives its credentials.
+ */
+const SESSION_SECONDS = 3600;
+/** The most minutes a preview job may run: the role's session (SESSION_SECONDS). */
+const MAX_TIMEOUT_MINUTES = SESSION_SECONDS / 60;
 
 /** Third-party actions of the rendered workflow, pinned to a full commit SHA (the deploy workflow's pins). */
 const PINNED_ACTIONS = {
@@ -95,7 +104,8 @@ export interface GitHubPreviewWorkflowOptions {
   readonly installCommand?: string;
 
   /**
-   * Minutes the deploy job may run before GitHub stops it.
+   * Minutes the deploy job (and the delete job) may run before GitHub stops it: 5 to 60, since
+   * the job's AWS session lasts an hour (the role's maximum session duration).
    *
    * @default 30
    */
@@ -113,7 +123,8 @@ export interface GitHubPreviewWorkflowOptions {
 /**
  * The IAM role a GitHub Actions workflow assumes over OIDC, on pull requests of one repository, to
  * deploy and delete previews of an environment: push images to the previewed services'
- * repositories, read what the environment publishes for previews, and create, update and delete the
+ * repositories, read what the environment publishes for previews (and the CDK bootstrap version,
+ * which CloudFormation reads with the caller's credentials), and create, update and delete the
  * stacks named `<environment name>-preview-pr-*` through the environment's preview CloudFormation
  * role. Nothing of the environment itself.
  *
@@ -132,6 +143,7 @@ export class GitHubActionsPreviewRole extends Construct {
   private readonly environment: EcsStagingEnvironment;
   private readonly facts: PreviewFacts;
   private readonly services: IStagingService[];
+  private readonly repositories: PreviewRepository[];
 
   constructor(scope: Construct, id: string, props: GitHubActionsPreviewRoleProps) {
     super(scope, id);
@@ -141,6 +153,7 @@ export class GitHubActionsPreviewRole extends Construct {
     this.facts = previewsOf(this, environment);
     const name = environment.environmentName;
     this.services = previewedServices(this, environment, this.facts);
+    this.repositories = previewRepositories(this.services);
 
     this.subject = `repo:${props.repository}:pull_request`;
     this.oidcProvider = props.oidcProvider ?? githubOidcProvider(this);
@@ -149,7 +162,7 @@ export class GitHubActionsPreviewRole extends Construct {
     this.role = new iam.Role(this, 'Role', {
       roleName,
       description: `GitHub Actions (${this.subject}) deploys and deletes the previews of ${name}`,
-      maxSessionDuration: Duration.hours(1),
+      maxSessionDuration: Duration.seconds(SESSION_SECONDS),
       assumedBy: new iam.WebIdentityPrincipal(this.oidcProvider.oidcProviderArn, {
         StringEquals: {
           [`${GITHUB_OIDC_HOST}:aud`]: 'sts.amazonaws.com',
@@ -162,10 +175,10 @@ export class GitHubActionsPreviewRole extends Construct {
       parameterName: this.deliveryTargetParameterName,
       description: `Where the preview workflow of ${name} pushes its images (cdk-ecs-staging)`,
       stringValue: Stack.of(this).toJsonString({
-        services: this.services.map((s) => ({
-          name: s.serviceName,
-          repositoryName: s.repository.repositoryName,
-          repositoryUri: s.repository.repositoryUri,
+        services: this.repositories.map((r) => ({
+          name: r.serviceName,
+          repositoryName: r.repository.repositoryName,
+          repositoryUri: r.repository.repositoryUri,
         })),
       }),
     });
@@ -194,23 +207,38 @@ export class GitHubActionsPreviewRole extends Construct {
     const role = this.role;
     const stack = Stack.of(this);
     const name = this.environment.environmentName;
-    for (const service of this.services) {
+    for (const { repository } of this.repositories) {
       // Push only (aws-cdk-lib's grant: ecr:GetAuthorizationToken on "*", the layer and image writes
       // on the repository), and DescribeImages to skip a push that is there.
-      service.repository.grantPush(this.role);
-      role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['ecr:DescribeImages'], resources: [service.repository.repositoryArn] }));
+      repository.grantPush(this.role);
+      role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['ecr:DescribeImages'], resources: [repository.repositoryArn] }));
     }
     // The workflow reads the previews' settings, the CloudFormation role's ARN and its delivery target
-    // (/<env>/_previews/*). CloudFormation resolves a template's `{{resolve:ssm:...}}` references with
-    // the credentials of the stack operation (https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/dynamic-references-ssm.html),
-    // so the environment's published values (/<env>/_environment/*) are readable too; all are
-    // String parameters that name resources, no secret.
+    // (/<env>/_previews/*). A preview template names the environment's published values
+    // (/<env>/_environment/*) as `{{resolve:ssm:...}}` dynamic references, which CloudFormation
+    // retrieves "during stack and change set operations" (https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/dynamic-references.html):
+    // readable too, whichever credentials it uses. All are String parameters that name resources, no secret.
     // The partition spelled out where the region is known, so that the findings acknowledged below name no token.
     const partition = Token.isUnresolved(stack.region) ? stack.partition : partitionOf(stack);
-    const parameters = (path: string) => `arn:${partition}:ssm:${stack.region}:${stack.account}:parameter/${name}/${path}`;
+    const parameterArn = (path: string) => `arn:${partition}:ssm:${stack.region}:${stack.account}:parameter/${path}`;
+    const parameters = (path: string) => parameterArn(`${name}/${path}`);
     role.addToPrincipalPolicy(new iam.PolicyStatement({
       actions: ['ssm:GetParameter', 'ssm:GetParameters'],
       resources: [parameters(`${ENVIRONMENT_SEGMENT}/*`), parameters(`${PREVIEWS_SEGMENT}/*`)],
+    }));
+    // CloudFormation reads a template's SSM parameter types (AWS::SSM::Parameter::Value<...>) with the
+    // credentials of whoever creates the change set, not with the stack's role
+    // (https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/parameters-section-structure.html#aws-ssm-parameter-types;
+    // the CDK bootstrap template grants its deploy role ssm:GetParameters for that: "CreateChangeSet
+    // uses this to evaluate any SSM parameters"). A preview template synthesized by the CDK has two
+    // kinds: BootstrapVersion (`/cdk-bootstrap/<qualifier>/version`, default synthesizer) and the
+    // per-service values `valueForStringParameter` renders, the preview roles the environment makes
+    // (`/<env>/<service>/preview-execution-role-arn`, `/<env>/<service>/preview-task-role-arn`).
+    const bootstrapVersions = parameterArn('cdk-bootstrap/*/version');
+    const servicePreviewParameters = parameters(previewServiceParametersPattern());
+    role.addToPrincipalPolicy(new iam.PolicyStatement({
+      actions: ['ssm:GetParameters'],
+      resources: [bootstrapVersions, servicePreviewParameters],
     }));
     // Stacks named <env>-preview-pr-*: `aws cloudformation deploy` creates, describes and executes a
     // change set and waits on the stack (https://docs.aws.amazon.com/cli/latest/reference/cloudformation/deploy/);
@@ -246,13 +274,17 @@ export class GitHubActionsPreviewRole extends Construct {
       for (const path of [`${ENVIRONMENT_SEGMENT}/*`, `${PREVIEWS_SEGMENT}/*`]) {
         reasons.push({ id: `AwsSolutions-IAM5[Resource::${parameters(path)}]`, reason: 'Read-only, on the String parameters the environment publishes for previews by name (resource names, no secret).' });
       }
+      reasons.push(
+        { id: `AwsSolutions-IAM5[Resource::${bootstrapVersions}]`, reason: 'Read-only: CloudFormation reads the BootstrapVersion parameter of a CDK template with the caller\'s credentials; the qualifier is the app\'s.' },
+        { id: `AwsSolutions-IAM5[Resource::${servicePreviewParameters}]`, reason: 'Read-only: the preview roles the environment publishes per service (role ARNs, no secret), which CloudFormation reads with the caller\'s credentials.' },
+      );
     }
     Validations.of(this.role).acknowledge(...reasons);
   }
 
   /**
    * The GitHub Actions workflow of the previews, on `pull_request` (opened, synchronize, reopened,
-   * closed; never `pull_request_target`), skipped for pull requests from forks. The deploy job
+   * closed; never `pull_request_target`), skipped for pull requests from forks and Dependabot's. The deploy job
    * (one at a time for the environment: it allocates slots) finds the pull request's slot (its
    * stack's `cdk-ecs-staging:preview-slot` tag, or the lowest free one); when every slot is taken
    * it ends green and the comment says so. Otherwise it builds and pushes each previewed service's
@@ -261,7 +293,8 @@ export class GitHubActionsPreviewRole extends Construct {
    * and deploys it with `aws cloudformation deploy` through the environment's preview
    * CloudFormation role. A comment job (the only one that may write to the pull request) posts the
    * URLs, the full environment, or CloudFormation's reason for a failure. On `closed`, the delete
-   * job deletes the stack. Least `permissions` per job, actions pinned to commit SHAs. Commit it as
+   * job (one at a time per pull request) waits for an operation under way on the stack to end, then
+   * deletes it. Least `permissions` per job, actions pinned to commit SHAs. Commit it as
    * `.github/workflows/<name>.yml`.
    *
    * @param options builds, the CDK app's folder, timeouts
@@ -275,8 +308,9 @@ export class GitHubActionsPreviewRole extends Construct {
       }
     }
     const timeoutMinutes = options.timeoutMinutes ?? 30;
-    if (!Number.isInteger(timeoutMinutes) || timeoutMinutes < 5 || timeoutMinutes > 360) {
-      throw new StagingValidationError(this, `timeoutMinutes must be an integer from 5 to 360 (got ${timeoutMinutes}); a preview builds, synthesizes and deploys in one job, and GitHub stops a job after 360 minutes`);
+    if (!Number.isInteger(timeoutMinutes) || timeoutMinutes < 5 || timeoutMinutes > MAX_TIMEOUT_MINUTES) {
+      throw new StagingValidationError(this, `timeoutMinutes (Python: timeout_minutes) must be an integer from 5 to ${MAX_TIMEOUT_MINUTES} (got ${timeoutMinutes}); `
+        + `a preview builds, synthesizes and deploys in one job, whose AWS session lasts ${MAX_TIMEOUT_MINUTES} minutes (the preview role's maximum): for example 30`);
     }
     const builds = this.builds(options.builds ?? {});
     const runsOn = this.runner(options.runsOn);
@@ -288,15 +322,23 @@ export class GitHubActionsPreviewRole extends Construct {
     const prefix = previewStackPrefix(name);
     const roleArn = `arn:${partitionOf(stack)}:iam::${stack.account}:role/${name}-github-previews`;
     const pullRequest = '${{ github.event.pull_request.number }}';
-    const sameRepository = 'github.event.pull_request.head.repo.full_name == github.repository';
+    // Pull requests of this repository only, and not Dependabot's: GitHub runs those with a read-only
+    // GITHUB_TOKEN and no id-token (https://docs.github.com/en/code-security/dependabot/working-with-dependabot/automating-dependabot-with-github-actions),
+    // so they could neither assume the role nor comment.
+    const sameRepository = 'github.event.pull_request.head.repo.full_name == github.repository && github.actor != \'dependabot[bot]\'';
+    // The session lasts as long as a job may run (timeoutMinutes is at most the role's maximum session).
     const credentials = (session: string) => ({
       name: 'Assume the preview role over OIDC',
       uses: PINNED_ACTIONS.configureAwsCredentials,
-      with: { 'role-to-assume': roleArn, 'aws-region': stack.region, 'role-session-name': `${name}-preview-${session}` },
+      with: { 'role-to-assume': roleArn, 'aws-region': stack.region, 'role-session-name': `${name}-preview-${session}`, 'role-duration-seconds': SESSION_SECONDS },
     });
-    // One job of the environment's previews at a time: slots are allocated from the stacks that exist.
-    // (A fresh object for each job: the YAML writer would turn a shared one into an anchor and alias.)
-    const concurrency = () => ({ 'group': `previews-${name}`, 'cancel-in-progress': false });
+    // Deploys one at a time for the environment: slots are allocated from the stacks that exist. A
+    // group holds one running and one pending job, and a newer job cancels the pending one
+    // (https://docs.github.com/en/actions/using-jobs/using-concurrency): deletes have a group per pull
+    // request, so that no other pull request's deploy or delete cancels them. A delete allocates
+    // nothing, and a stack being deleted holds its slot until it is gone.
+    const concurrency = { 'group': `previews-${name}`, 'cancel-in-progress': false };
+    const deleteConcurrency = { 'group': `previews-${name}-pr-${pullRequest}`, 'cancel-in-progress': false };
     const workflow = {
       name: `Previews on ${name}`,
       on: { pull_request: { types: ['opened', 'synchronize', 'reopened', 'closed'] } },
@@ -309,7 +351,7 @@ export class GitHubActionsPreviewRole extends Construct {
           'runs-on': runsOn,
           'timeout-minutes': timeoutMinutes,
           'permissions': { 'contents': 'read', 'id-token': 'write' },
-          'concurrency': concurrency(),
+          'concurrency': concurrency,
           'outputs': {
             full: '${{ steps.slot.outputs.full }}',
             holders: '${{ steps.slot.outputs.holders }}',
@@ -368,8 +410,8 @@ export class GitHubActionsPreviewRole extends Construct {
           'runs-on': 'ubuntu-24.04',
           'timeout-minutes': timeoutMinutes,
           'permissions': { 'id-token': 'write' },
-          'concurrency': concurrency(),
-          'env': { AWS_REGION: stack.region, STACK: `${prefix}${pullRequest}` },
+          'concurrency': deleteConcurrency,
+          'env': { AWS_REGION: stack.region, STACK: `${prefix}${pullRequest}`, POLL_SECONDS: '15' },
           'steps': [credentials('${{ github.event.pull_request.number }}'), { name: 'Delete the preview stack', run: DELETE_SCRIPT }],
         },
       },
@@ -403,6 +445,21 @@ export class GitHubActionsPreviewRole extends Construct {
     }
     return runsOn ?? (this.services.some((s) => cpuArchitectureOf(s) === 'ARM64') ? 'ubuntu-24.04-arm' : 'ubuntu-24.04');
   }
+}
+
+/** The repository one previewed service's preview images are pushed to. */
+interface PreviewRepository {
+  readonly serviceName: string;
+  readonly repository: ecr.IRepository;
+}
+
+/**
+ * The repositories preview images are pushed to, by service: the one place both the role's push
+ * grant and the delivery target parameter (which tells the workflow where to push) read them from.
+ * Today each service's own repository, whose lifecycle expires `pr-` tags.
+ */
+function previewRepositories(services: IStagingService[]): PreviewRepository[] {
+  return services.map((s) => ({ serviceName: s.serviceName, repository: s.repository }));
 }
 
 /** Where one service's image is built from. */
@@ -483,11 +540,18 @@ function githubOidcProvider(scope: Construct): iam.IOidcProvider {
 const FAIL_FUNCTION = 'fail() { echo "::error::$1"; printf \'reason=%s\\n\' "${1//$\'\\n\'/ }" >> "$GITHUB_OUTPUT"; exit 1; }';
 
 /**
- * Finds the pull request's slot: the slot tag of its stack when it has one, else the lowest slot
- * no other preview stack holds (a stack being deleted still holds its listener rules, so its slot).
- * With none free, `full=true` and the pull requests that hold the slots; the job stays green.
- * A stack of this pull request that failed its first deploy (ROLLBACK_COMPLETE) or is being deleted
- * is replaced by the deploy step; one that an operation is changing fails the job.
+ * Finds the pull request's slot: the slot tag of its stack when it has one that no other stack
+ * holds, else the lowest slot no other preview stack holds. A stack holds its slot while it may have
+ * listener rules: being deleted, or failed to delete (DELETE_FAILED), it still does, until it is gone
+ * (the reaper deletes it again). A stack that never created anything (REVIEW_IN_PROGRESS: a change
+ * set refused or never executed) or whose first deploy rolled everything back (ROLLBACK_COMPLETE)
+ * holds no rule, so no slot: its own pull request gets a slot again on its next deploy, and the
+ * reaper deletes it once expired. With none free, `full=true` and the pull requests whose stacks
+ * hold the slots; the job stays green. A stack of this pull request that failed its first deploy,
+ * holds only a change set, or is being deleted is replaced by the deploy step; one that an operation
+ * is changing, or that CloudFormation can no longer update (ROLLBACK_FAILED, UPDATE_ROLLBACK_FAILED,
+ * DELETE_FAILED: https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/troubleshooting.html),
+ * fails the job before anything is built, with what to do.
  */
 const SLOT_SCRIPT = [
   'set -euo pipefail',
@@ -503,6 +567,8 @@ const SLOT_SCRIPT = [
   'holders=""',
   'while read -r name status; do',
   '  if [ -z "$name" ]; then continue; fi',
+  // Stacks named <prefix><number> only, as the reaper's: another stack that starts so is no preview.
+  '  if [[ ! "${name#"$STACK_PREFIX"}" =~ ^[0-9]+$ ]]; then continue; fi',
   '  if ! slot="$(aws cloudformation describe-stacks --stack-name "$name" --query "Stacks[0].Tags[?Key==\'' + PREVIEW_TAGS.slot + '\'] | [0].Value" --output text 2> describe.err < /dev/null)"; then',
   // Deleted between the two calls (the reaper): it holds nothing any more.
   '    if grep -q "does not exist" describe.err; then continue; fi',
@@ -511,6 +577,8 @@ const SLOT_SCRIPT = [
   '  if [ "$name" = "$STACK" ]; then',
   '    own_status="$status"',
   '    own_slot="$slot"',
+  '  elif [ "$status" = REVIEW_IN_PROGRESS ] || [ "$status" = ROLLBACK_COMPLETE ]; then',
+  '    echo "$name is $status, with no resource: it holds no slot"',
   '  elif [ "$slot" != None ]; then',
   '    used="$used$slot "',
   '    holders="$holders #${name#"$STACK_PREFIX"}"',
@@ -522,13 +590,15 @@ const SLOT_SCRIPT = [
   '      fail "$STACK is $own_status: another deploy of this preview is under way. Re-run this job once it has ended."',
   '    fi',
   '    ;;',
-  '  DELETE_FAILED) fail "$STACK is DELETE_FAILED: delete it (aws cloudformation delete-stack --stack-name $STACK), then re-run this job." ;;',
+  '  DELETE_FAILED | ROLLBACK_FAILED) fail "$STACK is $own_status: delete it (aws cloudformation delete-stack --stack-name $STACK), then re-run this job." ;;',
+  '  UPDATE_ROLLBACK_FAILED) fail "$STACK is UPDATE_ROLLBACK_FAILED: continue its rollback (aws cloudformation continue-update-rollback --stack-name $STACK) or delete it, then re-run this job." ;;',
   'esac',
   'slot=""',
-  'if [ -n "$own_slot" ] && [ "$own_slot" != None ]; then',
+  'if [ -n "$own_slot" ] && [ "$own_slot" != None ] && [[ "$used" != *" $own_slot "* ]]; then',
   '  slot="$own_slot"',
   '  echo "$STACK holds slot $slot"',
   'else',
+  '  if [ -n "$own_slot" ] && [ "$own_slot" != None ]; then echo "$STACK ($own_status) had slot $own_slot, which another preview holds now"; fi',
   '  for ((i = 0; i < max; i++)); do',
   '    if [[ "$used" != *" $i "* ]]; then slot="$i"; break; fi',
   '  done',
@@ -601,7 +671,8 @@ const SYNTH_SCRIPT = [
  * Deploys the preview stack through the environment's preview CloudFormation role, with the tags
  * that record its slot. A stack whose first deploy failed (ROLLBACK_COMPLETE) cannot be updated
  * ("Troubleshooting CloudFormation", https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/troubleshooting.html):
- * it is deleted first. On a failure, the reasons CloudFormation gave for this operation's failed
+ * it is deleted first; so is one that holds only a change set (REVIEW_IN_PROGRESS), so that the
+ * stack's creation time, the reaper's cutoff for a stack never updated, is this deploy's. On a failure, the reasons CloudFormation gave for this operation's failed
  * resources (the stack's events since its last `*_IN_PROGRESS` event of the stack itself) become
  * the step's error and the comment.
  */
@@ -610,13 +681,18 @@ const DEPLOY_SCRIPT = [
   FAIL_FUNCTION,
   'if [ "${PREVIEW_FULL:-}" = true ]; then echo "No free slot: nothing is deployed"; exit 0; fi',
   'role="$(aws ssm get-parameter --name "$CLOUDFORMATION_ROLE_PARAMETER" --query Parameter.Value --output text)"',
-  'if [ "${OWN_STATUS:-}" = ROLLBACK_COMPLETE ]; then',
-  '  echo "$STACK failed its first deploy (ROLLBACK_COMPLETE), and such a stack cannot be updated: deleting it first"',
-  '  aws cloudformation delete-stack --stack-name "$STACK"',
-  'fi',
-  'if [ "${OWN_STATUS:-}" = ROLLBACK_COMPLETE ] || [ "${OWN_STATUS:-}" = DELETE_IN_PROGRESS ]; then',
-  '  aws cloudformation wait stack-delete-complete --stack-name "$STACK"',
-  'fi',
+  'case "${OWN_STATUS:-}" in',
+  '  ROLLBACK_COMPLETE | REVIEW_IN_PROGRESS)',
+  '    if [ "$OWN_STATUS" = ROLLBACK_COMPLETE ]; then',
+  '      echo "$STACK failed its first deploy (ROLLBACK_COMPLETE), and such a stack cannot be updated: deleting it first"',
+  '    else',
+  '      echo "$STACK holds only a change set that was never executed (REVIEW_IN_PROGRESS): deleting it first"',
+  '    fi',
+  '    aws cloudformation delete-stack --stack-name "$STACK"',
+  '    aws cloudformation wait stack-delete-complete --stack-name "$STACK"',
+  '    ;;',
+  '  DELETE_IN_PROGRESS) aws cloudformation wait stack-delete-complete --stack-name "$STACK" ;;',
+  'esac',
   'if ! aws cloudformation deploy --stack-name "$STACK" --template-file "$TEMPLATE" --role-arn "$role" --no-fail-on-empty-changeset \\',
   '  --tags "' + PREVIEW_TAGS.slot + '=$SLOT" "' + PREVIEW_TAGS.pullRequest + '=$PULL_REQUEST" "' + PREVIEW_TAGS.environment + '=$ENVIRONMENT_NAME" > deploy.log 2>&1; then',
   '  cat deploy.log',
@@ -654,16 +730,37 @@ const COMMENT_SCRIPT = [
   'gh pr comment "$PULL_REQUEST" --repo "$GITHUB_REPOSITORY" --body "$body"',
 ].join('\n');
 
-/** Deletes the preview stack of a closed pull request; a pull request without one is fine. */
+/**
+ * Deletes the preview stack of a closed pull request; a pull request without one is fine.
+ * CloudFormation refuses DeleteStack while an operation changes the stack ("cannot be deleted while
+ * in status UPDATE_IN_PROGRESS"): a deploy of this pull request that was under way (in its own
+ * concurrency group) or that the runner left behind is waited for, every $POLL_SECONDS, then the
+ * stack is deleted. One already being deleted is only waited for; one that holds only a change set
+ * (REVIEW_IN_PROGRESS) changes no more and is deleted at once.
+ */
 const DELETE_SCRIPT = [
   'set -euo pipefail',
-  'if ! status="$(aws cloudformation describe-stacks --stack-name "$STACK" --query "Stacks[0].StackStatus" --output text 2> describe.err < /dev/null)"; then',
-  '  if grep -q "does not exist" describe.err; then echo "Pull request had no preview ($STACK does not exist): nothing to delete"; exit 0; fi',
-  '  cat describe.err >&2',
-  '  exit 1',
+  'read_status() {',
+  '  if ! status="$(aws cloudformation describe-stacks --stack-name "$STACK" --query "Stacks[0].StackStatus" --output text 2> describe.err < /dev/null)"; then',
+  '    if grep -q "does not exist" describe.err; then status=GONE; return 0; fi',
+  '    cat describe.err >&2',
+  '    exit 1',
+  '  fi',
+  '}',
+  'read_status',
+  'if [ "$status" = GONE ]; then echo "Pull request had no preview ($STACK does not exist): nothing to delete"; exit 0; fi',
+  'while [[ "$status" == *_IN_PROGRESS && "$status" != DELETE_IN_PROGRESS && "$status" != REVIEW_IN_PROGRESS ]]; do',
+  '  echo "$STACK is $status: waiting for that operation to end before deleting it"',
+  '  sleep "$POLL_SECONDS"',
+  '  read_status',
+  'done',
+  'if [ "$status" = GONE ]; then echo "$STACK is gone: nothing to delete"; exit 0; fi',
+  'if [ "$status" = DELETE_IN_PROGRESS ]; then',
+  '  echo "$STACK is being deleted already: waiting until it is gone"',
+  'else',
+  '  echo "Deleting $STACK ($status)"',
+  '  aws cloudformation delete-stack --stack-name "$STACK"',
   'fi',
-  'echo "Deleting $STACK ($status)"',
-  'aws cloudformation delete-stack --stack-name "$STACK"',
   'if ! aws cloudformation wait stack-delete-complete --stack-name "$STACK"; then',
   '  reasons="$(aws cloudformation describe-stack-events --stack-name "$STACK" --query "StackEvents[?ResourceStatus==\'DELETE_FAILED\'].[LogicalResourceId, ResourceStatusReason]" --output text | head -n 3)"',
   '  echo "::error::$STACK could not be deleted: $reasons"',

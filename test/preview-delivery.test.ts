@@ -63,6 +63,34 @@ describe('GitHubActionsPreviewRole', () => {
     template.resourceCountIs('AWS::IAM::OIDCProvider', 1);
   });
 
+  test('a job\'s AWS session lasts as long as the job may run, and no longer than the role allows', () => {
+    const maxSession = template.findResources('AWS::IAM::Role', { Properties: { RoleName: 'staging-github-previews' } });
+    const maxSessionSeconds = Object.values(maxSession)[0].Properties.MaxSessionDuration;
+    const credentialSteps = Object.values<any>(workflow.jobs).flatMap((job) => job.steps).filter((s) => s.with?.['role-to-assume']);
+    expect(credentialSteps).toHaveLength(2);
+    for (const job of ['deploy', 'delete']) {
+      const step = workflow.jobs[job].steps.find((s: any) => s.with?.['role-to-assume']);
+      expect(step.with['role-duration-seconds']).toBe(maxSessionSeconds);
+      expect(workflow.jobs[job]['timeout-minutes'] * 60).toBeLessThanOrEqual(step.with['role-duration-seconds']);
+    }
+    // The longest job allowed still fits in the session.
+    const longest = parse(built.previews.renderWorkflow({ timeoutMinutes: 60 }));
+    expect(longest.jobs.deploy['timeout-minutes'] * 60).toBeLessThanOrEqual(maxSessionSeconds);
+    expect(() => built.previews.renderWorkflow({ timeoutMinutes: 61 })).toThrow(/timeoutMinutes \(Python: timeout_minutes\) must be an integer from 5 to 60 \(got 61\)/);
+  });
+
+  test('may read the SSM parameters CloudFormation reads with its credentials at change-set time: the CDK bootstrap version, the services\' preview roles', () => {
+    const statements = statementsOf(built.previews.role).map((s) => built.stack.resolve(s));
+    const readable = statements.filter((s) => [s.Action].flat().includes('ssm:GetParameters')).flatMap((s) => [s.Resource].flat());
+    expect(readable).toEqual(expect.arrayContaining([
+      'arn:aws:ssm:us-east-1:123456789012:parameter/cdk-bootstrap/*/version',
+      'arn:aws:ssm:us-east-1:123456789012:parameter/staging/*/preview-*',
+    ]));
+    // Read-only: the statement that names them grants nothing else.
+    const ssmOnly = statements.filter((s) => [s.Resource].flat().includes('arn:aws:ssm:us-east-1:123456789012:parameter/cdk-bootstrap/*/version'));
+    expect(ssmOnly.map((s) => s.Action)).toEqual(['ssm:GetParameters']);
+  });
+
   test('may push to the previewed services\' repositories, read the published parameters and change preview stacks, nothing else', () => {
     const stack = built.stack;
     const statements = statementsOf(built.previews.role).map((s) => stack.resolve(s));
@@ -141,8 +169,8 @@ describe('GitHubActionsPreviewRole', () => {
       expect(workflow.permissions).toEqual({});
     });
 
-    test('deploys and deletes only for pull requests of this repository, never from a fork', () => {
-      const fork = 'github.event.pull_request.head.repo.full_name == github.repository';
+    test('deploys and deletes only for pull requests of this repository, never from a fork nor Dependabot', () => {
+      const fork = 'github.event.pull_request.head.repo.full_name == github.repository && github.actor != \'dependabot[bot]\'';
       expect(workflow.jobs.deploy.if).toBe(`github.event.action != 'closed' && ${fork}`);
       expect(workflow.jobs.delete.if).toBe(`github.event.action == 'closed' && ${fork}`);
       expect(workflow.jobs.comment.if).toBe(`always() && github.event.action != 'closed' && ${fork}`);
@@ -154,10 +182,10 @@ describe('GitHubActionsPreviewRole', () => {
       expect(workflow.jobs.delete.permissions).toEqual({ 'id-token': 'write' });
     });
 
-    test('allocates slots one job at a time for the environment', () => {
-      const group = { 'group': 'previews-staging', 'cancel-in-progress': false };
-      expect(workflow.jobs.deploy.concurrency).toEqual(group);
-      expect(workflow.jobs.delete.concurrency).toEqual(group);
+    test('allocates slots one deploy at a time for the environment; a delete waits only for its own pull request\'s', () => {
+      expect(workflow.jobs.deploy.concurrency).toEqual({ 'group': 'previews-staging', 'cancel-in-progress': false });
+      // GitHub cancels a pending job of a group when another is queued: no other pull request's job may cancel a delete.
+      expect(workflow.jobs.delete.concurrency).toEqual({ 'group': 'previews-staging-pr-${{ github.event.pull_request.number }}', 'cancel-in-progress': false });
     });
 
     test('pins its actions to commit SHAs, builds the pull request\'s commit, assumes the preview role', () => {
@@ -261,7 +289,7 @@ describe('GitHubActionsPreviewRole', () => {
       const { stack, environment } = environmentWith();
       const role = new GitHubActionsPreviewRole(stack, 'PreviewRole', { environment, repository: 'acme/shop' });
       expect(() => role.renderWorkflow({ builds: { api: {} } })).toThrow(/builds names service 'api', which has no previews/);
-      expect(() => role.renderWorkflow({ timeoutMinutes: 2 })).toThrow(/timeoutMinutes must be an integer from 5 to 360 \(got 2\)/);
+      expect(() => role.renderWorkflow({ timeoutMinutes: 2 })).toThrow(/timeoutMinutes \(Python: timeout_minutes\) must be an integer from 5 to 60 \(got 2\)/);
       expect(() => role.renderWorkflow({ runsOn: 'a, b' })).toThrow(/runsOn must be one runner label/);
       expect(() => role.renderWorkflow({ installCommand: 'npm ci\nrm -rf /' })).toThrow(/installCommand must be one line/);
     });

@@ -27,8 +27,11 @@ class DeleteStackCommand {
   constructor(readonly input: any) {}
 }
 
-/** A CloudFormation client that answers ListStacks from `pages` (NextToken chains them) and records every command. */
-function fakeClient(pages: any[][]) {
+/**
+ * A CloudFormation client that answers ListStacks from `pages` (NextToken chains them), records every
+ * command, and fails DeleteStack of the stacks in `refused` as CloudFormation does.
+ */
+function fakeClient(pages: any[][], refused: Record<string, Error> = {}) {
   const sent: any[] = [];
   return {
     sent,
@@ -37,6 +40,9 @@ function fakeClient(pages: any[][]) {
       if (command instanceof ListStacksCommand) {
         const index = command.input.NextToken ? Number(command.input.NextToken) : 0;
         return { StackSummaries: pages[index], NextToken: index + 1 < pages.length ? String(index + 1) : undefined };
+      }
+      if (command instanceof DeleteStackCommand && refused[command.input.StackName]) {
+        throw refused[command.input.StackName];
       }
       return {};
     },
@@ -118,8 +124,8 @@ describe('StagingPreviewReaper', () => {
   });
 
   describe('its code', () => {
-    const reap = (pages: any[][], expireAfterSeconds = 72 * HOURS) => {
-      const client = fakeClient(pages);
+    const reap = (pages: any[][], expireAfterSeconds = 72 * HOURS, refused: Record<string, Error> = {}) => {
+      const client = fakeClient(pages, refused);
       const log: string[] = [];
       const result = loadReaper().reap({ client, commands: { ListStacksCommand, DeleteStackCommand }, prefix: 'staging-preview-pr-', expireAfterSeconds, now: NOW, log: (l: string) => log.push(l) });
       return result.then((r: any) => ({ ...r, client, log: log.map((l) => JSON.parse(l)) }));
@@ -140,6 +146,34 @@ describe('StagingPreviewReaper', () => {
       expect(kept).toEqual(['staging-preview-pr-2', 'staging-preview-pr-4']);
       const deletes = client.sent.filter((c: any) => c instanceof DeleteStackCommand);
       expect(deletes.map((c: any) => c.input)).toEqual(deleted.map((StackName: string) => ({ StackName })));
+    });
+
+    test('deletes a stack that holds only a refused change set (REVIEW_IN_PROGRESS) once expired, by its creation', async () => {
+      const { deleted, kept } = await reap([[
+        summary('staging-preview-pr-1', 'REVIEW_IN_PROGRESS', '2026-12-07T11:00:00Z'),
+        summary('staging-preview-pr-2', 'REVIEW_IN_PROGRESS', '2026-12-10T11:00:00Z'),
+      ]]);
+      expect(deleted).toEqual(['staging-preview-pr-1']);
+      expect(kept).toEqual(['staging-preview-pr-2']);
+    });
+
+    test('a DeleteStack that fails is logged, and the others are still deleted', async () => {
+      // GIVEN three expired previews, the second of which CloudFormation refuses to delete
+      const old = '2026-11-01T00:00:00Z';
+      const throttled = Object.assign(new Error('Rate exceeded'), { name: 'Throttling' });
+      const { deleted, failed, client, log } = await reap([[
+        summary('staging-preview-pr-1', 'CREATE_COMPLETE', old),
+        summary('staging-preview-pr-2', 'CREATE_COMPLETE', old),
+        summary('staging-preview-pr-3', 'CREATE_COMPLETE', old),
+      ]], 72 * HOURS, { 'staging-preview-pr-2': throttled });
+      // THEN
+      expect(deleted).toEqual(['staging-preview-pr-1', 'staging-preview-pr-3']);
+      expect(failed).toEqual(['staging-preview-pr-2']);
+      expect(client.sent.filter((c: any) => c instanceof DeleteStackCommand)).toHaveLength(3);
+      expect(log.find((l: any) => l.stack === 'staging-preview-pr-2')).toEqual({
+        stack: 'staging-preview-pr-2', status: 'CREATE_COMPLETE', lastTouched: '2026-11-01T00:00:00.000Z', action: 'failed', reason: 'Throttling: Rate exceeded',
+      });
+      expect(log[log.length - 1]).toEqual({ action: 'done', deleted: 2, kept: 0, failed: 1 });
     });
 
     test('skips a stack an operation is changing, and every stack that is not a preview of this environment', async () => {
@@ -169,7 +203,8 @@ describe('StagingPreviewReaper', () => {
       expect(lists.map((c: any) => c.input.NextToken)).toEqual([undefined, '1', '2']);
       const filter: string[] = lists[0].input.StackStatusFilter;
       expect(filter).not.toContain('DELETE_COMPLETE');
-      expect(filter.filter((s) => s.endsWith('_IN_PROGRESS'))).toEqual([]);
+      // REVIEW_IN_PROGRESS is no operation under way: the stack holds a change set, refused or never executed.
+      expect(filter.filter((s) => s.endsWith('_IN_PROGRESS'))).toEqual(['REVIEW_IN_PROGRESS']);
       expect(filter).toEqual(expect.arrayContaining(['CREATE_COMPLETE', 'UPDATE_COMPLETE', 'UPDATE_ROLLBACK_COMPLETE', 'ROLLBACK_COMPLETE', 'DELETE_FAILED']));
     });
 
@@ -181,7 +216,7 @@ describe('StagingPreviewReaper', () => {
       expect(log).toEqual([
         { stack: 'staging-preview-pr-1', status: 'CREATE_COMPLETE', lastTouched: '2026-11-01T00:00:00.000Z', action: 'deleted', reason: `untouched for more than ${72 * HOURS} s` },
         { stack: 'staging-preview-pr-2', status: 'CREATE_COMPLETE', lastTouched: '2026-12-10T00:00:00.000Z', action: 'kept', reason: `touched within ${72 * HOURS} s` },
-        { action: 'done', deleted: 1, kept: 1 },
+        { action: 'done', deleted: 1, kept: 1, failed: 0 },
       ]);
     });
 
@@ -210,7 +245,7 @@ describe('StagingPreviewReaper', () => {
         // WHEN
         const result = await loadReaper({ '@aws-sdk/client-cloudformation': sdk }).handler({});
         // THEN
-        expect(result).toEqual({ deleted: ['staging-preview-pr-4'], kept: [] });
+        expect(result).toEqual({ deleted: ['staging-preview-pr-4'], kept: [], failed: [] });
         expect(clients).toHaveLength(1);
         expect(clients[0].sent.map((c: any) => c.constructor.name)).toEqual(['ListStacksCommand', 'DeleteStackCommand']);
         expect(logged).toHaveBeenCalledTimes(2);

@@ -4,12 +4,16 @@
  * lowest free slot, a full environment, a deploy that fails, a close with and without a preview;
  * and shellcheck over every step.
  */
-import { Stack } from 'aws-cdk-lib';
+import { App, CfnOutput, Stack } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
+import * as ssm from 'aws-cdk-lib/aws-ssm';
 import { parse } from 'yaml';
 import { GitHubActionsPreviewRole } from '../src';
+import { TEST_ENV } from './harness/apps';
+import { statementsOf } from './harness/iam';
 import { previewEnvironment } from './harness/previews';
 import { AwsState, RunResult, runJob, shellcheck, StackState } from './harness/scripts';
+import { previewServiceParameterName } from '../src/private/preview-facts';
 
 const REGISTRY = '123456789012.dkr.ecr.us-east-1.amazonaws.com';
 const SHA = 'fedcba9876543210fedcba9876543210fedcba98';
@@ -17,6 +21,26 @@ const TAG = 'pr-12-fedcba987654';
 const CFN_ROLE = 'arn:aws:iam::123456789012:role/staging-preview-cloudformation';
 const PLACEHOLDER = 'public.ecr.aws/placeholder:1';
 const STACK = 'staging-preview-pr-12';
+
+/**
+ * The Parameters section of a preview stack's template as the CDK synthesizes it: BootstrapVersion
+ * (default synthesizer) and the SSM parameter types `valueForStringParameter` renders for the preview
+ * roles the environment publishes per service.
+ */
+function previewTemplateParameters(): Record<string, unknown> {
+  const app = new App();
+  const stack = new Stack(app, STACK, { env: TEST_ENV });
+  for (const service of ['web', 'api']) {
+    for (const key of ['preview-execution-role-arn', 'preview-task-role-arn'] as const) {
+      new CfnOutput(stack, `${service}-${key}`, { value: ssm.StringParameter.valueForStringParameter(stack, previewServiceParameterName('staging', service, key)) });
+    }
+  }
+  return app.synth().getStackByName(STACK).template.Parameters;
+}
+
+/** What the preview role may read with ssm:GetParameters: CloudFormation reads a template's SSM parameter types with it. */
+let readableParameters: string[] = [];
+let templateParameters: Record<string, unknown> = {};
 
 /** The account as the environment left it: its published parameters, two empty repositories, the given stacks. */
 function account(stacks: StackState[] = [], overrides: Partial<AwsState> = {}): AwsState {
@@ -41,6 +65,8 @@ function account(stacks: StackState[] = [], overrides: Partial<AwsState> = {}): 
     images: { 'staging-web': [], 'staging-api': [] },
     stacks,
     synthStack: STACK,
+    synthParameters: templateParameters,
+    readableParameters,
     ...overrides,
   };
 }
@@ -87,12 +113,16 @@ describe('the preview workflow\'s scripts', () => {
     environment.addService('api', { pathPatterns: ['/api/*'] });
     const role = new GitHubActionsPreviewRole(Stack.of(environment), 'Previews', { environment, repository: 'acme/shop' });
     workflow = role.renderWorkflow({ builds: { api: { dockerfile: 'api/Dockerfile', buildContext: 'api' } } });
+    readableParameters = statementsOf(role.role).map((s) => Stack.of(role).resolve(s))
+      .filter((s) => [s.Action].flat().includes('ssm:GetParameters'))
+      .flatMap((s) => [s.Resource].flat());
+    templateParameters = previewTemplateParameters();
     targetParameter = JSON.stringify(Template.fromStack(Stack.of(environment)).findResources('AWS::SSM::Parameter', { Properties: { Name: '/staging/_previews/delivery-target' } }));
   });
   // POLL and files as a runner has them; FILES holds both services' Dockerfiles.
   const deploy = (state: AwsState, env: Record<string, string> = {}) => runJob(workflow, 'deploy', state, { env: { ...GITHUB, ...env }, files: FILES });
   const comment = (env: Record<string, string>) => runJob(workflow, 'comment', account(), { env: { ...GITHUB, ...env } });
-  const close = (state: AwsState) => runJob(workflow, 'delete', state, { env: GITHUB });
+  const close = (state: AwsState) => runJob(workflow, 'delete', state, { env: { ...GITHUB, POLL_SECONDS: '0' } });
 
   test('the delivery target holds every key the build step reads', () => {
     for (const key of ['name', 'repositoryName', 'repositoryUri']) {
@@ -152,6 +182,52 @@ describe('the preview workflow\'s scripts', () => {
     expect(slotOf(stackOf(result))).toBe('2');
   });
 
+  test('a stack that holds no resource (a refused change set, a rolled-back first deploy) holds no slot; one that failed to delete does', () => {
+    // GIVEN slot 0 held by a REVIEW_IN_PROGRESS stack, slot 1 by a ROLLBACK_COMPLETE one, slot 2 by a DELETE_FAILED one
+    const state = account([preview(3, 0, 'REVIEW_IN_PROGRESS'), preview(4, 1, 'ROLLBACK_COMPLETE'), preview(5, 2, 'DELETE_FAILED')]);
+    // WHEN
+    const result = deploy(state);
+    // THEN the preview takes slot 0; a DELETE_FAILED stack may still have its listener rules, and keeps slot 2
+    expect(result.ok).toBe(true);
+    expect(result.outputs!.slot).toEqual({ full: 'false' });
+    expect(slotOf(stackOf(result))).toBe('0');
+    expect(result.output).toContain('staging-preview-pr-3 is REVIEW_IN_PROGRESS, with no resource: it holds no slot');
+    // AND with the other two slots held, the environment is full (by the stacks that hold them)
+    const full = deploy(account([preview(3, 0, 'ROLLBACK_COMPLETE'), preview(4, 1), preview(5, 2, 'DELETE_FAILED'), preview(6, 0)]));
+    expect(full.outputs!.slot).toEqual({ full: 'true', holders: '#4 #5 #6' });
+  });
+
+  test('a preview whose slot another took while it held none gets the lowest free slot', () => {
+    // GIVEN pull request 12's first deploy rolled back in slot 0, and pull request 3 has taken slot 0 since
+    const result = deploy(account([preview(12, 0, 'ROLLBACK_COMPLETE'), preview(3, 0)]));
+    expect(result.ok).toBe(true);
+    expect(result.output).toContain(`${STACK} (ROLLBACK_COMPLETE) had slot 0, which another preview holds now`);
+    expect(slotOf(stackOf(result))).toBe('1');
+    expect(stackOf(result)!.StackStatus).toBe('CREATE_COMPLETE');
+  });
+
+  test('CloudFormation reads the template\'s SSM parameter types with the workflow\'s credentials: the role may read every one a preview template has', () => {
+    // GIVEN the parameters a CDK preview template has: BootstrapVersion and the per-service preview roles
+    expect(Object.values(templateParameters).map((p: any) => p.Default).sort()).toEqual([
+      '/cdk-bootstrap/hnb659fds/version',
+      '/staging/api/preview-execution-role-arn', '/staging/api/preview-task-role-arn',
+      '/staging/web/preview-execution-role-arn', '/staging/web/preview-task-role-arn',
+    ]);
+    // WHEN deployed with the role's ssm:GetParameters grant, THEN CloudFormation accepts the change set
+    const result = deploy(account());
+    expect(result.ok).toBe(true);
+    expect(stackOf(result)!.StackStatus).toBe('CREATE_COMPLETE');
+    // AND without either grant, CloudFormation refuses the change set on that parameter
+    const without = (pattern: string) => deploy(account([], { readableParameters: readableParameters.filter((r) => !r.endsWith(pattern)) }));
+    const noBootstrap = without('/cdk-bootstrap/*/version');
+    expect(noBootstrap.ok).toBe(false);
+    expect(noBootstrap.outputs!.deploy.reason).toContain('is not authorized to perform: ssm:GetParameters on resource: arn:aws:ssm:us-east-1:123456789012:parameter/cdk-bootstrap/hnb659fds/version');
+    const noPreviewRoles = without('/staging/*/preview-*');
+    expect(noPreviewRoles.ok).toBe(false);
+    expect(noPreviewRoles.outputs!.deploy.reason).toMatch(/not authorized to perform: ssm:GetParameters on resource: arn:aws:ssm:us-east-1:123456789012:parameter\/staging\/(web|api)\/preview-(execution|task)-role-arn/);
+    expect(stackOf(noPreviewRoles)).toBeUndefined();
+  });
+
   test('installs and synthesizes the CDK app in its own folder, and deploys the template it wrote there', () => {
     const result = runJob(workflow, 'deploy', account(), {
       env: { ...GITHUB, CDK_APP_DIRECTORY: 'infra', INSTALL_COMMAND: 'npm ci --ignore-scripts' },
@@ -204,8 +280,11 @@ describe('the preview workflow\'s scripts', () => {
     expect(refused.outputs!.deploy.reason).toMatch(/failed to deploy: .*Reason: Template error: instance of Fn::GetAtt references undefined resource Service$/);
     // WHEN the next push deploys a template it accepts
     const next = deploy({ ...refused.state, changeSetFailure: undefined });
-    // THEN the stack left in REVIEW_IN_PROGRESS does not block it
+    // THEN the stack left in REVIEW_IN_PROGRESS does not block it: it is deleted first, so that the
+    // new stack's creation time (the reaper's cutoff) is this deploy's
     expect(next.ok).toBe(true);
+    expect(next.output).toContain('holds only a change set that was never executed (REVIEW_IN_PROGRESS): deleting it first');
+    expect(called(next, 'aws', 'cloudformation', 'delete-stack')).toEqual([['aws', 'cloudformation', 'delete-stack', '--stack-name', STACK]]);
     expect(stackOf(next)!.StackStatus).toBe('CREATE_COMPLETE');
     expect(slotOf(stackOf(next))).toBe('0');
   });
@@ -223,6 +302,21 @@ describe('the preview workflow\'s scripts', () => {
     expect(result.ok).toBe(false);
     expect(result.outputs!.slot.reason).toContain('is UPDATE_IN_PROGRESS: another deploy of this preview is under way');
     expect(called(result, 'docker', 'build')).toEqual([]);
+  });
+
+  test('a preview CloudFormation can no longer update fails the job before anything is built, with what to do', () => {
+    for (const [status, fix] of [['ROLLBACK_FAILED', 'delete it'], ['UPDATE_ROLLBACK_FAILED', 'continue its rollback'], ['DELETE_FAILED', 'delete it']]) {
+      const result = deploy(account([preview(12, 1, status)]));
+      expect(result.ok).toBe(false);
+      expect(result.outputs!.slot.reason).toContain(`${STACK} is ${status}: ${fix}`);
+      expect(called(result, 'docker', 'build')).toEqual([]);
+    }
+  });
+
+  test('a stack whose name only starts like a preview\'s holds no slot', () => {
+    const result = deploy(account([{ ...preview(3, 0), StackName: 'staging-preview-pr-archive' }]));
+    expect(result.ok).toBe(true);
+    expect(slotOf(stackOf(result))).toBe('0');
   });
 
   test('an app that adds no preview stack fails with what the app must do', () => {
@@ -280,6 +374,31 @@ describe('the preview workflow\'s scripts', () => {
       expect(result.ok).toBe(true);
       expect(result.output).toContain('had no preview');
       expect(called(result, 'aws', 'cloudformation', 'delete-stack')).toEqual([]);
+    });
+
+    test('a stack an operation is changing (a deploy under way) is waited for, then deleted', () => {
+      // GIVEN the pull request's deploy still updating its stack: CloudFormation refuses DeleteStack meanwhile
+      const updating = { ...preview(12, 1, 'UPDATE_IN_PROGRESS'), SettlesTo: 'UPDATE_COMPLETE', SettleReads: 2 };
+      // WHEN
+      const result = close(account([updating]));
+      // THEN
+      expect(result.ok).toBe(true);
+      expect(result.output).toContain(`${STACK} is UPDATE_IN_PROGRESS: waiting for that operation to end before deleting it`);
+      expect(called(result, 'aws', 'cloudformation', 'describe-stacks')).toHaveLength(3);
+      expect(called(result, 'aws', 'cloudformation', 'delete-stack')).toHaveLength(1);
+      expect(stackOf(result)).toBeUndefined();
+    });
+
+    test('a stack being deleted already is only waited for; one holding a refused change set is deleted at once', () => {
+      const deleting = close(account([preview(12, 1, 'DELETE_IN_PROGRESS')]));
+      expect(deleting.ok).toBe(true);
+      expect(deleting.output).toContain('is being deleted already');
+      expect(called(deleting, 'aws', 'cloudformation', 'delete-stack')).toEqual([]);
+      expect(stackOf(deleting)).toBeUndefined();
+      const review = close(account([preview(12, 1, 'REVIEW_IN_PROGRESS')]));
+      expect(review.ok).toBe(true);
+      expect(called(review, 'aws', 'cloudformation', 'delete-stack')).toHaveLength(1);
+      expect(stackOf(review)).toBeUndefined();
     });
 
     test('a stack that cannot be deleted fails the job with CloudFormation\'s reason', () => {

@@ -41,6 +41,22 @@ export function previewsParameterName(environmentName: string, key: PreviewsKey)
   return `/${environmentName}/${PREVIEWS_SEGMENT}/${key}`;
 }
 
+/** Keys of the parameters the environment publishes per previewable service, `/<environmentName>/<service>/<key>`. */
+export type PreviewServiceKey = 'preview-execution-role-arn' | 'preview-task-role-arn';
+
+/** The name of a previewable service's parameter: `/<environmentName>/<service>/<key>`. */
+export function previewServiceParameterName(environmentName: string, serviceName: string, key: PreviewServiceKey): string {
+  return `/${environmentName}/${serviceName}/${key}`;
+}
+
+/**
+ * The names of every previewable service's parameters under `/<environmentName>/`, as an IAM
+ * resource pattern: `*\/preview-*` (each `PreviewServiceKey` starts with `preview-`).
+ */
+export function previewServiceParametersPattern(): string {
+  return '*/preview-*';
+}
+
 /** The name of the stack of pull request `pullRequest`'s preview: `<environmentName>-preview-pr-<pullRequest>`. */
 export function previewStackName(environmentName: string, pullRequest: number | string): string {
   return `${previewStackPrefix(environmentName)}${pullRequest}`;

@@ -19,8 +19,11 @@ import { previewStackPrefix } from './preview-facts';
  * It lists the stacks (ListStacks, paginated; its summaries carry CreationTime and
  * LastUpdatedTime, https://docs.aws.amazon.com/AWSCloudFormation/latest/APIReference/API_StackSummary.html),
  * keeps those named `$STACK_PREFIX<number>` that no operation is changing (no `*_IN_PROGRESS`
- * status), and deletes each whose last update (or creation) is older than
- * `$EXPIRE_AFTER_SECONDS`. It passes no role, so it needs no iam:PassRole: without RoleARN,
+ * status but REVIEW_IN_PROGRESS: a stack that holds only a change set, refused or never executed,
+ * changes no more), and deletes each whose last update (or creation) is older than
+ * `$EXPIRE_AFTER_SECONDS` (a REVIEW_IN_PROGRESS stack: its creation, when that change set was made).
+ * A DeleteStack that fails (throttled, or refused) is logged and the others go on; the next hour's
+ * run tries it again. It passes no role, so it needs no iam:PassRole: without RoleARN,
  * "CloudFormation uses the role that was previously associated with the stack"
  * (https://docs.aws.amazon.com/AWSCloudFormation/latest/APIReference/API_DeleteStack.html), and
  * "provided that users have permission to operate on the stack, CloudFormation uses this role even if
@@ -32,12 +35,13 @@ import { previewStackPrefix } from './preview-facts';
  * https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/aws-properties-lambda-function-code.html).
  */
 export const REAPER_SOURCE = `'use strict';
-const LIVE = ['CREATE_COMPLETE', 'CREATE_FAILED', 'ROLLBACK_COMPLETE', 'ROLLBACK_FAILED', 'DELETE_FAILED', 'UPDATE_COMPLETE',
+const LIVE = ['REVIEW_IN_PROGRESS', 'CREATE_COMPLETE', 'CREATE_FAILED', 'ROLLBACK_COMPLETE', 'ROLLBACK_FAILED', 'DELETE_FAILED', 'UPDATE_COMPLETE',
   'UPDATE_FAILED', 'UPDATE_ROLLBACK_COMPLETE', 'UPDATE_ROLLBACK_FAILED', 'IMPORT_COMPLETE', 'IMPORT_ROLLBACK_COMPLETE', 'IMPORT_ROLLBACK_FAILED'];
 
 async function reap({ client, commands, prefix, expireAfterSeconds, now, log }) {
   const deleted = [];
   const kept = [];
+  const failed = [];
   const cutoff = now.getTime() - expireAfterSeconds * 1000;
   let token;
   do {
@@ -45,24 +49,31 @@ async function reap({ client, commands, prefix, expireAfterSeconds, now, log }) 
     for (const stack of page.StackSummaries || []) {
       const name = stack.StackName;
       if (!name.startsWith(prefix) || !/^[0-9]+$/.test(name.slice(prefix.length))) continue;
-      const touched = new Date(stack.LastUpdatedTime || stack.CreationTime);
+      const review = stack.StackStatus === 'REVIEW_IN_PROGRESS';
+      const touched = new Date(review ? stack.CreationTime : stack.LastUpdatedTime || stack.CreationTime);
       const entry = { stack: name, status: stack.StackStatus, lastTouched: touched.toISOString() };
-      if (/_IN_PROGRESS$/.test(stack.StackStatus)) {
+      if (/_IN_PROGRESS$/.test(stack.StackStatus) && !review) {
         log(JSON.stringify({ ...entry, action: 'skipped', reason: 'an operation is under way' }));
         kept.push(name);
       } else if (touched.getTime() > cutoff) {
         log(JSON.stringify({ ...entry, action: 'kept', reason: 'touched within ' + expireAfterSeconds + ' s' }));
         kept.push(name);
       } else {
-        await client.send(new commands.DeleteStackCommand({ StackName: name }));
+        try {
+          await client.send(new commands.DeleteStackCommand({ StackName: name }));
+        } catch (e) {
+          log(JSON.stringify({ ...entry, action: 'failed', reason: String(e && e.name) + ': ' + String(e && e.message) }));
+          failed.push(name);
+          continue;
+        }
         log(JSON.stringify({ ...entry, action: 'deleted', reason: 'untouched for more than ' + expireAfterSeconds + ' s' }));
         deleted.push(name);
       }
     }
     token = page.NextToken;
   } while (token);
-  log(JSON.stringify({ action: 'done', deleted: deleted.length, kept: kept.length }));
-  return { deleted, kept };
+  log(JSON.stringify({ action: 'done', deleted: deleted.length, kept: kept.length, failed: failed.length }));
+  return { deleted, kept, failed };
 }
 
 exports.reap = reap;

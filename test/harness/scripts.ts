@@ -69,6 +69,13 @@ export interface AwsState {
   deleteFailure?: string;
   /** The stack name `npx cdk synth` writes a template for (none: it writes no template); `failing` may name 'synth'. */
   synthStack?: string;
+  /** The Parameters section of the template `npx cdk synth` writes (default: the CDK's BootstrapVersion parameter). */
+  synthParameters?: Record<string, unknown>;
+  /**
+   * The SSM parameter ARN patterns the caller may read (ssm:GetParameters): `cloudformation deploy`
+   * refuses a template whose SSM parameter types name another, as CloudFormation does. None: no check.
+   */
+  readableParameters?: string[];
   /** Comments posted with `gh pr comment`. */
   comments?: Array<{ pullRequest: string; repository: string; body: string }>;
 }
@@ -84,6 +91,9 @@ export interface StackState {
   /** The template file it was last deployed from, and that file's content. */
   Template?: string;
   Events: Array<Record<string, string>>;
+  /** The status an operation under way ends in, after SettleReads more describe-stacks reads. */
+  SettlesTo?: string;
+  SettleReads?: number;
 }
 
 /** What a run gets besides the state: environment variables and files in its working directory. */
