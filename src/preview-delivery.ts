@@ -153,7 +153,7 @@ export class GitHubActionsPreviewRole extends Construct {
     this.facts = previewsOf(this, environment);
     const name = environment.environmentName;
     this.services = previewedServices(this, environment, this.facts);
-    this.repositories = previewRepositories(this.services);
+    this.repositories = previewRepositories(this, this.services, this.facts);
 
     this.subject = `repo:${props.repository}:pull_request`;
     this.oidcProvider = props.oidcProvider ?? githubOidcProvider(this);
@@ -456,10 +456,19 @@ interface PreviewRepository {
 /**
  * The repositories preview images are pushed to, by service: the one place both the role's push
  * grant and the delivery target parameter (which tells the workflow where to push) read them from.
- * Today each service's own repository, whose lifecycle expires `pr-` tags.
+ * Each previewed service's preview repository, which the environment makes apart from the service's
+ * own (ECR cannot limit a push by tag, so a push grant on the service's repository would let a pull
+ * request place any tag where staging deploys from).
  */
-function previewRepositories(services: IStagingService[]): PreviewRepository[] {
-  return services.map((s) => ({ serviceName: s.serviceName, repository: s.repository }));
+function previewRepositories(scope: Construct, services: IStagingService[], facts: PreviewFacts): PreviewRepository[] {
+  const made = facts.repositories();
+  return services.map((s) => {
+    const repository = made[s.serviceName];
+    if (!repository) {
+      throw new StagingValidationError(scope, `service '${s.serviceName}' has no preview repository (got none for it among the environment's previews); add it to previews.services before creating the role`);
+    }
+    return { serviceName: s.serviceName, repository };
+  });
 }
 
 /** Where one service's image is built from. */
@@ -474,9 +483,7 @@ function previewsOf(scope: Construct, environment: EcsStagingEnvironment): Previ
   if (!facts) {
     throw new StagingValidationError(scope, `environment '${environment.environmentName}' allows no previews (got no previews); set previews on the environment, e.g. previews: { maxPreviews: 3 }`);
   }
-  if (!environment.edge.domainName) {
-    throw new StagingValidationError(scope, `environment '${environment.environmentName}' has no domain (got none), and previews are served on pr-<number>-<service>.<domain>; set domain on the environment`);
-  }
+  // An environment with previews has a domain: its previews prop is refused without one.
   return facts;
 }
 

@@ -7,9 +7,10 @@ import { Construct } from 'constructs';
 import { DEFAULTS } from './private/defaults';
 import { StagingValidationError } from './private/errors';
 import { acknowledge } from './private/posture';
+import { PREVIEW_TAGS, previewServiceParameterName, previewsParameterName } from './private/preview-facts';
 import {
-  PREVIEW_PRIORITIES_PER_SLOT, PREVIEW_PRIORITY_BASE, PREVIEW_TAGS, PreviewServiceDefinition, previewParameterName,
-  previewSecretParameterName, ResolvedPreviews, servicePreviewParameterName,
+  PREVIEW_PRIORITIES_PER_SLOT, PREVIEW_PRIORITY_BASE, PreviewServiceDefinition,
+  previewSecretParameterName, ResolvedPreviews,
 } from './private/preview-publication';
 import { environmentParameterName } from './private/published';
 import { validateDnsName } from './private/validation';
@@ -295,7 +296,7 @@ class EnvironmentReferences extends Construct {
     this.assignPublicIp = this.read('AssignPublicIp', environmentParameterName(environmentName, 'assign-public-ip'));
     this.listenerArn = this.read('ListenerArn', environmentParameterName(environmentName, 'listener-arn'));
     this.securityGroupId = this.read('ServicesSecurityGroupId', environmentParameterName(environmentName, 'services-security-group-id'));
-    this.logGroupName = this.read('LogGroupName', previewParameterName(environmentName, 'log-group-name'));
+    this.logGroupName = this.read('LogGroupName', previewsParameterName(environmentName, 'log-group-name'));
   }
 
   /** A String parameter the environment published, read when the stack is deployed. */
@@ -328,7 +329,7 @@ class PreviewedService extends Construct {
     const env = props.environmentName;
     const shared = props.shared;
     const read = (key: 'preview-execution-role-arn' | 'preview-task-role-arn' | 'preview-repository-uri', parameterId: string) =>
-      shared.read(`${d.serviceName}${parameterId}`, servicePreviewParameterName(env, d.serviceName, key));
+      shared.read(`${d.serviceName}${parameterId}`, previewServiceParameterName(env, d.serviceName, key));
     const executionRole = iam.Role.fromRoleArn(this, 'ExecutionRole', read('preview-execution-role-arn', 'ExecutionRoleArn'), { mutable: false });
     const taskRole = iam.Role.fromRoleArn(this, 'TaskRole', read('preview-task-role-arn', 'TaskRoleArn'), { mutable: false });
     const repositoryUri = read('preview-repository-uri', 'RepositoryUri');

@@ -1,4 +1,5 @@
 import { CfnOutput, Duration, NestedStack, Tags, Token } from 'aws-cdk-lib';
+import type * as ecr from 'aws-cdk-lib/aws-ecr';
 import * as ecs from 'aws-cdk-lib/aws-ecs';
 import { Construct } from 'constructs';
 import { StagingDomainOptions, StagingEdge } from './edge';
@@ -162,6 +163,7 @@ export class EcsStagingEnvironment extends Construct {
   private readonly previewSettings?: ResolvedPreviews;
   private readonly previewSupport?: EnvironmentPreviews;
   private readonly previewDefinitions: PreviewServiceDefinition[] = [];
+  private readonly previewRoles: Array<{ serviceName: string; repository: ecr.IRepository }> = [];
 
   constructor(scope: Construct, id: string, props: EcsStagingEnvironmentProps = {}) {
     super(scope, id);
@@ -279,6 +281,7 @@ export class EcsStagingEnvironment extends Construct {
       expireAfter: settings.expireAfter,
       services: settings.services,
       cloudFormationRoleArn: support.cloudFormationRole.roleArn,
+      repositories: () => Object.fromEntries(this.previewRoles.map((r) => [r.serviceName, r.repository])),
     });
     new StagingPreviewReaper(this, 'PreviewReaper', { environmentName: this.environmentName, expireAfter: settings.expireAfter, ephemeral: this.ephemeral });
     this.node.addValidation({
@@ -322,7 +325,7 @@ export class EcsStagingEnvironment extends Construct {
     const configFromParameters = { ...options.configFromParameters };
     const secretKeys = Object.keys(options.secrets ?? {}).filter((key) => settings.secrets.includes(key)).sort();
     this.edge.allowPreviewPort(containerPort);
-    new ServicePreviewRoles(serviceStack, 'Preview', {
+    const roles = new ServicePreviewRoles(serviceStack, 'Preview', {
       environmentName: this.environmentName,
       serviceName: service.serviceName,
       expireAfter: settings.expireAfter,
@@ -333,6 +336,7 @@ export class EcsStagingEnvironment extends Construct {
       runtimeVariables: secretKeys.filter((key) => options.secrets![key].runtimeAccess),
       publishedVariables: secretKeys,
     });
+    this.previewRoles.push({ serviceName: service.serviceName, repository: roles.repository });
     this.previewDefinitions.push({
       serviceName: service.serviceName,
       containerPort,

@@ -1,7 +1,7 @@
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { App, Stack } from 'aws-cdk-lib';
+import { App, CfnResource, Stack } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import * as ecs from 'aws-cdk-lib/aws-ecs';
 import * as iam from 'aws-cdk-lib/aws-iam';
@@ -112,6 +112,13 @@ describe('GitHubActionsPreviewRole', () => {
     const repositories = resourcesOf('ecr:PutImage').map((r) => JSON.stringify(r));
     expect(repositories).toHaveLength(2);
     expect(repositories.join()).toMatch(/webNestedStack.*apiNestedStack|apiNestedStack.*webNestedStack/);
+    // Each the service's preview repository, never the service's own (where staging deploys from).
+    for (const service of [built.web, built.api]) {
+      const own = Stack.of(service).resolve((service.repository.node.defaultChild as CfnResource).logicalId);
+      expect(repositories.join()).not.toContain(`${own}Arn`);
+      expect(repositories.join()).not.toContain(`${own}.Arn`);
+    }
+    expect(repositories.every((r) => /Preview(Repository|Repo)/.test(r))).toBe(true);
     expect(JSON.stringify(resourcesOf('ssm:GetParameter'))).toContain('parameter/staging/_environment/*');
     expect(JSON.stringify(resourcesOf('ssm:GetParameter'))).toContain('parameter/staging/_previews/*');
     expect(JSON.stringify(statements)).not.toMatch(/ecs:|ssm:PutParameter|image-uri/);
@@ -123,7 +130,7 @@ describe('GitHubActionsPreviewRole', () => {
     expect(passRole).toEqual([{
       Action: 'iam:PassRole',
       Effect: 'Allow',
-      Resource: { 'Fn::GetAtt': [expect.stringMatching(/^PreviewCloudFormationRole/), 'Arn'] },
+      Resource: { 'Fn::GetAtt': [expect.stringMatching(/^StagingPreviewsCloudFormationRole/), 'Arn'] },
       Condition: { StringEquals: { 'iam:PassedToService': 'cloudformation.amazonaws.com' } },
     }]);
   });
@@ -266,10 +273,9 @@ describe('GitHubActionsPreviewRole', () => {
         .toThrow(/environment 'staging' allows no previews \(got no previews\); set previews on the environment/);
     });
 
-    test('fails when the environment has no domain', () => {
-      const { stack, environment } = environmentWith({ props: { domain: undefined } });
-      expect(() => new GitHubActionsPreviewRole(stack, 'PreviewRole', { environment, repository: 'acme/shop' }))
-        .toThrow(/environment 'staging' has no domain \(got none\), and previews are served on pr-<number>-<service>.<domain>; set domain/);
+    test('fails when the environment has no domain: its previews prop is refused first', () => {
+      expect(() => environmentWith({ props: { domain: undefined } }))
+        .toThrow(/previews needs a domain \(got previews without domain\)/);
     });
 
     test('fails when previews.services names a service the environment does not have', () => {

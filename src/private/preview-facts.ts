@@ -1,4 +1,5 @@
 import { Duration } from 'aws-cdk-lib';
+import type * as ecr from 'aws-cdk-lib/aws-ecr';
 import { IConstruct } from 'constructs';
 
 /**
@@ -16,6 +17,8 @@ export interface PreviewFacts {
   readonly services?: string[];
   /** ARN of the role CloudFormation creates, updates and deletes preview stacks with. */
   readonly cloudFormationRoleArn: string;
+  /** The preview repository of each previewable service added so far, by service name. */
+  readonly repositories: () => { [serviceName: string]: ecr.IRepository };
 }
 
 const REGISTRY = new WeakMap<IConstruct, PreviewFacts>();
@@ -34,7 +37,7 @@ export function previewFactsOf(environment: IConstruct): PreviewFacts | undefine
 export const PREVIEWS_SEGMENT = '_previews';
 
 /** Keys of the parameters under `/<environmentName>/_previews/` that the preview workflow reads. */
-export type PreviewsKey = 'settings' | 'cloudformation-role-arn' | 'delivery-target';
+export type PreviewsKey = 'settings' | 'cloudformation-role-arn' | 'log-group-name' | 'delivery-target';
 
 /** The name of a parameter the previews read: `/<environmentName>/_previews/<key>`. */
 export function previewsParameterName(environmentName: string, key: PreviewsKey): string {
@@ -42,7 +45,7 @@ export function previewsParameterName(environmentName: string, key: PreviewsKey)
 }
 
 /** Keys of the parameters the environment publishes per previewable service, `/<environmentName>/<service>/<key>`. */
-export type PreviewServiceKey = 'preview-execution-role-arn' | 'preview-task-role-arn';
+export type PreviewServiceKey = 'preview-execution-role-arn' | 'preview-task-role-arn' | 'preview-repository-uri';
 
 /** The name of a previewable service's parameter: `/<environmentName>/<service>/<key>`. */
 export function previewServiceParameterName(environmentName: string, serviceName: string, key: PreviewServiceKey): string {

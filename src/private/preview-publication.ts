@@ -10,6 +10,7 @@ import { FARGATE_MEMORY_BY_CPU } from './defaults';
 import { StagingValidationError } from './errors';
 import { statefulLifecycle } from './lifecycle';
 import { acknowledge, acknowledgeStagingLogGroup } from './posture';
+import { PREVIEW_TAGS, previewServiceParameterName, PreviewsKey, previewsParameterName } from './preview-facts';
 import { validateIntegerRange } from './validation';
 
 /**
@@ -24,24 +25,6 @@ import { validateIntegerRange } from './validation';
  * A service's config keys are environment variable names (no hyphen), so no config parameter
  * (`/<env>/<service>/<KEY>`) can take a `preview-...` name.
  */
-export const PREVIEWS_SEGMENT = '_previews';
-
-/** Keys of the environment's published preview values. */
-export type PreviewKey = 'settings' | 'cloudformation-role-arn' | 'log-group-name';
-
-/** Keys of a previewable service's published preview values. */
-export type ServicePreviewKey = 'preview-execution-role-arn' | 'preview-task-role-arn' | 'preview-repository-uri';
-
-/** `/<environmentName>/_previews/<key>`. */
-export function previewParameterName(environmentName: string, key: PreviewKey): string {
-  return `/${environmentName}/${PREVIEWS_SEGMENT}/${key}`;
-}
-
-/** `/<environmentName>/<service>/<key>`. */
-export function servicePreviewParameterName(environmentName: string, serviceName: string, key: ServicePreviewKey): string {
-  return `/${environmentName}/${serviceName}/${key}`;
-}
-
 /** `/<environmentName>/<service>/preview-secret/<variable>`: the `valueFrom` of a secret previews may get. */
 export function previewSecretParameterName(environmentName: string, serviceName: string, variable: string): string {
   return `/${environmentName}/${serviceName}/preview-secret/${variable}`;
@@ -196,7 +179,7 @@ export class EnvironmentPreviews extends Construct {
     acknowledgeStagingLogGroup(this.logGroup, props.settings.logRetention, false, 'previews', 'previews');
     this.cloudFormationRole = createCloudFormationRole(this, props);
 
-    const parameters: Array<[PreviewKey, string, string]> = [
+    const parameters: Array<[PreviewsKey, string, string]> = [
       ['settings', Lazy.string({ produce: () => JSON.stringify(publishedSettings(props)) }), 'Preview settings (JSON)'],
       ['cloudformation-role-arn', this.cloudFormationRole.roleArn, 'The role CloudFormation deploys preview stacks with'],
       ['log-group-name', this.logGroup.logGroupName, 'The log group of every preview'],
@@ -204,7 +187,7 @@ export class EnvironmentPreviews extends Construct {
     let previous: Construct | undefined;
     for (const [key, value, what] of parameters) {
       const parameter = new ssm.StringParameter(this, key, {
-        parameterName: previewParameterName(name, key),
+        parameterName: previewsParameterName(name, key),
         stringValue: value,
         description: `${what}: published for preview stacks (cdk-ecs-staging environment ${name})`,
       });
@@ -392,13 +375,6 @@ function nagResource(stack: Stack, resource: string): string | undefined {
   return render(stack.resolve(resource));
 }
 
-/** The tags a preview stack puts on each of its resources. */
-export const PREVIEW_TAGS = {
-  environment: 'cdk-ecs-staging:environment',
-  pullRequest: 'cdk-ecs-staging:pull-request',
-  slot: 'cdk-ecs-staging:preview-slot',
-} as const;
-
 /** What the environment hands a previewable service's preview roles. */
 export interface ServicePreviewRolesProps {
   readonly environmentName: string;
@@ -467,9 +443,9 @@ export class ServicePreviewRoles extends Construct {
     }
 
     const values: Array<[string, string, string]> = [
-      [servicePreviewParameterName(props.environmentName, props.serviceName, 'preview-execution-role-arn'), this.executionRole.roleArn, 'The execution role of its previews'],
-      [servicePreviewParameterName(props.environmentName, props.serviceName, 'preview-task-role-arn'), this.taskRole.roleArn, 'The task role of its previews'],
-      [servicePreviewParameterName(props.environmentName, props.serviceName, 'preview-repository-uri'), this.repository.repositoryUri, 'The repository its previews run from'],
+      [previewServiceParameterName(props.environmentName, props.serviceName, 'preview-execution-role-arn'), this.executionRole.roleArn, 'The execution role of its previews'],
+      [previewServiceParameterName(props.environmentName, props.serviceName, 'preview-task-role-arn'), this.taskRole.roleArn, 'The task role of its previews'],
+      [previewServiceParameterName(props.environmentName, props.serviceName, 'preview-repository-uri'), this.repository.repositoryUri, 'The repository its previews run from'],
       ...props.publishedVariables.map((variable): [string, string, string] =>
         [previewSecretParameterName(props.environmentName, props.serviceName, variable), props.injected.get(variable)!.arn, `The valueFrom of ${variable} in its previews`]),
     ];
