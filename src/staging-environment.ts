@@ -6,7 +6,7 @@ import { StagingNetwork, StagingNetworkProps } from './networking';
 import { StagingObservability, StagingObservabilityOptions } from './observability';
 import { DEFAULTS } from './private/defaults';
 import { StagingValidationError } from './private/errors';
-import { publishEnvironment } from './private/published';
+import { publishEnvironment, publishServiceManifest } from './private/published';
 import { checkTemplateQuotas } from './private/quotas';
 import { resolveSchedule } from './private/schedule-binding';
 import { propName, validateParameterName, validateServiceName, validateTag } from './private/validation';
@@ -235,6 +235,27 @@ export class EcsStagingEnvironment extends Construct {
     new CfnOutput(this, 'VpcId', { value: this.network.vpc.vpcId, description: 'VPC ID' });
   }
 
+  /** What `cdk-ecs-staging validate` reads of a service: `/<environmentName>/<service>/service-manifest`. */
+  private publishService(service: StagingService, options: StagingServiceOptions): void {
+    const hours = resolveSchedule(service, 'schedule', options.schedule ?? this.schedule);
+    publishServiceManifest(service, this.environmentName, {
+      serviceName: service.serviceName,
+      ecsServiceName: service.fargateService.serviceName,
+      clusterName: this.cluster.clusterName,
+      repositoryName: service.repository.repositoryName,
+      imageParameterName: service.imageParameter?.parameterName ?? null,
+      logGroupName: service.logGroup.logGroupName,
+      executionRoleArn: service.executionRole.roleArn,
+      taskRoleArn: service.taskRole.roleArn,
+      targetGroupArn: service.targetGroup.targetGroupArn,
+      paused: options.desiredCount === 0,
+      workingHours: hours && options.desiredCount !== 0
+        ? { startMinutes: hours.startMinutes, endMinutes: hours.endMinutes, days: [...hours.days], timeZone: hours.timeZone.timezoneName }
+        : null,
+      wakeCommand: service.wakeCommand ?? null,
+    });
+  }
+
   /** The services added so far, in order. */
   public get services(): StagingService[] {
     return [...this._services];
@@ -274,6 +295,7 @@ export class EcsStagingEnvironment extends Construct {
     });
     this._services.push(service);
     this.observability.addService(service);
+    this.publishService(service, options);
 
     if (this.emitOutputs) {
       const outputs: Array<[string, string, string]> = [

@@ -100,6 +100,40 @@ export function publishEnvironment(scope: Construct, values: EnvironmentPublicat
   return parameters;
 }
 
+/** A service's facts for `validate`, as the environment has them (tokens allowed). */
+export interface ServiceManifest {
+  readonly serviceName: string;
+  /** The ECS service's name. */
+  readonly ecsServiceName: string;
+  readonly clusterName: string;
+  /** The repository the service's images come from. */
+  readonly repositoryName: string;
+  /** The image-uri parameter the delivery writes, or null when the image is given in code. */
+  readonly imageParameterName: string | null;
+  readonly logGroupName: string;
+  readonly executionRoleArn: string;
+  readonly taskRoleArn: string;
+  readonly targetGroupArn: string;
+  /** Paused on purpose (desiredCount 0). */
+  readonly paused: boolean;
+  /** When the service runs, or null when it runs around the clock. */
+  readonly workingHours: { startMinutes: number; endMinutes: number; days: string[]; timeZone: string } | null;
+  /** The command that wakes it outside working hours, or null. */
+  readonly wakeCommand: string | null;
+}
+
+/**
+ * Writes a service's facts as JSON to `/<environmentName>/<service>/service-manifest`, in the scope
+ * given (the service's own stack, beside the resources it names).
+ */
+export function publishServiceManifest(scope: Construct, environmentName: string, manifest: ServiceManifest): ssm.StringParameter {
+  return new ssm.StringParameter(scope, 'ServiceManifest', {
+    parameterName: serviceManifestParameterName(environmentName, manifest.serviceName),
+    stringValue: Stack.of(scope).toJsonString({ schema: PUBLISHED_SCHEMA_VERSION, ...manifest }),
+    description: `The facts of service '${manifest.serviceName}' (JSON): published for validate (cdk-ecs-staging environment ${environmentName})`,
+  });
+}
+
 /** Each construct depends on the one before it: CloudFormation creates them one at a time. */
 function chain(constructs: IConstruct[]): void {
   constructs.slice(1).forEach((c, i) => c.node.addDependency(constructs[i]));
