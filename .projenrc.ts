@@ -138,6 +138,12 @@ climbsBack(['src/networking.ts', 'src/edge.ts', 'src/secrets.ts', 'src/observabi
   'A part below the service reaches it through IStagingService (./service-contract), and never imports the environment.');
 climbsBack(['src/service.ts'], ['./staging-environment'], 'The service is below the environment: take what it needs as a prop.');
 
+// The validate command (src/cli/) imports the AWS SDK clients from devDependencies: esbuild bundles them into lib/cli/validate.js.
+project.eslint?.addOverride({
+  files: ['src/cli/**/*.ts'],
+  rules: { 'import/no-extraneous-dependencies': ['error', { devDependencies: true, optionalDependencies: false, peerDependencies: true }] },
+});
+
 // PyPI trove classifiers beside those jsii-pacmak sets (projen's publishToPypi has no option for them).
 project.package.file.addOverride('jsii.targets.python.classifiers', ['Framework :: AWS CDK', 'Framework :: AWS CDK :: 2']);
 

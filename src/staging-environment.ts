@@ -1,4 +1,4 @@
-import { CfnOutput, Duration, NestedStack, Tags, Token } from 'aws-cdk-lib';
+import { CfnOutput, Duration, NestedStack, Stack, Tags, Token } from 'aws-cdk-lib';
 import * as ecs from 'aws-cdk-lib/aws-ecs';
 import { Construct } from 'constructs';
 import { StagingDomainOptions, StagingEdge } from './edge';
@@ -233,6 +233,11 @@ export class EcsStagingEnvironment extends Construct {
     new CfnOutput(this, 'LoadBalancerDnsName', { value: this.edge.loadBalancer.loadBalancerDnsName, description: 'DNS name of the load balancer' });
     new CfnOutput(this, 'ClusterName', { value: this.cluster.clusterName, description: 'ECS cluster name' });
     new CfnOutput(this, 'VpcId', { value: this.network.vpc.vpcId, description: 'VPC ID' });
+    // The package's bin (README, "Validate a deployed environment"): finds the environment by its name and region.
+    new CfnOutput(this, 'ValidateCommand', {
+      value: `npx cdk-ecs-staging validate ${this.environmentName} --region ${Stack.of(this).region}`,
+      description: `Checks the deployed ${this.environmentName} environment (read-only AWS calls)`,
+    });
   }
 
   /** What `cdk-ecs-staging validate` reads of a service: `/<environmentName>/<service>/service-manifest`. */

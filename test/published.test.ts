@@ -1,6 +1,5 @@
-import { Stack } from 'aws-cdk-lib';
+import { Stack, TimeZone } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
-import { TimeZone } from 'aws-cdk-lib';
 import { EcsStagingEnvironment, StagingSchedule } from '../src';
 import { testStack, testZone } from './harness/apps';
 import { environmentParameterName, serviceManifestParameterName } from '../src/private/published';

@@ -74,7 +74,10 @@ export class AwsClients {
 
   /** Closes the clients' connections, so that the process ends at once. */
   public destroy(): void {
-    for (const client of [this.cloudformation, this.cloudwatch, this.logs, this.ec2, this.ecr, this.ecs, this.elb, this.iam, this.secretsManager, this.sns, this.ssm]) {
+    const clients = [
+      this.cloudformation, this.cloudwatch, this.logs, this.ec2, this.ecr, this.ecs, this.elb, this.iam, this.secretsManager, this.sns, this.ssm,
+    ];
+    for (const client of clients) {
       client.destroy();
     }
   }

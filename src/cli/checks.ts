@@ -96,6 +96,7 @@ const PLACEHOLDER_IMAGE_PREFIX = 'ghcr.io/static-web-server/static-web-server:';
 
 /** Remembers each lookup, so that checks that need the same facts ask AWS once. */
 class Facts {
+  public options?: CheckOptions;
   private readonly memo = new Map<string, Promise<unknown>>();
   constructor(readonly aws: AwsClients, readonly env: DiscoveredEnvironment) {}
 
@@ -151,22 +152,20 @@ class Facts {
   public alarms(): Promise<Array<MetricAlarm | CompositeAlarm>> {
     return this.once('alarms', async () => {
       const topic = this.env.values['alarm-topic-arn'];
-      const alarms: Array<MetricAlarm | CompositeAlarm> = [];
+      const found: Array<MetricAlarm | CompositeAlarm> = [];
       let token: string | undefined;
       do {
         const page = await this.aws.cloudwatch.send(new DescribeAlarmsCommand({ AlarmTypes: ['MetricAlarm', 'CompositeAlarm'], NextToken: token }));
-        alarms.push(...page.MetricAlarms ?? [], ...page.CompositeAlarms ?? []);
+        found.push(...page.MetricAlarms ?? [], ...page.CompositeAlarms ?? []);
         token = page.NextToken;
       } while (token);
-      return alarms.filter((a) => [...a.AlarmActions ?? [], ...a.OKActions ?? []].includes(topic!));
+      return found.filter((a) => [...a.AlarmActions ?? [], ...a.OKActions ?? []].includes(topic!));
     });
   }
 
   public address(): Promise<LoadBalancerAddress> {
     return this.once('address', async () => this.options?.loadBalancer ?? loadBalancerAddress((await this.loadBalancer()).DNSName!));
   }
-
-  public options?: CheckOptions;
 }
 
 /** The checks of the environment and of each service, in report order. */
@@ -308,15 +307,14 @@ async function network(facts: Facts): Promise<Outcome> {
   for (const id of wanted) {
     const subnet = subnets.find((s) => s.SubnetId === id);
     if (!subnet) { problems.push(`service subnet ${id} (${environmentParameterName(env.name, 'service-subnet-ids')}) does not exist`); continue; }
-    const route = defaultRoute(subnet);
+    const exit = defaultRoute(subnet);
     const az = subnet.AvailabilityZone!;
     if (publicIp) {
-      if (!route?.GatewayId?.startsWith('igw-')) problems.push(`service subnet ${id} (${az}) has no default route to an internet gateway, and tasks have public IPs`);
+      if (!exit?.GatewayId?.startsWith('igw-')) problems.push(`service subnet ${id} (${az}) has no default route to an internet gateway, and tasks have public IPs`);
       else serviceAzs.add(az);
-    } else if (route?.NatGatewayId) {
-      if (!availableNats.has(route.NatGatewayId)) problems.push(`service subnet ${id} (${az}) routes to NAT gateway ${route.NatGatewayId}, which is not available`);
-      else { serviceAzs.add(az); natsUsed.add(route.NatGatewayId); }
-    } else if (route?.InstanceId || route?.NetworkInterfaceId) {
+    } else if (exit?.NatGatewayId) {
+      if (!availableNats.has(exit.NatGatewayId)) {problems.push(`service subnet ${id} (${az}) routes to NAT gateway ${exit.NatGatewayId}, which is not available`);} else { serviceAzs.add(az); natsUsed.add(exit.NatGatewayId); }
+    } else if (exit?.InstanceId || exit?.NetworkInterfaceId) {
       serviceAzs.add(az);
     } else {
       problems.push(`service subnet ${id} (${az}) has no default route to a NAT`);
@@ -419,7 +417,8 @@ function conditionValues(rule: Rule, field: 'host-header' | 'path-pattern'): str
 }
 
 function forwardsTo(rule: Rule, targetGroupArn: string): boolean {
-  return (rule.Actions ?? []).some((a) => a.TargetGroupArn === targetGroupArn || a.ForwardConfig?.TargetGroups?.some((t) => t.TargetGroupArn === targetGroupArn));
+  return (rule.Actions ?? []).some((a) => a.TargetGroupArn === targetGroupArn
+    || a.ForwardConfig?.TargetGroups?.some((t) => t.TargetGroupArn === targetGroupArn));
 }
 
 /** Whether an ALB path pattern (`*` any characters, `?` one) matches the path. */
@@ -532,7 +531,9 @@ function arnParts(arn: string): { partition: string; account: string } {
 
 /** Each action the role may not do on the resource, by IAM's policy simulator. */
 async function denied(facts: Facts, roleArn: string, actions: string[], resource: string): Promise<string[]> {
-  const result = await facts.aws.iam.send(new SimulatePrincipalPolicyCommand({ PolicySourceArn: roleArn, ActionNames: actions, ResourceArns: [resource] }));
+  const result = await facts.aws.iam.send(new SimulatePrincipalPolicyCommand({
+    PolicySourceArn: roleArn, ActionNames: actions, ResourceArns: [resource],
+  }));
   return (result.EvaluationResults ?? []).filter((r) => r.EvalDecision !== 'allowed').map((r) => `${r.EvalActionName} on ${resource} (${r.EvalDecision})`);
 }
 
@@ -564,7 +565,8 @@ interface Injected { readonly name: string; readonly valueFrom: string }
 async function secrets(facts: Facts, m: ServiceManifest): Promise<Outcome> {
   const running = await runningImage(facts, m);
   if (!running) return skipped(`ECS service ${m.ecsServiceName} does not exist (see stable)`);
-  const injected: Injected[] = (running.taskDefinition.containerDefinitions ?? []).flatMap((c) => (c.secrets ?? []).map((s) => ({ name: s.name!, valueFrom: s.valueFrom! })));
+  const injected: Injected[] = (running.taskDefinition.containerDefinitions ?? [])
+    .flatMap((c) => (c.secrets ?? []).map((s) => ({ name: s.name!, valueFrom: s.valueFrom! })));
   if (injected.length === 0) return pass('the task definition injects no secrets or parameters');
   const { aws, env } = facts;
   const { partition, account } = arnParts(m.executionRoleArn);
@@ -624,7 +626,9 @@ async function stable(facts: Facts, m: ServiceManifest, state: () => Promise<Sle
   }
   const service = s.service!;
   const since = new Date(facts.options!.now.getTime() - RECENT_DEPLOYMENTS_HOURS * 3600_000);
-  const recent = await facts.aws.ecs.send(new ListServiceDeploymentsCommand({ cluster: m.clusterName, service: m.ecsServiceName, createdAt: { after: since } }));
+  const recent = await facts.aws.ecs.send(new ListServiceDeploymentsCommand({
+    cluster: m.clusterName, service: m.ecsServiceName, createdAt: { after: since },
+  }));
   const rolledBack = (recent.serviceDeployments ?? []).filter((d) => d.status?.startsWith('ROLLBACK_'));
   const primary = service.deployments?.find((d) => d.status === 'PRIMARY');
   const problems: string[] = [];

@@ -1,3 +1,4 @@
+#!/usr/bin/env node
 /**
  * `npx cdk-ecs-staging validate <environment>`: checks a deployed environment against the
  * walkthrough's validation checklist with read-only AWS calls, and says how to fix what fails.
@@ -37,8 +38,8 @@ Exit code: 0 when every check holds, 1 when a check fails, 2 when validate could
 
 /** Where validate writes, and what it reads of its environment. */
 export interface ValidateIo {
-  readonly stdout: { write(text: string): unknown; isTTY?: boolean };
-  readonly stderr: { write(text: string): unknown; isTTY?: boolean };
+  readonly stdout: { isTTY?: boolean; write(text: string): unknown };
+  readonly stderr: { isTTY?: boolean; write(text: string): unknown };
   readonly env: { [key: string]: string | undefined };
 }
 
@@ -152,8 +153,13 @@ export async function validate(argv: string[], io: ValidateIo, hooks: ValidateTe
     const seconds = (Date.now() - started) / 1000;
     if (args.json) {
       io.stdout.write(`${JSON.stringify({
-        environment: env.name, region, stackName: env.stackName, services: env.services.map((s) => s.name),
-        checks: results, summary, seconds,
+        environment: env.name,
+        region,
+        stackName: env.stackName,
+        services: env.services.map((s) => s.name),
+        checks: results,
+        summary,
+        seconds,
       }, undefined, 2)}\n`);
     } else {
       io.stdout.write(`Environment '${env.name}' in ${region} (stack ${env.stackName}, ${env.services.length} service${env.services.length === 1 ? '' : 's'})\n`);
@@ -173,6 +179,9 @@ export async function validate(argv: string[], io: ValidateIo, hooks: ValidateTe
 
 /** The command line entry: `cdk-ecs-staging validate ...`. */
 export function main(): void {
+  // The SDK is bundled at build time: its notice that later SDK releases will need a newer Node concerns
+  // the package's build, not the person running the command.
+  process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
   void validate(process.argv.slice(2), { stdout: process.stdout, stderr: process.stderr, env: process.env }).then((code) => {
     process.exitCode = code;
   });

@@ -7,6 +7,7 @@
  * (src/private/published.ts). The names follow the environment's name, so that several environments
  * live side by side in one moto server; a test breaks one of them the way a check guards against.
  */
+import { ACMClient, RequestCertificateCommand } from '@aws-sdk/client-acm';
 import { CloudFormationClient, CreateStackCommand } from '@aws-sdk/client-cloudformation';
 import { CloudWatchClient, PutMetricAlarmCommand } from '@aws-sdk/client-cloudwatch';
 import { CloudWatchLogsClient, CreateLogGroupCommand, CreateLogStreamCommand, PutLogEventsCommand } from '@aws-sdk/client-cloudwatch-logs';
@@ -20,7 +21,6 @@ import {
   CreateListenerCommand, CreateLoadBalancerCommand, CreateRuleCommand, CreateTargetGroupCommand, ElasticLoadBalancingV2Client, RegisterTargetsCommand,
 } from '@aws-sdk/client-elastic-load-balancing-v2';
 import { CreateRoleCommand, IAMClient, PutRolePolicyCommand } from '@aws-sdk/client-iam';
-import { ACMClient, RequestCertificateCommand } from '@aws-sdk/client-acm';
 import { CreateSecretCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { CreateTopicCommand, SNSClient, SubscribeCommand } from '@aws-sdk/client-sns';
 import { PutParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
@@ -117,7 +117,8 @@ export async function seedEnvironment(aws: MotoClients, options: SeedOptions): P
   const vpcId = (await aws.ec2.send(new CreateVpcCommand({ CidrBlock: '10.0.0.0/16' }))).Vpc!.VpcId!;
   const igw = (await aws.ec2.send(new CreateInternetGatewayCommand({}))).InternetGateway!.InternetGatewayId!;
   await aws.ec2.send(new AttachInternetGatewayCommand({ InternetGatewayId: igw, VpcId: vpcId }));
-  const subnet = async (cidr: string, az: string) => (await aws.ec2.send(new CreateSubnetCommand({ VpcId: vpcId, CidrBlock: cidr, AvailabilityZone: az }))).Subnet!.SubnetId!;
+  const subnet = async (cidr: string, az: string) =>
+    (await aws.ec2.send(new CreateSubnetCommand({ VpcId: vpcId, CidrBlock: cidr, AvailabilityZone: az }))).Subnet!.SubnetId!;
   const publicSubnetIds = await Promise.all(AZS.map((az, i) => subnet(`10.0.${i}.0/24`, az)));
   const privateSubnetIds = await Promise.all(AZS.map((az, i) => subnet(`10.0.${i + 2}.0/24`, az)));
   const publicTable = (await aws.ec2.send(new CreateRouteTableCommand({ VpcId: vpcId }))).RouteTable!.RouteTableId!;
@@ -139,16 +140,23 @@ export async function seedEnvironment(aws: MotoClients, options: SeedOptions): P
   if (options.domain) {
     const certificateArn = (await aws.acm.send(new RequestCertificateCommand({ DomainName: options.domain, SubjectAlternativeNames: [`*.${options.domain}`], ValidationMethod: 'DNS' }))).CertificateArn!;
     listenerArn = (await aws.elb.send(new CreateListenerCommand({
-      LoadBalancerArn: lb.LoadBalancerArn, Port: 443, Protocol: 'HTTPS', Certificates: [{ CertificateArn: certificateArn }],
+      LoadBalancerArn: lb.LoadBalancerArn,
+      Port: 443,
+      Protocol: 'HTTPS',
+      Certificates: [{ CertificateArn: certificateArn }],
       DefaultActions: [{ Type: 'fixed-response', FixedResponseConfig: { StatusCode: '404', ContentType: 'text/plain' } }],
     }))).Listeners![0].ListenerArn!;
     await aws.elb.send(new CreateListenerCommand({
-      LoadBalancerArn: lb.LoadBalancerArn, Port: 80, Protocol: 'HTTP',
+      LoadBalancerArn: lb.LoadBalancerArn,
+      Port: 80,
+      Protocol: 'HTTP',
       DefaultActions: [{ Type: 'redirect', RedirectConfig: { Protocol: 'HTTPS', Port: '443', StatusCode: 'HTTP_301' } }],
     }));
   } else {
     listenerArn = (await aws.elb.send(new CreateListenerCommand({
-      LoadBalancerArn: lb.LoadBalancerArn, Port: 80, Protocol: 'HTTP',
+      LoadBalancerArn: lb.LoadBalancerArn,
+      Port: 80,
+      Protocol: 'HTTP',
       DefaultActions: [{ Type: 'fixed-response', FixedResponseConfig: { StatusCode: '404', ContentType: 'text/plain' } }],
     }))).Listeners![0].ListenerArn!;
   }
@@ -167,12 +175,19 @@ export async function seedEnvironment(aws: MotoClients, options: SeedOptions): P
     const name = service.name;
     const host = options.domain ? `${name}.${options.domain}` : lb.DNSName!;
     const targetGroupArn = (await aws.elb.send(new CreateTargetGroupCommand({
-      Name: `${env}-${name}`.slice(0, 32), Protocol: 'HTTP', Port: PORT, VpcId: vpcId, TargetType: 'ip',
-      HealthCheckPath: HEALTH_PATH, HealthCheckPort: 'traffic-port', Matcher: { HttpCode: '200-299' },
+      Name: `${env}-${name}`.slice(0, 32),
+      Protocol: 'HTTP',
+      Port: PORT,
+      VpcId: vpcId,
+      TargetType: 'ip',
+      HealthCheckPath: HEALTH_PATH,
+      HealthCheckPort: 'traffic-port',
+      Matcher: { HttpCode: '200-299' },
     }))).TargetGroups![0].TargetGroupArn!;
     await aws.elb.send(new RegisterTargetsCommand({ TargetGroupArn: targetGroupArn, Targets: [{ Id: `10.0.2.${10 + index}`, Port: PORT }, { Id: `10.0.3.${10 + index}`, Port: PORT }] }));
     await aws.elb.send(new CreateRuleCommand({
-      ListenerArn: listenerArn, Priority: index + 1,
+      ListenerArn: listenerArn,
+      Priority: index + 1,
       Conditions: options.domain ? [{ Field: 'host-header', Values: [host] }] : [{ Field: 'path-pattern', Values: [`/${name}/*`] }],
       Actions: [{ Type: 'forward', TargetGroupArn: targetGroupArn }],
     }));
@@ -194,7 +209,8 @@ export async function seedEnvironment(aws: MotoClients, options: SeedOptions): P
     await aws.ssm.send(new PutParameterCommand({ Name: imageParameterName, Type: 'String', Value: imageUri }));
     const secretArn = (await aws.secretsManager.send(new CreateSecretCommand({ Name: `${env}/${name}/db`, SecretString: 'password' }))).ARN!;
     await aws.iam.send(new PutRolePolicyCommand({
-      RoleName: `${env}-${name}-execution`, PolicyName: 'execution',
+      RoleName: `${env}-${name}-execution`,
+      PolicyName: 'execution',
       PolicyDocument: JSON.stringify({
         Version: '2012-10-17',
         Statement: [
@@ -208,9 +224,17 @@ export async function seedEnvironment(aws: MotoClients, options: SeedOptions): P
     }));
 
     const taskDefinitionArn = (await aws.ecs.send(new RegisterTaskDefinitionCommand({
-      family: `${env}-${name}`, requiresCompatibilities: ['FARGATE'], networkMode: 'awsvpc', cpu: '256', memory: '512', executionRoleArn,
+      family: `${env}-${name}`,
+      requiresCompatibilities: ['FARGATE'],
+      networkMode: 'awsvpc',
+      cpu: '256',
+      memory: '512',
+      executionRoleArn,
       containerDefinitions: [{
-        name: 'app', image: imageUri, essential: true, portMappings: [{ containerPort: PORT }],
+        name: 'app',
+        image: imageUri,
+        essential: true,
+        portMappings: [{ containerPort: PORT }],
         secrets: [
           { name: 'DB_PASSWORD', valueFrom: secretArn },
           { name: 'API_KEY', valueFrom: `arn:aws:ssm:${MOTO_REGION}:${MOTO_ACCOUNT}:parameter${parameterName}` },
@@ -220,7 +244,11 @@ export async function seedEnvironment(aws: MotoClients, options: SeedOptions): P
     }))).taskDefinition!.taskDefinitionArn!;
     const ecsServiceName = `${env}-${name}`;
     await aws.ecs.send(new CreateServiceCommand({
-      cluster: clusterName, serviceName: ecsServiceName, taskDefinition: taskDefinitionArn, desiredCount: service.desiredCount ?? 2, launchType: 'FARGATE',
+      cluster: clusterName,
+      serviceName: ecsServiceName,
+      taskDefinition: taskDefinitionArn,
+      desiredCount: service.desiredCount ?? 2,
+      launchType: 'FARGATE',
       networkConfiguration: { awsvpcConfiguration: { subnets: privateSubnetIds, securityGroups: [servicesGroup], assignPublicIp: 'DISABLED' } },
       loadBalancers: [{ targetGroupArn, containerName: 'app', containerPort: PORT }],
       deploymentConfiguration: { deploymentCircuitBreaker: { enable: true, rollback: true }, minimumHealthyPercent: 100, maximumPercent: 200 },
@@ -232,20 +260,49 @@ export async function seedEnvironment(aws: MotoClients, options: SeedOptions): P
     }
     const alarmName = `${env}-${name}-target-5xx`;
     await aws.cloudwatch.send(new PutMetricAlarmCommand({
-      AlarmName: alarmName, Namespace: 'AWS/ApplicationELB', MetricName: 'HTTPCode_Target_5XX_Count', Statistic: 'Sum', Period: 60,
-      EvaluationPeriods: 1, Threshold: 5, ComparisonOperator: 'GreaterThanOrEqualToThreshold', AlarmActions: [topicArn], OKActions: [topicArn],
+      AlarmName: alarmName,
+      Namespace: 'AWS/ApplicationELB',
+      MetricName: 'HTTPCode_Target_5XX_Count',
+      Statistic: 'Sum',
+      Period: 60,
+      EvaluationPeriods: 1,
+      Threshold: 5,
+      ComparisonOperator: 'GreaterThanOrEqualToThreshold',
+      AlarmActions: [topicArn],
+      OKActions: [topicArn],
     }));
     await aws.ssm.send(new PutParameterCommand({
-      Name: serviceManifestParameterName(env, name), Type: 'String',
+      Name: serviceManifestParameterName(env, name),
+      Type: 'String',
       Value: JSON.stringify({
-        schema: 1, serviceName: name, ecsServiceName, clusterName, repositoryName, imageParameterName, logGroupName, executionRoleArn,
-        taskRoleArn: executionRoleArn.replace('-execution', '-task'), targetGroupArn, paused: service.desiredCount === 0 && !service.workingHours,
+        schema: 1,
+        serviceName: name,
+        ecsServiceName,
+        clusterName,
+        repositoryName,
+        imageParameterName,
+        logGroupName,
+        executionRoleArn,
+        taskRoleArn: executionRoleArn.replace('-execution', '-task'),
+        targetGroupArn,
+        paused: service.desiredCount === 0 && !service.workingHours,
         workingHours: service.workingHours ?? null,
         wakeCommand: service.workingHours ? `aws application-autoscaling register-scalable-target --service-namespace ecs --scalable-dimension ecs:service:DesiredCount --resource-id service/${clusterName}/${ecsServiceName} --min-capacity 2 --max-capacity 2` : null,
       }),
     }));
     services[name] = {
-      name, ecsServiceName, targetGroupArn, repositoryName, imageUri, imageParameterName, secretArn, parameterName, logGroupName, executionRoleArn, alarmName, host,
+      name,
+      ecsServiceName,
+      targetGroupArn,
+      repositoryName,
+      imageUri,
+      imageParameterName,
+      secretArn,
+      parameterName,
+      logGroupName,
+      executionRoleArn,
+      alarmName,
+      host,
     };
   }));
 
@@ -268,6 +325,7 @@ export async function seedEnvironment(aws: MotoClients, options: SeedOptions): P
       schema: 1, environmentName: env, domainName: options.domain ?? null, natStrategy: 'SINGLE_GATEWAY', natGateways: 1, vpcImported: false, ephemeral: false,
     }), 'String'],
   ];
-  await Promise.all(published.map(([key, value, type]) => aws.ssm.send(new PutParameterCommand({ Name: environmentParameterName(env, key), Value: value, Type: type }))));
+  await Promise.all(published.map(([key, value, type]) =>
+    aws.ssm.send(new PutParameterCommand({ Name: environmentParameterName(env, key), Value: value, Type: type }))));
   return { name: env, stackName, vpcId, publicSubnetIds, privateSubnetIds, clusterName, topicArn, subscriptionArn, services };
 }

@@ -23,12 +23,12 @@ export type Answers = { [action: string]: (input: any) => unknown };
  * (https://docs.aws.amazon.com/IAM/latest/APIReference/API_SimulatePrincipalPolicy.html):
  * one EvaluationResult per action, EvalDecision allowed | explicitDeny | implicitDeny.
  */
-export function simulator(denied: (action: string, resource: string) => boolean = () => false) {
-  return (input: { ActionNames: string[]; ResourceArns: string[] }) => ({
+export function simulator(denied: (action: string, resource: string, role: string) => boolean = () => false) {
+  return (input: { PolicySourceArn: string; ActionNames: string[]; ResourceArns: string[] }) => ({
     EvaluationResults: input.ActionNames.map((action) => ({
       EvalActionName: action,
       EvalResourceName: input.ResourceArns[0],
-      EvalDecision: denied(action, input.ResourceArns[0]) ? 'implicitDeny' : 'allowed',
+      EvalDecision: denied(action, input.ResourceArns[0], input.PolicySourceArn) ? 'implicitDeny' : 'allowed',
       MatchedStatements: [],
       MissingContextValues: [],
     })),
@@ -78,7 +78,9 @@ export interface RunOptions {
 }
 
 /** Runs `cdk-ecs-staging <args>` in-process against moto at `endpoint`. */
-export async function runValidate(endpoint: string, lb: LoadBalancerServer | undefined, args: string[], options: RunOptions = {}): Promise<RunResult> {
+export async function runValidate(
+  endpoint: string, lb: LoadBalancerServer | undefined, args: string[], options: RunOptions = {},
+): Promise<RunResult> {
   const answers: Answers = {
     'iam:SimulatePrincipalPolicy': simulator(),
     'ecs:ListServiceDeployments': deployments(),
@@ -89,10 +91,20 @@ export async function runValidate(endpoint: string, lb: LoadBalancerServer | und
   let stderr = '';
   const saved = { ...process.env };
   // The SDK reads its endpoint and credentials from the process's environment.
-  Object.assign(process.env, {
-    AWS_ENDPOINT_URL: endpoint, AWS_ACCESS_KEY_ID: FAKE_CREDENTIALS.accessKeyId, AWS_SECRET_ACCESS_KEY: FAKE_CREDENTIALS.secretAccessKey,
-    AWS_REGION: MOTO_REGION, AWS_EC2_METADATA_DISABLED: 'true', ...options.env,
-  });
+  const env: { [key: string]: string | undefined } = {
+    AWS_ENDPOINT_URL: endpoint,
+    AWS_ACCESS_KEY_ID: FAKE_CREDENTIALS.accessKeyId,
+    AWS_SECRET_ACCESS_KEY: FAKE_CREDENTIALS.secretAccessKey,
+    AWS_REGION: MOTO_REGION,
+    AWS_EC2_METADATA_DISABLED: 'true',
+    AWS_PROFILE: undefined,
+    AWS_SESSION_TOKEN: undefined,
+    ...options.env,
+  };
+  for (const [key, value] of Object.entries(env)) {
+    if (value === undefined) delete process.env[key];
+    else process.env[key] = value;
+  }
   try {
     const code = await validate(args, {
       stdout: { write: (t: string) => { stdout += t; } },
