@@ -243,6 +243,13 @@ project.addTask('bench', {
   ],
 });
 
+project.addTask('bench:validate', {
+  description: 'Benchmark: `cdk-ecs-staging validate` of a 10-service environment against moto (issue: under 15 s).',
+  env: tsNodeEnv,
+  exec: 'ts-node bench/validate.ts',
+  receiveArgs: true,
+});
+
 project.addTask('cost', {
   description: "Monthly cost estimate of the example profiles, read from their synthesized templates; '--write' regenerates the README's cost section.",
   env: tsNodeEnv,
