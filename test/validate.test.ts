@@ -16,7 +16,8 @@ import { PutParameterCommand } from '@aws-sdk/client-ssm';
 import { LoadBalancerServer, startLoadBalancerServer } from './harness/load-balancer-server';
 import { Moto, startMoto } from './harness/moto';
 import { MotoClients, SeedOptions, SeededEnvironment, motoClients, seedEnvironment } from './harness/seed-environment';
-import { CALLED, RunOptions, deployments, fixOf, lineOf, runValidate, simulator } from './harness/validate-run';
+import { CALLED, RunOptions, deployments, fixOf, hooksFor, lineOf, runValidate, simulator, withMotoEnvironment } from './harness/validate-run';
+import { validate } from '../src/cli/validate';
 
 let moto: Moto;
 let lb: LoadBalancerServer;
@@ -237,6 +238,39 @@ describe('schedule-aware', () => {
       + '--resource-id service/sleepy-cluster/sleepy-web --min-capacity 2 --max-capacity 2 --region eu-west-1');
     expect(lineOf(result.stdout, 'web targets')).toMatch(/^skipped web targets: 0 tasks desired during working hours .* \(see stable\)$/);
     expect(result.code).toBe(1);
+  });
+});
+
+describe('a paused service (desiredCount 0)', () => {
+  test('is skipped where it would need tasks, with the reason', async () => {
+    await seed('paused', { services: [{ name: 'web', desiredCount: 0 }, { name: 'api' }] });
+    const result = await run('paused');
+    for (const check of ['route', 'targets', 'stable', 'logs']) {
+      expect(lineOf(result.stdout, `web ${check}`)).toBe(`skipped web ${check}: paused on purpose (desiredCount 0)`);
+    }
+    expect(lineOf(result.stdout, 'web image')).toMatch(/^✓ /);
+    expect(summaryOf(result.stdout)).toMatch(/^OK: 15 passed, 0 failed, 0 asleep, 4 skipped/);
+    expect(result.code).toBe(0);
+  });
+});
+
+describe('progress', () => {
+  test('on stderr while it runs in a terminal; nothing on stderr when stderr is not one', async () => {
+    const quiet = await runValidate(moto.endpoint, lb, ['validate', 'good']);
+    expect(quiet.stderr).toBe('');
+    let stdout = '';
+    let stderr = '';
+    const io = {
+      stdout: { write: (t: string) => { stdout += t; } },
+      stderr: { isTTY: true, write: (t: string) => { stderr += t; } },
+      env: process.env,
+    };
+    const code = await withMotoEnvironment(moto.endpoint, () => validate(['validate', 'good'], io, hooksFor(lb)));
+    expect(code).toBe(0);
+    expect(stderr).toMatch(/^Finding environment 'good' in eu-west-1\.\.\.\n(\rChecking \d+\/19)+\n$/);
+    expect(stderr).toContain('\rChecking 19/19\n');
+    const withoutTime = (text: string) => text.replace(/\(\d+\.\d s\)\n$/, '');
+    expect(withoutTime(stdout)).toBe(withoutTime(quiet.stdout));
   });
 });
 

@@ -25,7 +25,7 @@ import { CreateSecretCommand, SecretsManagerClient } from '@aws-sdk/client-secre
 import { CreateTopicCommand, SNSClient, SubscribeCommand } from '@aws-sdk/client-sns';
 import { PutParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
 import { FAKE_CREDENTIALS, MOTO_ACCOUNT, MOTO_REGION } from './moto';
-import { environmentParameterName, serviceManifestParameterName } from '../../src/private/published-names';
+import { PUBLISHED_SCHEMA_VERSION, ServiceManifest, environmentParameterName, serviceManifestParameterName } from '../../src/private/published-names';
 
 /** The SDK clients the seeding (and the breaking) uses, all pointed at moto. */
 export function motoClients(endpoint: string) {
@@ -271,24 +271,26 @@ export async function seedEnvironment(aws: MotoClients, options: SeedOptions): P
       AlarmActions: [topicArn],
       OKActions: [topicArn],
     }));
+    // The manifest as the environment writes it (src/private/published.ts): the same type.
+    const manifest: ServiceManifest = {
+      serviceName: name,
+      ecsServiceName,
+      clusterName,
+      repositoryName,
+      imageParameterName,
+      logGroupName,
+      executionRoleArn,
+      taskRoleArn: executionRoleArn.replace('-execution', '-task'),
+      targetGroupArn,
+      paused: service.desiredCount === 0 && !service.workingHours,
+      workingHours: service.workingHours ?? null,
+      wakeCommand: service.workingHours
+        ? 'aws application-autoscaling register-scalable-target --service-namespace ecs --scalable-dimension ecs:service:DesiredCount '
+          + `--resource-id service/${clusterName}/${ecsServiceName} --min-capacity 2 --max-capacity 2`
+        : null,
+    };
     await aws.ssm.send(new PutParameterCommand({
-      Name: serviceManifestParameterName(env, name),
-      Type: 'String',
-      Value: JSON.stringify({
-        schema: 1,
-        serviceName: name,
-        ecsServiceName,
-        clusterName,
-        repositoryName,
-        imageParameterName,
-        logGroupName,
-        executionRoleArn,
-        taskRoleArn: executionRoleArn.replace('-execution', '-task'),
-        targetGroupArn,
-        paused: service.desiredCount === 0 && !service.workingHours,
-        workingHours: service.workingHours ?? null,
-        wakeCommand: service.workingHours ? `aws application-autoscaling register-scalable-target --service-namespace ecs --scalable-dimension ecs:service:DesiredCount --resource-id service/${clusterName}/${ecsServiceName} --min-capacity 2 --max-capacity 2` : null,
-      }),
+      Name: serviceManifestParameterName(env, name), Type: 'String', Value: JSON.stringify({ schema: PUBLISHED_SCHEMA_VERSION, ...manifest }),
     }));
     services[name] = {
       name,

@@ -5,7 +5,7 @@
  */
 import { LoadBalancerServer } from './load-balancer-server';
 import { FAKE_CREDENTIALS, MOTO_REGION } from './moto';
-import { validate } from '../../src/cli/validate';
+import { ValidateTestHooks, validate } from '../../src/cli/validate';
 
 /** Every IAM action validate called, over the whole test file. */
 export const CALLED = new Set<string>();
@@ -77,53 +77,68 @@ export interface RunOptions {
   readonly env?: { [key: string]: string | undefined };
 }
 
-/** Runs `cdk-ecs-staging <args>` in-process against moto at `endpoint`. */
-export async function runValidate(
-  endpoint: string, lb: LoadBalancerServer | undefined, args: string[], options: RunOptions = {},
-): Promise<RunResult> {
-  const answers: Answers = {
-    'iam:SimulatePrincipalPolicy': simulator(),
-    'ecs:ListServiceDeployments': deployments(),
-    ...options.answers,
-  };
-  const calls: string[] = [];
-  let stdout = '';
-  let stderr = '';
+/**
+ * Runs `f` with the process's environment pointed at moto (the SDK reads its endpoint and credentials
+ * there), `overrides` on top (undefined: unset); restores the environment after.
+ */
+export async function withMotoEnvironment<T>(
+  endpoint: string, f: () => Promise<T>, overrides: { [key: string]: string | undefined } = {},
+): Promise<T> {
   const saved = { ...process.env };
-  // The SDK reads its endpoint and credentials from the process's environment.
   const env: { [key: string]: string | undefined } = {
     AWS_ENDPOINT_URL: endpoint,
     AWS_ACCESS_KEY_ID: FAKE_CREDENTIALS.accessKeyId,
     AWS_SECRET_ACCESS_KEY: FAKE_CREDENTIALS.secretAccessKey,
     AWS_REGION: MOTO_REGION,
     AWS_EC2_METADATA_DISABLED: 'true',
+    AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
     AWS_PROFILE: undefined,
     AWS_SESSION_TOKEN: undefined,
-    ...options.env,
+    ...overrides,
   };
   for (const [key, value] of Object.entries(env)) {
     if (value === undefined) delete process.env[key];
     else process.env[key] = value;
   }
   try {
-    const code = await validate(args, {
-      stdout: { write: (t: string) => { stdout += t; } },
-      stderr: { write: (t: string) => { stderr += t; } },
-      env: process.env,
-    }, {
-      onCall: (action, input) => {
-        calls.push(action);
-        CALLED.add(action);
-        return answers[action]?.(input);
-      },
-      loadBalancer: lb ? { http: lb.http, https: lb.https, ca: lb.ca } : undefined,
-      now: options.now,
-    });
-    return { code, stdout, stderr, calls };
+    return await f();
   } finally {
     for (const key of Object.keys(process.env)) if (!(key in saved)) delete process.env[key];
     Object.assign(process.env, saved);
   }
+}
+
+/** The test hooks of a run: answers for what moto lacks (on top of the defaults), calls recorded, the load balancer stand-in. */
+export function hooksFor(lb: LoadBalancerServer | undefined, options: RunOptions = {}, calls: string[] = []): ValidateTestHooks {
+  const answers: Answers = {
+    'iam:SimulatePrincipalPolicy': simulator(),
+    'ecs:ListServiceDeployments': deployments(),
+    ...options.answers,
+  };
+  return {
+    onCall: (action, input) => {
+      calls.push(action);
+      CALLED.add(action);
+      return answers[action]?.(input);
+    },
+    loadBalancer: lb ? { http: lb.http, https: lb.https, ca: lb.ca } : undefined,
+    now: options.now,
+  };
+}
+
+/** Runs `cdk-ecs-staging <args>` in-process against moto at `endpoint`. */
+export async function runValidate(
+  endpoint: string, lb: LoadBalancerServer | undefined, args: string[], options: RunOptions = {},
+): Promise<RunResult> {
+  const calls: string[] = [];
+  let stdout = '';
+  let stderr = '';
+  const code = await withMotoEnvironment(endpoint, () => validate(args, {
+    stdout: { write: (t: string) => { stdout += t; } },
+    stderr: { write: (t: string) => { stderr += t; } },
+    env: process.env,
+  }, hooksFor(lb, options, calls)), options.env);
+  return { code, stdout, stderr, calls };
 }
 
 /** The report's line of a check (`✓ web targets: ...`), or undefined. */
