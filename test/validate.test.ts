@@ -171,6 +171,22 @@ describe('each check fails, with its fix, on an environment broken the way it gu
     expect(lineOf(result.stdout, 'api logs')).toMatch(/^✓ /);
   });
 
+  test('logs: an empty page of FilterLogEvents with a token is not silence (recorded answers, as CloudWatch Logs gives them)', async () => {
+    await seed('pagedlogs');
+    const pages: string[] = [];
+    // The first page empty with a nextToken, the second with the event.
+    const paged = (input: { logGroupName: string; nextToken?: string }) => {
+      if (input.logGroupName !== 'pagedlogs-web-logs') return undefined;
+      pages.push(input.nextToken ?? 'first');
+      return input.nextToken
+        ? { events: [{ logStreamName: 'web/app/0123', timestamp: Date.now(), message: 'listening on 8080', eventId: '1' }], searchedLogStreams: [] }
+        : { events: [], searchedLogStreams: [], nextToken: 'page-2' };
+    };
+    const result = await run('pagedlogs', { answers: { 'logs:FilterLogEvents': paged } });
+    expect(lineOf(result.stdout, 'web logs')).toMatch(/^✓ web logs: events in pagedlogs-web-logs since the latest deployment started/);
+    expect(pages).toEqual(['first', 'page-2']);
+  });
+
   test('alarms: an alarm in ALARM; alarm-topic: nobody subscribed', async () => {
     const env = await seed('alarming');
     await aws.cloudwatch.send(new SetAlarmStateCommand({ AlarmName: env.services.web.alarmName, StateValue: 'ALARM', StateReason: 'Threshold Crossed: 1 datapoint [12.0] was >= 5.0' }));
@@ -359,6 +375,17 @@ describe('bad input: one line, exit code 2, never a stack trace', () => {
     await aws.ssm.send(new PutParameterCommand({ Name: '/orphan/_environment/stack-name', Value: 'orphan-stack', Type: 'String' }));
     expectOneLine(await run('orphan'), 'cdk-ecs-staging validate: stack orphan-stack, named by /orphan/_environment/stack-name, does not exist: '
       + 'the environment was deleted and its parameters left behind, or they were written by hand');
+  });
+
+  test('a stack that is not settled (CloudFormation\'s answer while an update runs: a recorded answer, moto\'s stacks settle at once)', async () => {
+    // DescribeStacks during an update (https://docs.aws.amazon.com/AWSCloudFormation/latest/APIReference/API_DescribeStacks.html).
+    const updating = (input: { StackName: string }) => ({
+      Stacks: [{ StackName: input.StackName, StackId: `arn:aws:cloudformation:eu-west-1:123456789012:stack/${input.StackName}/1`, StackStatus: 'UPDATE_IN_PROGRESS', CreationTime: new Date() }],
+    });
+    await seed('settling');
+    expectOneLine(await run('settling', { answers: { 'cloudformation:DescribeStacks': updating } }),
+      'cdk-ecs-staging validate: stack settling-stack of environment \'settling\' is UPDATE_IN_PROGRESS: validate reads a deployed environment; '
+      + 'wait for the stack to settle, or see why in the CloudFormation console (aws cloudformation describe-stack-events --stack-name settling-stack --region eu-west-1)');
   });
 
   test('bad arguments', async () => {

@@ -91,6 +91,8 @@ export interface CheckOptions {
 const WAKE_GRACE_MINUTES = 15;
 /** How far back a rolled-back deployment counts as recent. */
 const RECENT_DEPLOYMENTS_HOURS = 24;
+/** Pages of FilterLogEvents read before a log group counts as silent. */
+const MAX_LOG_PAGES = 10;
 /** The image of a service before its first delivery (src/private/defaults.ts). */
 const PLACEHOLDER_IMAGE_PREFIX = 'ghcr.io/static-web-server/static-web-server:';
 
@@ -657,16 +659,26 @@ async function logsFlowing(facts: Facts, m: ServiceManifest, state: () => Promis
   // The tasks of the latest deployment start after it is created: an event since then comes from them.
   const primary = s.service!.deployments?.find((d) => d.status === 'PRIMARY');
   const since = primary?.createdAt ?? new Date(facts.options!.now.getTime() - 3600_000);
-  let events;
+  let found = false;
   try {
-    events = await facts.aws.logs.send(new FilterLogEventsCommand({ logGroupName: m.logGroupName, startTime: since.getTime(), limit: 1 }));
+    // FilterLogEvents "can return empty results while there are more log events available through the token"
+    // (https://docs.aws.amazon.com/AmazonCloudWatchLogs/latest/APIReference/API_FilterLogEvents.html): follow it, a few pages at most.
+    let token: string | undefined;
+    for (let page = 0; page < MAX_LOG_PAGES && !found; page++) {
+      const events = await facts.aws.logs.send(new FilterLogEventsCommand({
+        logGroupName: m.logGroupName, startTime: since.getTime(), limit: 1, nextToken: token,
+      }));
+      found = (events.events?.length ?? 0) > 0;
+      token = events.nextToken;
+      if (!token) break;
+    }
   } catch (error) {
     if (errorName(error) === 'ResourceNotFoundException') {
       return fail(`log group ${m.logGroupName} does not exist: tasks cannot start`, `redeploy the environment (npx cdk deploy ${facts.env.stackName})`);
     }
     throw error;
   }
-  if (!events.events?.length) {
+  if (!found) {
     return fail(`no event in ${m.logGroupName} since the latest deployment started (${since.toISOString()})`,
       `aws logs tail ${m.logGroupName} --since 1d --region ${facts.env.region}; the app must log to stdout/stderr, and the execution role write to the log group`);
   }
