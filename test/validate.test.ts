@@ -221,6 +221,8 @@ describe('each check fails, with its fix, on an environment broken the way it gu
     lb.addSite({ domain: 'badcert.example.test', certificateNames: ['badcert.example.test'] });
     const result = await run('badcert');
     expect(lineOf(result.stdout, 'certificate')).toBe('✗ certificate: the certificate for web.badcert.example.test names DNS:badcert.example.test');
+    expect(fixOf(result.stdout, 'certificate')).toBe('a host outside the hosted zone needs domain.certificate to cover it (or domain.wildcardCertificate for hosts '
+      + 'one label below the domain); redeploy (npx cdk deploy badcert-stack); see ACM console > Certificates and EC2 console > Load balancers > Listeners > HTTPS:443 > Certificates');
     // The route's request fails the same way: TLS refuses the name.
     expect(lineOf(result.stdout, 'web route')).toMatch(/^✗ web route: GET https:\/\/web\.badcert\.example\.test\/health did not answer: Hostname\/IP does not match certificate's altnames/);
   });

@@ -374,7 +374,9 @@ async function certificate(facts: Facts): Promise<Outcome> {
   const [hosts, address] = await Promise.all([hostsOf(facts), facts.address()]);
   const problems = (await Promise.all(hosts.map((h) => certificateProblem(address, h)))).filter((p): p is string => p !== undefined);
   if (problems.length > 0) {
-    return fail(problems.join('; '), 'add the host to the environment\'s domain (domain.additionalNames) and redeploy; see ACM console > Certificates');
+    // The environment's own certificate names the domain and each host in the hosted zone; a host outside it needs a certificate you bring.
+    return fail(problems.join('; '), 'a host outside the hosted zone needs domain.certificate to cover it (or domain.wildcardCertificate for hosts one label '
+      + 'below the domain); redeploy (npx cdk deploy ' + facts.env.stackName + '); see ACM console > Certificates and EC2 console > Load balancers > Listeners > HTTPS:443 > Certificates');
   }
   return pass(`the certificate covers ${hosts.join(', ')}`);
 }
