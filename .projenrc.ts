@@ -12,6 +12,21 @@ const CDK_CLI = '2.1148.1';
 
 const REPO = 'https://github.com/cdk-ecs-staging/cdk-ecs-staging';
 
+/** The AWS SDK for JavaScript v3 clients `cdk-ecs-staging validate` calls (src/cli/aws.ts). */
+const VALIDATE_SDK_CLIENTS = [
+  '@aws-sdk/client-cloudformation@^3.1169.0',
+  '@aws-sdk/client-cloudwatch@^3.1164.0',
+  '@aws-sdk/client-cloudwatch-logs@^3.1169.0',
+  '@aws-sdk/client-ec2@^3.1169.0',
+  '@aws-sdk/client-ecr@^3.1169.0',
+  '@aws-sdk/client-ecs@^3.1164.0',
+  '@aws-sdk/client-elastic-load-balancing-v2@^3.1142.0',
+  '@aws-sdk/client-iam@^3.1169.0',
+  '@aws-sdk/client-secrets-manager@^3.1164.0',
+  '@aws-sdk/client-sns@^3.1169.0',
+  '@aws-sdk/client-ssm@^3.1169.0',
+];
+
 const project = new awscdk.AwsCdkConstructLibrary({
   name: 'cdk-ecs-staging',
   description:
@@ -72,7 +87,18 @@ const project = new awscdk.AwsCdkConstructLibrary({
     // The aws stand-in of the script tests answers --query with JMESPath, as the AWS CLI does.
     'jmespath@0.16.0',
     '@types/jmespath@^0.15.2',
+    // `cdk-ecs-staging validate` (src/cli/): the AWS SDK clients it calls, bundled by esbuild into lib/cli/validate.js,
+    // so that the package has no runtime dependency beyond the library's (a jsii package must bundle what is not a jsii module).
+    ...VALIDATE_SDK_CLIENTS,
+    // The tests seed moto with certificates for the load balancer's HTTPS listener.
+    '@aws-sdk/client-acm@^3.1169.0',
+    'esbuild@0.28.2',
   ],
+
+  // The command line: `npx cdk-ecs-staging validate <environment>` (README, "Validate a deployed environment").
+  bin: { 'cdk-ecs-staging': 'lib/cli/validate.js' },
+  // The command line is no part of the library's API: jsii leaves it out, esbuild bundles it (bundle:cli).
+  excludeTypescript: ['src/cli/**'],
 
   eslintOptions: {
     tsconfigPath: './tsconfig.dev.json',
@@ -112,12 +138,26 @@ climbsBack(['src/networking.ts', 'src/edge.ts', 'src/secrets.ts', 'src/observabi
   'A part below the service reaches it through IStagingService (./service-contract), and never imports the environment.');
 climbsBack(['src/service.ts'], ['./staging-environment'], 'The service is below the environment: take what it needs as a prop.');
 
+// The validate command (src/cli/) imports the AWS SDK clients from devDependencies: esbuild bundles them into lib/cli/validate.js.
+project.eslint?.addOverride({
+  files: ['src/cli/**/*.ts'],
+  rules: { 'import/no-extraneous-dependencies': ['error', { devDependencies: true, optionalDependencies: false, peerDependencies: true }] },
+});
+
 // PyPI trove classifiers beside those jsii-pacmak sets (projen's publishToPypi has no option for them).
 project.package.file.addOverride('jsii.targets.python.classifiers', ['Framework :: AWS CDK', 'Framework :: AWS CDK :: 2']);
 
 for (const p of ['/examples/', '/integ/', '/bench/', '/cost/', '/.ci/', '/rosetta/', '/scripts/', '/.venv*/', '/.tools/', '/cdk.out/', '/.bench-build/', '/.cfnlintrc.yaml']) {
   project.addPackageIgnore(p);
 }
+
+// `cdk-ecs-staging validate`: src/cli/validate.ts and the AWS SDK clients in one file, run by the package's bin. Node 20 is
+// the oldest Node the package supports; minified, as the file ships in the npm tarball and, inside it, in the Python wheel.
+const bundleCli = project.addTask('bundle:cli', {
+  description: 'Bundle the validate command (src/cli/) with the AWS SDK into lib/cli/validate.js.',
+  exec: 'esbuild src/cli/validate.ts --bundle --platform=node --target=node20 --minify --legal-comments=none --log-level=warning --outfile=lib/cli/validate.js',
+});
+project.compileTask.spawn(bundleCli);
 
 // README code samples must compile against the fixture, strictly. The tablet (.jsii.tabl.json) holds their
 // translations; it ships in the npm package, where the release workflow's package:python finds it.
@@ -201,6 +241,13 @@ project.addTask('bench', {
     { exec: 'tsc -p bench/tsconfig.json' },
     { exec: 'node .bench-build/bench/run.js', receiveArgs: true },
   ],
+});
+
+project.addTask('bench:validate', {
+  description: 'Benchmark: `cdk-ecs-staging validate` of a 10-service environment against moto (issue: under 15 s).',
+  env: tsNodeEnv,
+  exec: 'ts-node bench/validate.ts',
+  receiveArgs: true,
 });
 
 project.addTask('cost', {

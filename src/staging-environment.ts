@@ -1,4 +1,4 @@
-import { CfnOutput, Duration, NestedStack, Tags, Token } from 'aws-cdk-lib';
+import { CfnOutput, Duration, NestedStack, Stack, Tags, Token } from 'aws-cdk-lib';
 import type * as ecr from 'aws-cdk-lib/aws-ecr';
 import * as ecs from 'aws-cdk-lib/aws-ecs';
 import { Construct } from 'constructs';
@@ -13,7 +13,7 @@ import {
   EnvironmentPreviews, PreviewServiceDefinition, resolvePreviews, ResolvedPreviews, ServicePreviewRoles,
 } from './private/preview-publication';
 import { StagingPreviewReaper } from './private/preview-reaper';
-import { publishEnvironment } from './private/published';
+import { publishEnvironment, publishServiceManifest } from './private/published';
 import { checkPreviewQuotas, checkTemplateQuotas } from './private/quotas';
 import { resolveSchedule } from './private/schedule-binding';
 import { propName, validateParameterName, validateServiceName, validateTag } from './private/validation';
@@ -360,6 +360,32 @@ export class EcsStagingEnvironment extends Construct {
     new CfnOutput(this, 'LoadBalancerDnsName', { value: this.edge.loadBalancer.loadBalancerDnsName, description: 'DNS name of the load balancer' });
     new CfnOutput(this, 'ClusterName', { value: this.cluster.clusterName, description: 'ECS cluster name' });
     new CfnOutput(this, 'VpcId', { value: this.network.vpc.vpcId, description: 'VPC ID' });
+    // The package's bin (README, "Validate a deployed environment"): finds the environment by its name and region.
+    new CfnOutput(this, 'ValidateCommand', {
+      value: `npx cdk-ecs-staging validate ${this.environmentName} --region ${Stack.of(this).region}`,
+      description: `Checks the deployed ${this.environmentName} environment (read-only AWS calls)`,
+    });
+  }
+
+  /** What `cdk-ecs-staging validate` reads of a service: `/<environmentName>/<service>/service-manifest`. */
+  private publishService(service: StagingService, options: StagingServiceOptions): void {
+    const hours = resolveSchedule(service, 'schedule', options.schedule ?? this.schedule);
+    publishServiceManifest(service, this.environmentName, {
+      serviceName: service.serviceName,
+      ecsServiceName: service.fargateService.serviceName,
+      clusterName: this.cluster.clusterName,
+      repositoryName: service.repository.repositoryName,
+      imageParameterName: service.imageParameter?.parameterName ?? null,
+      logGroupName: service.logGroup.logGroupName,
+      executionRoleArn: service.executionRole.roleArn,
+      taskRoleArn: service.taskRole.roleArn,
+      targetGroupArn: service.targetGroup.targetGroupArn,
+      paused: options.desiredCount === 0,
+      workingHours: hours && options.desiredCount !== 0
+        ? { startMinutes: hours.startMinutes, endMinutes: hours.endMinutes, days: [...hours.days], timeZone: hours.timeZone.timezoneName }
+        : null,
+      wakeCommand: service.wakeCommand ?? null,
+    });
   }
 
   /** The services added so far, in order. */
@@ -401,6 +427,7 @@ export class EcsStagingEnvironment extends Construct {
     });
     this._services.push(service);
     this.observability.addService(service);
+    this.publishService(service, options);
     this.addPreviewOf(serviceStack, service, options);
 
     if (this.emitOutputs) {

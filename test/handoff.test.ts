@@ -21,7 +21,8 @@ function synth(options: StagingServiceOptions = {}, tag?: string): ServiceTempla
 }
 
 function one(template: ServiceTemplate, type: string): { id: string; Properties: any } {
-  const entries = Object.entries(template.Resources).filter(([, r]) => r.Type === type);
+  // Beside the image parameter, each service publishes its manifest for validate: not part of the handoff.
+  const entries = Object.entries(template.Resources).filter(([, r]) => r.Type === type && !String(r.Properties?.Name).endsWith('/service-manifest'));
   expect(entries).toHaveLength(1);
   return { id: entries[0][0], ...entries[0][1] } as { id: string; Properties: any };
 }

@@ -1,6 +1,6 @@
-import { Stack } from 'aws-cdk-lib';
+import { Stack, TimeZone } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
-import { EcsStagingEnvironment } from '../src';
+import { EcsStagingEnvironment, StagingSchedule } from '../src';
 import { testStack, testZone } from './harness/apps';
 import { environmentParameterName, serviceManifestParameterName } from '../src/private/published';
 import { validateServiceName } from '../src/private/validation';
@@ -82,6 +82,40 @@ describe('what the environment publishes for validate and previews', () => {
   test('no service or config name can take the environment\'s segment or the manifest\'s name', () => {
     expect(() => validateServiceName(stack, '_environment')).toThrow(/service name must be/);
     template.hasResourceProperties('AWS::SSM::Parameter', { Name: '/qa/_environment/stack-name', Tags: Match.objectLike({ environment: 'qa' }) });
+  });
+
+  test('each service publishes its facts at /<environmentName>/<service>/service-manifest, in its own stack', () => {
+    const env = new EcsStagingEnvironment(testStack('Manifests'), 'Staging', {
+      environmentName: 'qa',
+      schedule: StagingSchedule.workingHours({ start: '08:00', end: '20:00', timeZone: TimeZone.EUROPE_BERLIN }),
+    });
+    const web = env.addService('web');
+    env.addService('worker', { desiredCount: 0, pathPatterns: ['/worker/*'] });
+    const nested = Template.fromStack(web.node.scope as Stack);
+    const found = Object.values(nested.findResources('AWS::SSM::Parameter', { Properties: { Name: '/qa/web/service-manifest' } }));
+    expect(found).toHaveLength(1);
+    // The value is JSON with references to the service's resources: resolve them to their logical IDs.
+    const value = found[0].Properties.Value as { 'Fn::Join': [string, unknown[]] };
+    const intrinsic = (part: any) => (part.Ref ? `<${part.Ref}>` : `<${part['Fn::GetAtt'][0]}.${part['Fn::GetAtt'][1]}>`);
+    const json = value['Fn::Join'][1].map((part) => (typeof part === 'string' ? part : intrinsic(part))).join('');
+    const manifest = JSON.parse(json);
+    const ref = (type: string, props?: object) => `<${Object.keys(nested.findResources(type, props ? { Properties: props } : undefined))[0]}>`;
+    expect(manifest).toMatchObject({
+      schema: 1,
+      serviceName: 'web',
+      paused: false,
+      workingHours: { startMinutes: 480, endMinutes: 1200, days: ['MON', 'TUE', 'WED', 'THU', 'FRI'], timeZone: 'Europe/Berlin' },
+      repositoryName: ref('AWS::ECR::Repository'),
+      logGroupName: ref('AWS::Logs::LogGroup'),
+      targetGroupArn: ref('AWS::ElasticLoadBalancingV2::TargetGroup'),
+      imageParameterName: ref('AWS::SSM::Parameter', { Name: '/qa/web/image-uri' }),
+    });
+    expect(manifest.ecsServiceName).toBe(`${ref('AWS::ECS::Service').slice(0, -1)}.Name>`);
+    expect(manifest.executionRoleArn).toMatch(/^<ServiceExecutionRole.*\.Arn>$/);
+    expect(manifest.wakeCommand).toMatch(/^aws application-autoscaling register-scalable-target /);
+    const worker = Template.fromStack(env.services[1].node.scope as Stack);
+    const workerValue = Object.values(worker.findResources('AWS::SSM::Parameter', { Properties: { Name: '/qa/worker/service-manifest' } }))[0];
+    expect(JSON.stringify(workerValue.Properties.Value)).toContain('\\"paused\\":true,\\"workingHours\\":null');
   });
 
   test('an environment without services publishes a placeholder list (a StringList may not be empty)', () => {

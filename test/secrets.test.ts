@@ -48,8 +48,8 @@ describe('StagingSecrets', () => {
     test('creates one SSM String parameter per config key under /<environment>/<service>/', () => {
       template.hasResourceProperties('AWS::SSM::Parameter', { Name: '/staging/web/LOG_LEVEL', Type: 'String', Value: 'info' });
       template.hasResourceProperties('AWS::SSM::Parameter', { Name: '/staging/web/FEATURE_FLAGS', Type: 'String', Value: 'a,b' });
-      // The two config parameters and the image parameter: config parameters are not state and go with the stack.
-      template.resourceCountIs('AWS::SSM::Parameter', 3);
+      // The two config parameters, the image parameter and the service's manifest: config parameters are not state and go with the stack.
+      template.resourceCountIs('AWS::SSM::Parameter', 4);
       for (const parameter of Object.values(template.findResources('AWS::SSM::Parameter'))) {
         expect(parameter.DeletionPolicy).toBeUndefined();
       }

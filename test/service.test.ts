@@ -172,7 +172,8 @@ describe('StagingService', () => {
     });
 
     test('runs the placeholder image through the /staging/web/image-uri parameter until the pipeline writes it', () => {
-      template.resourceCountIs('AWS::SSM::Parameter', 1);
+      // The image parameter, and the service's manifest (published for validate).
+      template.resourceCountIs('AWS::SSM::Parameter', 2);
       template.hasResourceProperties('AWS::SSM::Parameter', { Name: '/staging/web/image-uri', Type: 'String', Value: 'ghcr.io/static-web-server/static-web-server:2.44.0-alpine' });
       // Resolved through the parameter's Ref (its name), so only once the parameter exists.
       expect(containerOf(template).Image).toEqual({ 'Fn::Join': ['', ['{{resolve:ssm:', { Ref: logicalId(stack, web.imageParameter!) }, '}}']] });
@@ -291,7 +292,8 @@ describe('StagingService', () => {
     // THEN
     expect(containerOf(template).Image).toBe(NGINX);
     expect(containerOf(template).Environment).toBeUndefined();
-    template.resourceCountIs('AWS::SSM::Parameter', 0);
+    // The service's manifest only (published for validate).
+    expect(Object.values(template.findResources('AWS::SSM::Parameter')).map((p) => p.Properties.Name)).toEqual(['/staging/web/service-manifest']);
     expect(web.imageParameter).toBeUndefined();
     const actions = statementsOf(stack, template, web.executionRole).flatMap((s) => [s.Action].flat());
     expect(actions).not.toContain('ecr:BatchGetImage');

@@ -63,6 +63,7 @@ describe('EcsStagingEnvironment', () => {
         'DNS name of the load balancer',
         'ECS cluster name',
         'VPC ID',
+        'Checks the deployed staging environment (read-only AWS calls)',
       ]);
       // Per service, on the service's nested stack: they scale with the services, the parent's 200 outputs would not.
       const serviceOutputs = Object.values(webTemplate.toJSON().Outputs as Record<string, { Description: string }>).map((o) => o.Description);

@@ -1,6 +1,7 @@
 import { Lazy, Stack } from 'aws-cdk-lib';
 import * as ssm from 'aws-cdk-lib/aws-ssm';
 import { Construct, IConstruct } from 'constructs';
+import { EnvironmentKey, PUBLISHED_SCHEMA_VERSION, ServiceManifest, environmentParameterName, serviceManifestParameterName } from './published-names';
 
 /**
  * What an environment publishes about itself, so that tools outside the CDK app (`cdk-ecs-staging
@@ -15,34 +16,8 @@ import { Construct, IConstruct } from 'constructs';
  * Standard parameters: no charge, 4 KB a value, 10,000 a Region
  * (https://docs.aws.amazon.com/systems-manager/latest/userguide/parameter-store-advanced-parameters.html).
  */
-export const PUBLISHED_SCHEMA_VERSION = 1;
-
-/** The segment under `/<environmentName>/` that holds the environment's own published values. */
-export const ENVIRONMENT_SEGMENT = '_environment';
-
-/** Keys of the environment's published values, each one parameter. */
-export type EnvironmentKey =
-  | 'stack-name'
-  | 'cluster-name'
-  | 'vpc-id'
-  | 'service-subnet-ids'
-  | 'assign-public-ip'
-  | 'listener-arn'
-  | 'services-security-group-id'
-  | 'load-balancer-arn'
-  | 'alarm-topic-arn'
-  | 'services'
-  | 'manifest';
-
-/** The name of one of the environment's published values: `/<environmentName>/_environment/<key>`. */
-export function environmentParameterName(environmentName: string, key: EnvironmentKey): string {
-  return `/${environmentName}/${ENVIRONMENT_SEGMENT}/${key}`;
-}
-
-/** The name of a service's published facts: `/<environmentName>/<service>/service-manifest`. */
-export function serviceManifestParameterName(environmentName: string, serviceName: string): string {
-  return `/${environmentName}/${serviceName}/service-manifest`;
-}
+export { PUBLISHED_SCHEMA_VERSION, ENVIRONMENT_SEGMENT, environmentParameterName, serviceManifestParameterName } from './published-names';
+export type { EnvironmentKey, ServiceManifest } from './published-names';
 
 /** The environment's values, as the environment has them (tokens allowed). */
 export interface EnvironmentPublication {
@@ -98,6 +73,18 @@ export function publishEnvironment(scope: Construct, values: EnvironmentPublicat
   }
   chain(parameters);
   return parameters;
+}
+
+/**
+ * Writes a service's facts as JSON to `/<environmentName>/<service>/service-manifest`, in the scope
+ * given (the service's own stack, beside the resources it names).
+ */
+export function publishServiceManifest(scope: Construct, environmentName: string, manifest: ServiceManifest): ssm.StringParameter {
+  return new ssm.StringParameter(scope, 'ServiceManifest', {
+    parameterName: serviceManifestParameterName(environmentName, manifest.serviceName),
+    stringValue: Stack.of(scope).toJsonString({ schema: PUBLISHED_SCHEMA_VERSION, ...manifest }),
+    description: `The facts of service '${manifest.serviceName}' (JSON): published for validate (cdk-ecs-staging environment ${environmentName})`,
+  });
 }
 
 /** Each construct depends on the one before it: CloudFormation creates them one at a time. */
