@@ -125,7 +125,7 @@ const MAX_STACK_NAME = 128;
  * `pr-<number>-<service>.<domain>`.
  *
  * It reaches the environment by name alone: SSM parameter types (`AWS::SSM::Parameter::Value<...>`)
- * read the cluster, subnets, listener, security group, roles and log group the environment publishes.
+ * read the cluster, subnets, listener, previews security group, roles and log group the environment publishes.
  * It creates no IAM, log group, security group, NAT, load balancer or endpoint, and retains nothing:
  * deleting the stack leaves nothing behind. Its stack name is `<environment>-preview-pr-<number>`.
  */
@@ -295,7 +295,8 @@ class EnvironmentReferences extends Construct {
     }).valueAsList;
     this.assignPublicIp = this.read('AssignPublicIp', environmentParameterName(environmentName, 'assign-public-ip'));
     this.listenerArn = this.read('ListenerArn', environmentParameterName(environmentName, 'listener-arn'));
-    this.securityGroupId = this.read('ServicesSecurityGroupId', environmentParameterName(environmentName, 'services-security-group-id'));
+    // The previews' own group, which allows outbound traffic: the services group has no egress rule.
+    this.securityGroupId = this.read('PreviewsSecurityGroupId', previewsParameterName(environmentName, 'security-group-id'));
     this.logGroupName = this.read('LogGroupName', previewsParameterName(environmentName, 'log-group-name'));
   }
 

@@ -271,6 +271,7 @@ export class EcsStagingEnvironment extends Construct {
       clusterName: this.cluster.clusterName,
       listenerArn: this.edge.listener.listenerArn,
       loadBalancerFullName: this.edge.loadBalancer.loadBalancerFullName,
+      securityGroupId: this.edge.previewsSecurityGroup!.securityGroupId,
       ephemeral: this.ephemeral,
       previewableServices: () => this.previewDefinitions.map((d) => d.serviceName),
     });

@@ -89,9 +89,9 @@ describe('StagingPreviewStack', () => {
       '/staging/_environment/cluster-name',
       '/staging/_environment/listener-arn',
       '/staging/_environment/service-subnet-ids',
-      '/staging/_environment/services-security-group-id',
       '/staging/_environment/vpc-id',
       '/staging/_previews/log-group-name',
+      '/staging/_previews/security-group-id',
       '/staging/web/preview-execution-role-arn',
       '/staging/web/preview-repository-uri',
       '/staging/web/preview-secret/API_TOKEN',
@@ -132,7 +132,7 @@ describe('StagingPreviewStack', () => {
     expect(pullTargets.some((r: string) => r.includes(previewId))).toBe(true);
   });
 
-  test('runs one task on Fargate Spot with 0.25 vCPU and 512 MiB, in the environment\'s cluster, subnets and services security group', () => {
+  test('runs one task on Fargate Spot with 0.25 vCPU and 512 MiB, in the environment\'s cluster, subnets and previews security group', () => {
     preview.hasResourceProperties('AWS::ECS::Service', {
       ServiceName: 'pr-42-web',
       DesiredCount: 1,
@@ -141,7 +141,7 @@ describe('StagingPreviewStack', () => {
       NetworkConfiguration: {
         AwsvpcConfiguration: {
           Subnets: { Ref: Match.stringLikeRegexp('^EnvironmentSubnetIds') },
-          SecurityGroups: [{ Ref: Match.stringLikeRegexp('^EnvironmentServicesSecurityGroupId') }],
+          SecurityGroups: [{ Ref: Match.stringLikeRegexp('^EnvironmentPreviewsSecurityGroupId') }],
           AssignPublicIp: { Ref: Match.stringLikeRegexp('^EnvironmentAssignPublicIp') },
         },
       },
@@ -204,11 +204,29 @@ describe('StagingPreviewStack', () => {
     environment.hasResourceProperties('AWS::CertificateManager::Certificate', { DomainName: 'staging.example.com', SubjectAlternativeNames: ['*.staging.example.com'] });
     environment.hasResourceProperties('AWS::Route53::RecordSet', { Name: '*.staging.example.com.', Type: 'A' });
     environment.hasResourceProperties('AWS::EC2::SecurityGroupIngress', {
-      GroupId: { 'Fn::GetAtt': [Match.stringLikeRegexp('^StagingEdgeServicesSecurityGroup'), 'GroupId'] },
+      GroupId: { 'Fn::GetAtt': [Match.stringLikeRegexp('^StagingEdgePreviewsSecurityGroup'), 'GroupId'] },
       SourceSecurityGroupId: { 'Fn::GetAtt': [Match.stringLikeRegexp('^StagingEdgeSecurityGroup'), 'GroupId'] },
       FromPort: 8080,
       ToPort: 8080,
     });
+    environment.hasResourceProperties('AWS::EC2::SecurityGroupEgress', {
+      GroupId: { 'Fn::GetAtt': [Match.stringLikeRegexp('^StagingEdgeSecurityGroup'), 'GroupId'] },
+      DestinationSecurityGroupId: { 'Fn::GetAtt': [Match.stringLikeRegexp('^StagingEdgePreviewsSecurityGroup'), 'GroupId'] },
+      FromPort: 8080,
+      ToPort: 8080,
+    });
+  });
+
+  test('every security group a preview task joins allows outbound traffic (image pull, secrets and logs go through the task\'s own interface)', () => {
+    // GIVEN: the groups of the preview's ECS services, by the parameters they are read from
+    const [service] = Object.values(preview.findResources('AWS::ECS::Service'));
+    const groups = service.Properties.NetworkConfiguration.AwsvpcConfiguration.SecurityGroups
+      .map((g: { Ref: string }) => previewJson.Parameters[g.Ref].Default);
+    // THEN: one group, the previews' own, which the environment publishes and lets out to anywhere
+    expect(groups).toEqual(['/staging/_previews/security-group-id']);
+    const [published] = Object.values(environment.findResources('AWS::SSM::Parameter', { Properties: { Name: '/staging/_previews/security-group-id' } }));
+    const groupId = published.Properties.Value['Fn::GetAtt'][0];
+    expect(environment.toJSON().Resources[groupId].Properties.SecurityGroupEgress).toEqual([{ CidrIp: '0.0.0.0/0', Description: 'Allow all outbound traffic by default', IpProtocol: '-1' }]);
   });
 
   test('the preview roles sit under the path the CloudFormation role may pass, to ECS tasks only', () => {
@@ -471,6 +489,23 @@ describe('EcsStagingEnvironment previews', () => {
       expect([id, after[id]]).toEqual([id, resource]);
     }
     expect(Object.keys(after).filter((id) => !(id in before)).every((id) => id.startsWith('Preview'))).toBe(true);
+  });
+
+  test('previews leave the services security group as it is', () => {
+    // GIVEN: the same environment and service, without and with previews
+    const rulesOfServicesGroup = (previews: boolean) => {
+      const { stack, env } = previewEnvironment({ previews: previews ? {} : undefined });
+      env.addService('web');
+      const template = Template.fromStack(stack);
+      const group = stack.getLogicalId(env.edge.servicesSecurityGroup.node.defaultChild as ec2.CfnSecurityGroup);
+      const refersTo = (value: unknown) => value !== undefined && JSON.stringify(value).includes(`"${group}"`);
+      const rules = [...Object.values(template.findResources('AWS::EC2::SecurityGroupIngress')),
+        ...Object.values(template.findResources('AWS::EC2::SecurityGroupEgress'))]
+        .filter((r) => [r.Properties.GroupId, r.Properties.SourceSecurityGroupId, r.Properties.DestinationSecurityGroupId].some(refersTo));
+      return { group: template.toJSON().Resources[group], rules };
+    };
+    // THEN
+    expect(rulesOfServicesGroup(true)).toEqual(rulesOfServicesGroup(false));
   });
 
   test('without previews the environment makes nothing for them', () => {

@@ -18,7 +18,7 @@ import { validateIntegerRange } from './validation';
  * that a preview stack (deployed beside the environment, by its name alone) creates no IAM, log
  * group, security group or network of its own:
  *
- * - `/<env>/_previews/settings` (JSON), `cloudformation-role-arn`, `log-group-name`;
+ * - `/<env>/_previews/settings` (JSON), `cloudformation-role-arn`, `log-group-name`, `security-group-id`;
  * - per previewable service `/<env>/<service>/preview-execution-role-arn`, `preview-task-role-arn`,
  *   `preview-repository-uri` and one `preview-secret/<NAME>` per secret previews may get.
  *
@@ -153,6 +153,8 @@ export interface EnvironmentPreviewsProps {
   readonly domainName: string;
   readonly clusterName: string;
   readonly listenerArn: string;
+  /** The security group every preview task joins (outbound allowed, the load balancer admitted). */
+  readonly securityGroupId: string;
   /** The load balancer's full name, `app/<name>/<id>`: its rules' ARNs start with it. */
   readonly loadBalancerFullName: string;
   readonly ephemeral: boolean;
@@ -183,6 +185,7 @@ export class EnvironmentPreviews extends Construct {
       ['settings', Lazy.string({ produce: () => JSON.stringify(publishedSettings(props)) }), 'Preview settings (JSON)'],
       ['cloudformation-role-arn', this.cloudFormationRole.roleArn, 'The role CloudFormation deploys preview stacks with'],
       ['log-group-name', this.logGroup.logGroupName, 'The log group of every preview'],
+      ['security-group-id', props.securityGroupId, 'The security group every preview task joins'],
     ];
     let previous: Construct | undefined;
     for (const [key, value, what] of parameters) {
