@@ -9,7 +9,7 @@ import { StagingValidationError } from './private/errors';
 import { acknowledge } from './private/posture';
 import { PREVIEW_TAGS, previewServiceParameterName, previewsParameterName } from './private/preview-facts';
 import {
-  PREVIEW_PRIORITIES_PER_SLOT, PREVIEW_PRIORITY_BASE, PreviewServiceDefinition,
+  PREVIEW_PRIORITIES_PER_SLOT, PREVIEW_PRIORITY_BASE, previewRuleOffset, PreviewServiceDefinition,
   previewSecretParameterName, ResolvedPreviews,
 } from './private/preview-publication';
 import { environmentParameterName } from './private/published';
@@ -209,7 +209,7 @@ export class StagingPreviewStack extends Stack {
 
     const shared = new EnvironmentReferences(this, 'Environment', this.environmentName);
     const urls: { [service: string]: string } = {};
-    plan.services.forEach((definition, index) => {
+    plan.services.forEach((definition) => {
       const host = previewHost(props.pullRequest, definition.serviceName, plan.domainName);
       validateDnsName(this, 'pullRequest', host, 'use the pull request\'s number, e.g. 42');
       new PreviewedService(this, definition.serviceName, {
@@ -220,7 +220,9 @@ export class StagingPreviewStack extends Stack {
         pullRequest: props.pullRequest,
         imageTag: props.imageTag,
         host,
-        priority: PREVIEW_PRIORITY_BASE + props.slot * PREVIEW_PRIORITIES_PER_SLOT + index,
+        // The service's place in the slot follows from its name alone, so that no other service
+        // moves it (the environment refuses two services with the same place).
+        priority: PREVIEW_PRIORITY_BASE + props.slot * PREVIEW_PRIORITIES_PER_SLOT + previewRuleOffset(definition.serviceName),
         slot: props.slot,
       });
       urls[definition.serviceName] = `https://${host}`;
@@ -395,7 +397,9 @@ class PreviewedService extends Construct {
       matcher: { httpCode: '200-299' },
       targetGroupAttributes: [{ key: 'deregistration_delay.timeout_seconds', value: String(d.deregistrationDelay.toSeconds()) }],
     });
-    const rule = new elbv2.CfnListenerRule(this, 'ListenerRule', {
+    // The slot in the logical ID: a preview that changes slots gets a new rule (CloudFormation creates
+    // it, then deletes the old one) instead of moving its rule's priority in place.
+    const rule = new elbv2.CfnListenerRule(this, `ListenerRuleSlot${props.slot}`, {
       listenerArn: shared.listenerArn,
       priority: props.priority,
       conditions: [{ field: 'host-header', hostHeaderConfig: { values: [props.host] } }],

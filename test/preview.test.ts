@@ -12,6 +12,7 @@ import { TEST_ENV, testApp, testZone } from './harness/apps';
 import { cfnLint, CFN_LINT_VENV, formatMatches } from './harness/cfn-lint';
 import { checkov } from './harness/checkov';
 import { formatFindings, postureFindings } from './harness/posture';
+import { previewRuleOffset } from '../src/private/preview-publication';
 
 type Resources = Record<string, { Type: string; Properties?: any; DeletionPolicy?: string; UpdateReplacePolicy?: string }>;
 
@@ -170,9 +171,9 @@ describe('StagingPreviewStack', () => {
     expect(text).not.toContain('ServiceSecretsSecretDBPASSWORD');
   });
 
-  test('routes pr-<number>-<service>.<domain> by a rule at priorityBase + slot x prioritiesPerSlot + the service\'s index', () => {
+  test('routes pr-<number>-<service>.<domain> by a rule at priorityBase + slot x prioritiesPerSlot + the place of the service\'s name', () => {
     preview.hasResourceProperties('AWS::ElasticLoadBalancingV2::ListenerRule', {
-      Priority: 48001,
+      Priority: 48001 + 2, // the first 4 bytes of SHA-256('web') mod 100
       Conditions: [{ Field: 'host-header', HostHeaderConfig: { Values: ['pr-42-web.staging.example.com'] } }],
       ListenerArn: { Ref: Match.stringLikeRegexp('^EnvironmentListenerArn') },
     });
@@ -243,7 +244,9 @@ describe('StagingPreviewStack', () => {
     const statements = cloudFormationRoleStatements(environment);
     const allowed = new Set(statements.flatMap((s) => [s.Action].flat()));
     // Actions a handler lists for features a preview does not use
-    const unused = new Set(['cognito-idp:DescribeUserPoolClient']);
+    const unused = new Set(['cognito-idp:DescribeUserPoolClient',
+      // A rule's priority never changes in place: its logical ID names the slot, its place in the slot follows from the service's name
+      'elasticloadbalancing:SetRulePriorities']);
     const types = [...new Set(Object.values(previewJson.Resources).map((r) => r.Type))];
     const missing: string[] = [];
     for (const type of types) {
@@ -411,7 +414,9 @@ describe('EcsStagingEnvironment previews', () => {
 
   test('fits at the limit: 25 services, 3 previews of each', () => {
     const { app, env } = previewEnvironment({ previews: { maxPreviews: 3 } });
-    for (let i = 0; i < 25; i++) env.addService(`s${i}`, { hostHeaders: [`s${i}.staging.example.com`] });
+    // 25 names that take distinct places in a slot
+    const names = Array.from({ length: 200 }, (_, i) => `s${i}`).filter((n, i, all) => all.findIndex((m) => previewRuleOffset(m) === previewRuleOffset(n)) === i).slice(0, 25);
+    for (const name of names) env.addService(name, { hostHeaders: [`${name}.staging.example.com`] });
     expect(() => app.synth()).not.toThrow();
   });
 
@@ -454,19 +459,56 @@ describe('EcsStagingEnvironment previews', () => {
     const preview = new StagingPreviewStack(app, 'Preview', { environment: env, pullRequest: 5, slot: 2, imageTag: 'pr-5-abc' });
     const template = Template.fromStack(preview);
     template.resourceCountIs('AWS::ECS::Service', 1);
-    template.hasResourceProperties('AWS::ElasticLoadBalancingV2::ListenerRule', { Priority: 48001 + 2 * 100 });
+    template.hasResourceProperties('AWS::ElasticLoadBalancingV2::ListenerRule', { Priority: 48001 + 2 * 100 + 54 });
     expect(preview.urls).toEqual({ api: 'https://pr-5-api.staging.example.com' });
   });
 
-  test('the slots of several services follow the services\' names', () => {
+  test('a service\'s rule keeps its priority and logical ID when other previewable services come or go', () => {
+    // GIVEN: slot 1 of an environment with web alone, then with api added before it in name order
+    const rulesOf = (services: string[]) => {
+      const { app, env } = previewEnvironment();
+      for (const name of services) env.addService(name, { hostHeaders: [`${name}.staging.example.com`] });
+      const preview = new StagingPreviewStack(app, 'Preview', { environment: env, pullRequest: 5, slot: 1, imageTag: 'pr-5-abc' });
+      const rules = Template.fromStack(preview).findResources('AWS::ElasticLoadBalancingV2::ListenerRule');
+      return Object.fromEntries(Object.entries(rules)
+        .map(([id, r]) => [r.Properties.Conditions[0].HostHeaderConfig.Values[0], [id, r.Properties.Priority]]));
+    };
+    // WHEN
+    const alone = rulesOf(['web']);
+    const withApi = rulesOf(['web', 'api']);
+    // THEN: web's rule is the same resource at the same priority; each takes the place of its name in slot 1
+    expect(withApi['pr-5-web.staging.example.com']).toEqual(alone['pr-5-web.staging.example.com']);
+    expect(withApi['pr-5-web.staging.example.com'][1]).toBe(48101 + 2);
+    expect(withApi['pr-5-api.staging.example.com'][1]).toBe(48101 + 54);
+  });
+
+  test('a preview that changes slots gets a new rule (a new logical ID) rather than a rule moved in place', () => {
+    const ruleIds = (slot: number) => {
+      const { app, env } = previewEnvironment();
+      env.addService('web');
+      const preview = new StagingPreviewStack(app, 'Preview', { environment: env, pullRequest: 5, slot, imageTag: 'pr-5-abc' });
+      return Object.keys(Template.fromStack(preview).findResources('AWS::ElasticLoadBalancingV2::ListenerRule'));
+    };
+    const [inSlot0] = ruleIds(0);
+    const [inSlot1] = ruleIds(1);
+    expect(inSlot0).toMatch(/Slot0/);
+    expect(inSlot1).toMatch(/Slot1/);
+    expect(inSlot0).not.toEqual(inSlot1);
+  });
+
+  test('fails when two previewable services take the same place in a slot, naming both', () => {
+    // 'svc4' and 'svc20' hash to the same place (20)
     const { app, env } = previewEnvironment();
-    env.addService('web');
-    env.addService('api', { hostHeaders: ['api.staging.example.com'] });
-    const preview = new StagingPreviewStack(app, 'Preview', { environment: env, pullRequest: 5, slot: 1, imageTag: 'pr-5-abc' });
-    const rules = Template.fromStack(preview).findResources('AWS::ElasticLoadBalancingV2::ListenerRule');
-    const byHost = Object.fromEntries(Object.values(rules)
-      .map((r) => [r.Properties.Conditions[0].HostHeaderConfig.Values[0], r.Properties.Priority]));
-    expect(byHost).toEqual({ 'pr-5-api.staging.example.com': 48101, 'pr-5-web.staging.example.com': 48102 });
+    env.addService('svc4', { hostHeaders: ['a.staging.example.com'] });
+    env.addService('svc20', { hostHeaders: ['b.staging.example.com'] });
+    expect(() => app.synth()).toThrow(/services 'svc4' and 'svc20' take the same listener rule priority in each preview slot .*leave one of them out of previews\.services/);
+  });
+
+  test('the CloudFormation role cannot set rule priorities (SetRulePriorities takes no condition key)', () => {
+    const { stack } = previewEnvironment();
+    const actions = cloudFormationRoleStatements(Template.fromStack(stack)).flatMap((s) => [s.Action].flat());
+    expect(actions).toContain('elasticloadbalancing:ModifyRule');
+    expect(actions).not.toContain('elasticloadbalancing:SetRulePriorities');
   });
 
   test('turning previews on changes none of a running service\'s resources, only adds beside them', () => {
