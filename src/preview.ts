@@ -5,7 +5,7 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import { DEFAULTS } from './private/defaults';
-import { StagingValidationError } from './private/errors';
+import { ERROR_PREFIX, StagingValidationError } from './private/errors';
 import { acknowledge } from './private/posture';
 import { PREVIEW_TAGS, previewServiceParameterName, previewsParameterName } from './private/preview-facts';
 import {
@@ -13,6 +13,7 @@ import {
   previewSecretParameterName, ResolvedPreviews,
 } from './private/preview-publication';
 import { environmentParameterName } from './private/published';
+import { templateBytes } from './private/quotas';
 import { validateDnsName } from './private/validation';
 import type { EcsStagingEnvironment } from './staging-environment';
 
@@ -117,6 +118,14 @@ const WRITABLE_PATHS_MEMORY_MIB = DEFAULTS.writablePathsMemoryMiB;
 
 /** Stack names hold 128 characters (CloudFormation CreateStack StackName). */
 const MAX_STACK_NAME = 128;
+
+/**
+ * The largest template `aws cloudformation deploy --template-file` sends without `--s3-bucket`: the
+ * preview workflow deploys so, with the role that reads nothing but the environment's parameters
+ * (https://docs.aws.amazon.com/cli/latest/reference/cloudformation/deploy/index.html: "--s3-bucket ...
+ * required for deployments of templates sized greater than 51,200 bytes").
+ */
+const MAX_INLINE_TEMPLATE_BYTES = 51_200;
 
 /**
  * A preview environment of one pull request: for each service that may have previews, a Fargate
@@ -229,9 +238,22 @@ export class StagingPreviewStack extends Stack {
     });
     this.urls = urls;
 
+    this.node.addValidation({ validate: () => this.checkTemplateBytes(plan.services.length) });
+
     Tags.of(this).add(PREVIEW_TAGS.environment, this.environmentName);
     Tags.of(this).add(PREVIEW_TAGS.pullRequest, String(props.pullRequest));
     Tags.of(this).add(PREVIEW_TAGS.slot, String(props.slot));
+  }
+
+  /** The template must fit what the preview workflow's `aws cloudformation deploy` sends inline. */
+  private checkTemplateBytes(services: number): string[] {
+    const bytes = templateBytes(this);
+    if (bytes === undefined || bytes <= MAX_INLINE_TEMPLATE_BYTES) {
+      return [];
+    }
+    return [`${ERROR_PREFIX}${this.node.path}: the preview's template is ${bytes} bytes (${services} previewed services, about 6,300 bytes each), over the ${MAX_INLINE_TEMPLATE_BYTES} bytes `
+      + 'that aws cloudformation deploy --template-file sends without --s3-bucket, as the preview workflow deploys it; '
+      + 'list fewer services in previews.services (the same name in Python), about 7 fit'];
   }
 }
 

@@ -367,6 +367,21 @@ describe('StagingPreviewStack validation', () => {
     expect(build({ slot })).toThrow(`slot must be an integer from 0 to 2 (got ${slot}): the environment allows previews.maxPreviews (3) previews at once`);
   });
 
+  test('fails at synth when the preview\'s template is over the 51,200 bytes aws cloudformation deploy sends without --s3-bucket', () => {
+    // GIVEN: 8 previewable services (about 6,300 bytes of template each)
+    const names = Array.from({ length: 200 }, (_, i) => `service${i}`)
+      .filter((n, i, all) => all.findIndex((m) => previewRuleOffset(m) === previewRuleOffset(n)) === i).slice(0, 8);
+    const previewApp = (count: number) => {
+      const { app, env } = previewEnvironment();
+      for (const name of names.slice(0, count)) env.addService(name, { hostHeaders: [`${name}.staging.example.com`] });
+      new StagingPreviewStack(app, 'Preview', { environment: env, pullRequest: 42, slot: 0, imageTag: 'pr-42-abc' });
+      return app;
+    };
+    // THEN: 7 fit, 8 do not, with the bytes, the limit and the fix
+    expect(() => previewApp(7).synth()).not.toThrow();
+    expect(() => previewApp(8).synth()).toThrow(/Preview: the preview's template is \d{5} bytes \(8 previewed services.*over the 51200 bytes that aws cloudformation deploy --template-file sends without --s3-bucket.*list fewer services in previews\.services/);
+  });
+
   test('fails when the image tag does not name the pull request', () => {
     expect(build({ imageTag: 'latest' })).toThrow("imageTag must start with 'pr-42-' (got 'latest')");
   });
