@@ -206,6 +206,16 @@ export class StagingEdge extends Construct {
    */
   public readonly servicesSecurityGroup: ec2.SecurityGroup;
 
+  /**
+   * With `previews`: the security group every preview task joins, and only it. It allows all
+   * outbound traffic, as each service's own group does (a Fargate task on platform 1.4+ pulls its
+   * image, reads its secrets and sends its logs through its own network interface), and admits the
+   * load balancer on the previewed services' ports.
+   *
+   * @default - none without previews
+   */
+  public readonly previewsSecurityGroup?: ec2.SecurityGroup;
+
   /** The port 80 listener: redirects to HTTPS with a domain, serves the services without. */
   public readonly httpListener: elbv2.ApplicationListener;
 
@@ -258,6 +268,16 @@ export class StagingEdge extends Construct {
 
     this.securityGroup = this.createSecurityGroup('SecurityGroup', props.vpc, 'Staging load balancer: HTTP/HTTPS in, egress to the services only');
     this.servicesSecurityGroup = this.createSecurityGroup('ServicesSecurityGroup', props.vpc, 'Staging services: every task joins it; the load balancer sends to it only');
+    if (this.previews) {
+      // Outbound to anywhere, as a service's own group: a Fargate task (platform 1.4+) pulls its
+      // image, fetches its secrets and ships its logs over the task's own network interface
+      // (https://docs.aws.amazon.com/AmazonECS/latest/developerguide/fargate-task-networking.html).
+      this.previewsSecurityGroup = new ec2.SecurityGroup(this, 'PreviewsSecurityGroup', {
+        vpc: props.vpc,
+        description: 'Staging previews: every preview task joins it; admits the load balancer only',
+        allowAllOutbound: true,
+      });
+    }
     admitClients(this, this.securityGroup, props.allowedCidrs, domain ? [80, 443] : [80]);
     this.loadBalancer = this.createLoadBalancer(props);
     this.accessLogsBucket = this.createAccessLogs(props);
@@ -646,17 +666,25 @@ export class StagingEdge extends Construct {
 
   /**
    * Lets the load balancer reach a preview's tasks on a container port. A preview's tasks join the
-   * services security group only (a preview stack creates no security group), so that group admits
-   * the load balancer on the previewed services' ports: one ingress rule per distinct port.
+   * previews security group only (a preview stack creates no security group): it admits the load
+   * balancer on the previewed services' ports, and the load balancer's group sends to it, one rule
+   * each way per distinct port. The services security group is left as it is.
    *
    * @param port the container port of a service that may have previews
    */
   public allowPreviewPort(port: number): void {
-    if (this.previewPorts.has(port) || Token.isUnresolved(port)) {
+    const previews = this.previewsSecurityGroup;
+    if (!previews || this.previewPorts.has(port) || Token.isUnresolved(port)) {
       return;
     }
+    if (this.servicePorts.size + this.previewPorts.size >= SECURITY_GROUP_RULES) {
+      throw new StagingValidationError(this,
+        `container port ${port} of a service that may have previews would take the load balancer's security group past ${SECURITY_GROUP_RULES} egress rules `
+        + `(${this.servicePorts.size} service ports, ${this.previewPorts.size} preview ports); let services share container ports, or list fewer in previews.services`);
+    }
     this.previewPorts.add(port);
-    this.servicesSecurityGroup.addIngressRule(this.securityGroup, ec2.Port.tcp(port), `From the load balancer to the previews on port ${port}`);
+    previews.addIngressRule(this.securityGroup, ec2.Port.tcp(port), `From the load balancer to the previews on port ${port}`);
+    this.securityGroup.addEgressRule(previews, ec2.Port.tcp(port), `To the previews on port ${port}`);
   }
 
   /**
@@ -667,7 +695,7 @@ export class StagingEdge extends Construct {
    */
   public allowServicePort(port: number): void {
     if (!this.servicePorts.has(port)) {
-      if (this.servicePorts.size >= SECURITY_GROUP_RULES) {
+      if (this.servicePorts.size + this.previewPorts.size >= SECURITY_GROUP_RULES) {
         throw new StagingValidationError(this,
           `container port ${port} would be the ${this.servicePorts.size + 1}th distinct port of the services (got ${[...this.servicePorts].join(', ')}), and the load balancer's security group holds ${SECURITY_GROUP_RULES} egress rules by default; let services share container ports`);
       }

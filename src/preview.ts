@@ -5,14 +5,15 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import { DEFAULTS } from './private/defaults';
-import { StagingValidationError } from './private/errors';
+import { ERROR_PREFIX, StagingValidationError } from './private/errors';
 import { acknowledge } from './private/posture';
 import { PREVIEW_TAGS, previewServiceParameterName, previewsParameterName } from './private/preview-facts';
 import {
-  PREVIEW_PRIORITIES_PER_SLOT, PREVIEW_PRIORITY_BASE, PreviewServiceDefinition,
+  PREVIEW_PRIORITIES_PER_SLOT, PREVIEW_PRIORITY_BASE, previewRuleOffset, PreviewServiceDefinition,
   previewSecretParameterName, ResolvedPreviews,
 } from './private/preview-publication';
 import { environmentParameterName } from './private/published';
+import { templateBytes } from './private/quotas';
 import { validateDnsName } from './private/validation';
 import type { EcsStagingEnvironment } from './staging-environment';
 
@@ -119,13 +120,21 @@ const WRITABLE_PATHS_MEMORY_MIB = DEFAULTS.writablePathsMemoryMiB;
 const MAX_STACK_NAME = 128;
 
 /**
+ * The largest template `aws cloudformation deploy --template-file` sends without `--s3-bucket`: the
+ * preview workflow deploys so, with the role that reads nothing but the environment's parameters
+ * (https://docs.aws.amazon.com/cli/latest/reference/cloudformation/deploy/index.html: "--s3-bucket ...
+ * required for deployments of templates sized greater than 51,200 bytes").
+ */
+const MAX_INLINE_TEMPLATE_BYTES = 51_200;
+
+/**
  * A preview environment of one pull request: for each service that may have previews, a Fargate
  * service in the environment's cluster (Fargate Spot, 256 CPU units and 512 MiB by default, 1 task), its
  * task definition, a target group and a listener rule on the environment's listener for
  * `pr-<number>-<service>.<domain>`.
  *
  * It reaches the environment by name alone: SSM parameter types (`AWS::SSM::Parameter::Value<...>`)
- * read the cluster, subnets, listener, security group, roles and log group the environment publishes.
+ * read the cluster, subnets, listener, previews security group, roles and log group the environment publishes.
  * It creates no IAM, log group, security group, NAT, load balancer or endpoint, and retains nothing:
  * deleting the stack leaves nothing behind. Its stack name is `<environment>-preview-pr-<number>`.
  */
@@ -209,7 +218,7 @@ export class StagingPreviewStack extends Stack {
 
     const shared = new EnvironmentReferences(this, 'Environment', this.environmentName);
     const urls: { [service: string]: string } = {};
-    plan.services.forEach((definition, index) => {
+    plan.services.forEach((definition) => {
       const host = previewHost(props.pullRequest, definition.serviceName, plan.domainName);
       validateDnsName(this, 'pullRequest', host, 'use the pull request\'s number, e.g. 42');
       new PreviewedService(this, definition.serviceName, {
@@ -220,16 +229,31 @@ export class StagingPreviewStack extends Stack {
         pullRequest: props.pullRequest,
         imageTag: props.imageTag,
         host,
-        priority: PREVIEW_PRIORITY_BASE + props.slot * PREVIEW_PRIORITIES_PER_SLOT + index,
+        // The service's place in the slot follows from its name alone, so that no other service
+        // moves it (the environment refuses two services with the same place).
+        priority: PREVIEW_PRIORITY_BASE + props.slot * PREVIEW_PRIORITIES_PER_SLOT + previewRuleOffset(definition.serviceName),
         slot: props.slot,
       });
       urls[definition.serviceName] = `https://${host}`;
     });
     this.urls = urls;
 
+    this.node.addValidation({ validate: () => this.checkTemplateBytes(plan.services.length) });
+
     Tags.of(this).add(PREVIEW_TAGS.environment, this.environmentName);
     Tags.of(this).add(PREVIEW_TAGS.pullRequest, String(props.pullRequest));
     Tags.of(this).add(PREVIEW_TAGS.slot, String(props.slot));
+  }
+
+  /** The template must fit what the preview workflow's `aws cloudformation deploy` sends inline. */
+  private checkTemplateBytes(services: number): string[] {
+    const bytes = templateBytes(this);
+    if (bytes === undefined || bytes <= MAX_INLINE_TEMPLATE_BYTES) {
+      return [];
+    }
+    return [`${ERROR_PREFIX}${this.node.path}: the preview's template is ${bytes} bytes (${services} previewed services, about 6,300 bytes each), over the ${MAX_INLINE_TEMPLATE_BYTES} bytes `
+      + 'that aws cloudformation deploy --template-file sends without --s3-bucket, as the preview workflow deploys it; '
+      + 'list fewer services in previews.services (the same name in Python), about 7 fit'];
   }
 }
 
@@ -295,7 +319,8 @@ class EnvironmentReferences extends Construct {
     }).valueAsList;
     this.assignPublicIp = this.read('AssignPublicIp', environmentParameterName(environmentName, 'assign-public-ip'));
     this.listenerArn = this.read('ListenerArn', environmentParameterName(environmentName, 'listener-arn'));
-    this.securityGroupId = this.read('ServicesSecurityGroupId', environmentParameterName(environmentName, 'services-security-group-id'));
+    // The previews' own group, which allows outbound traffic: the services group has no egress rule.
+    this.securityGroupId = this.read('PreviewsSecurityGroupId', previewsParameterName(environmentName, 'security-group-id'));
     this.logGroupName = this.read('LogGroupName', previewsParameterName(environmentName, 'log-group-name'));
   }
 
@@ -394,7 +419,9 @@ class PreviewedService extends Construct {
       matcher: { httpCode: '200-299' },
       targetGroupAttributes: [{ key: 'deregistration_delay.timeout_seconds', value: String(d.deregistrationDelay.toSeconds()) }],
     });
-    const rule = new elbv2.CfnListenerRule(this, 'ListenerRule', {
+    // The slot in the logical ID: a preview that changes slots gets a new rule (CloudFormation creates
+    // it, then deletes the old one) instead of moving its rule's priority in place.
+    const rule = new elbv2.CfnListenerRule(this, `ListenerRuleSlot${props.slot}`, {
       listenerArn: shared.listenerArn,
       priority: props.priority,
       conditions: [{ field: 'host-header', hostHeaderConfig: { values: [props.host] } }],

@@ -12,6 +12,7 @@ import { TEST_ENV, testApp, testZone } from './harness/apps';
 import { cfnLint, CFN_LINT_VENV, formatMatches } from './harness/cfn-lint';
 import { checkov } from './harness/checkov';
 import { formatFindings, postureFindings } from './harness/posture';
+import { previewRuleOffset } from '../src/private/preview-publication';
 
 type Resources = Record<string, { Type: string; Properties?: any; DeletionPolicy?: string; UpdateReplacePolicy?: string }>;
 
@@ -89,9 +90,9 @@ describe('StagingPreviewStack', () => {
       '/staging/_environment/cluster-name',
       '/staging/_environment/listener-arn',
       '/staging/_environment/service-subnet-ids',
-      '/staging/_environment/services-security-group-id',
       '/staging/_environment/vpc-id',
       '/staging/_previews/log-group-name',
+      '/staging/_previews/security-group-id',
       '/staging/web/preview-execution-role-arn',
       '/staging/web/preview-repository-uri',
       '/staging/web/preview-secret/API_TOKEN',
@@ -132,7 +133,7 @@ describe('StagingPreviewStack', () => {
     expect(pullTargets.some((r: string) => r.includes(previewId))).toBe(true);
   });
 
-  test('runs one task on Fargate Spot with 0.25 vCPU and 512 MiB, in the environment\'s cluster, subnets and services security group', () => {
+  test('runs one task on Fargate Spot with 0.25 vCPU and 512 MiB, in the environment\'s cluster, subnets and previews security group', () => {
     preview.hasResourceProperties('AWS::ECS::Service', {
       ServiceName: 'pr-42-web',
       DesiredCount: 1,
@@ -141,7 +142,7 @@ describe('StagingPreviewStack', () => {
       NetworkConfiguration: {
         AwsvpcConfiguration: {
           Subnets: { Ref: Match.stringLikeRegexp('^EnvironmentSubnetIds') },
-          SecurityGroups: [{ Ref: Match.stringLikeRegexp('^EnvironmentServicesSecurityGroupId') }],
+          SecurityGroups: [{ Ref: Match.stringLikeRegexp('^EnvironmentPreviewsSecurityGroupId') }],
           AssignPublicIp: { Ref: Match.stringLikeRegexp('^EnvironmentAssignPublicIp') },
         },
       },
@@ -170,9 +171,9 @@ describe('StagingPreviewStack', () => {
     expect(text).not.toContain('ServiceSecretsSecretDBPASSWORD');
   });
 
-  test('routes pr-<number>-<service>.<domain> by a rule at priorityBase + slot x prioritiesPerSlot + the service\'s index', () => {
+  test('routes pr-<number>-<service>.<domain> by a rule at priorityBase + slot x prioritiesPerSlot + the place of the service\'s name', () => {
     preview.hasResourceProperties('AWS::ElasticLoadBalancingV2::ListenerRule', {
-      Priority: 48001,
+      Priority: 48001 + 2, // the first 4 bytes of SHA-256('web') mod 100
       Conditions: [{ Field: 'host-header', HostHeaderConfig: { Values: ['pr-42-web.staging.example.com'] } }],
       ListenerArn: { Ref: Match.stringLikeRegexp('^EnvironmentListenerArn') },
     });
@@ -204,11 +205,29 @@ describe('StagingPreviewStack', () => {
     environment.hasResourceProperties('AWS::CertificateManager::Certificate', { DomainName: 'staging.example.com', SubjectAlternativeNames: ['*.staging.example.com'] });
     environment.hasResourceProperties('AWS::Route53::RecordSet', { Name: '*.staging.example.com.', Type: 'A' });
     environment.hasResourceProperties('AWS::EC2::SecurityGroupIngress', {
-      GroupId: { 'Fn::GetAtt': [Match.stringLikeRegexp('^StagingEdgeServicesSecurityGroup'), 'GroupId'] },
+      GroupId: { 'Fn::GetAtt': [Match.stringLikeRegexp('^StagingEdgePreviewsSecurityGroup'), 'GroupId'] },
       SourceSecurityGroupId: { 'Fn::GetAtt': [Match.stringLikeRegexp('^StagingEdgeSecurityGroup'), 'GroupId'] },
       FromPort: 8080,
       ToPort: 8080,
     });
+    environment.hasResourceProperties('AWS::EC2::SecurityGroupEgress', {
+      GroupId: { 'Fn::GetAtt': [Match.stringLikeRegexp('^StagingEdgeSecurityGroup'), 'GroupId'] },
+      DestinationSecurityGroupId: { 'Fn::GetAtt': [Match.stringLikeRegexp('^StagingEdgePreviewsSecurityGroup'), 'GroupId'] },
+      FromPort: 8080,
+      ToPort: 8080,
+    });
+  });
+
+  test('every security group a preview task joins allows outbound traffic (image pull, secrets and logs go through the task\'s own interface)', () => {
+    // GIVEN: the groups of the preview's ECS services, by the parameters they are read from
+    const [service] = Object.values(preview.findResources('AWS::ECS::Service'));
+    const groups = service.Properties.NetworkConfiguration.AwsvpcConfiguration.SecurityGroups
+      .map((g: { Ref: string }) => previewJson.Parameters[g.Ref].Default);
+    // THEN: one group, the previews' own, which the environment publishes and lets out to anywhere
+    expect(groups).toEqual(['/staging/_previews/security-group-id']);
+    const [published] = Object.values(environment.findResources('AWS::SSM::Parameter', { Properties: { Name: '/staging/_previews/security-group-id' } }));
+    const groupId = published.Properties.Value['Fn::GetAtt'][0];
+    expect(environment.toJSON().Resources[groupId].Properties.SecurityGroupEgress).toEqual([{ CidrIp: '0.0.0.0/0', Description: 'Allow all outbound traffic by default', IpProtocol: '-1' }]);
   });
 
   test('the preview roles sit under the path the CloudFormation role may pass, to ECS tasks only', () => {
@@ -225,7 +244,9 @@ describe('StagingPreviewStack', () => {
     const statements = cloudFormationRoleStatements(environment);
     const allowed = new Set(statements.flatMap((s) => [s.Action].flat()));
     // Actions a handler lists for features a preview does not use
-    const unused = new Set(['cognito-idp:DescribeUserPoolClient']);
+    const unused = new Set(['cognito-idp:DescribeUserPoolClient',
+      // A rule's priority never changes in place: its logical ID names the slot, its place in the slot follows from the service's name
+      'elasticloadbalancing:SetRulePriorities']);
     const types = [...new Set(Object.values(previewJson.Resources).map((r) => r.Type))];
     const missing: string[] = [];
     for (const type of types) {
@@ -346,6 +367,21 @@ describe('StagingPreviewStack validation', () => {
     expect(build({ slot })).toThrow(`slot must be an integer from 0 to 2 (got ${slot}): the environment allows previews.maxPreviews (3) previews at once`);
   });
 
+  test('fails at synth when the preview\'s template is over the 51,200 bytes aws cloudformation deploy sends without --s3-bucket', () => {
+    // GIVEN: 8 previewable services (about 6,300 bytes of template each)
+    const names = Array.from({ length: 200 }, (_, i) => `service${i}`)
+      .filter((n, i, all) => all.findIndex((m) => previewRuleOffset(m) === previewRuleOffset(n)) === i).slice(0, 8);
+    const previewApp = (count: number) => {
+      const { app, env } = previewEnvironment();
+      for (const name of names.slice(0, count)) env.addService(name, { hostHeaders: [`${name}.staging.example.com`] });
+      new StagingPreviewStack(app, 'Preview', { environment: env, pullRequest: 42, slot: 0, imageTag: 'pr-42-abc' });
+      return app;
+    };
+    // THEN: 7 fit, 8 do not, with the bytes, the limit and the fix
+    expect(() => previewApp(7).synth()).not.toThrow();
+    expect(() => previewApp(8).synth()).toThrow(/Preview: the preview's template is \d{5} bytes \(8 previewed services.*over the 51200 bytes that aws cloudformation deploy --template-file sends without --s3-bucket.*list fewer services in previews\.services/);
+  });
+
   test('fails when the image tag does not name the pull request', () => {
     expect(build({ imageTag: 'latest' })).toThrow("imageTag must start with 'pr-42-' (got 'latest')");
   });
@@ -393,7 +429,9 @@ describe('EcsStagingEnvironment previews', () => {
 
   test('fits at the limit: 25 services, 3 previews of each', () => {
     const { app, env } = previewEnvironment({ previews: { maxPreviews: 3 } });
-    for (let i = 0; i < 25; i++) env.addService(`s${i}`, { hostHeaders: [`s${i}.staging.example.com`] });
+    // 25 names that take distinct places in a slot
+    const names = Array.from({ length: 200 }, (_, i) => `s${i}`).filter((n, i, all) => all.findIndex((m) => previewRuleOffset(m) === previewRuleOffset(n)) === i).slice(0, 25);
+    for (const name of names) env.addService(name, { hostHeaders: [`${name}.staging.example.com`] });
     expect(() => app.synth()).not.toThrow();
   });
 
@@ -436,19 +474,56 @@ describe('EcsStagingEnvironment previews', () => {
     const preview = new StagingPreviewStack(app, 'Preview', { environment: env, pullRequest: 5, slot: 2, imageTag: 'pr-5-abc' });
     const template = Template.fromStack(preview);
     template.resourceCountIs('AWS::ECS::Service', 1);
-    template.hasResourceProperties('AWS::ElasticLoadBalancingV2::ListenerRule', { Priority: 48001 + 2 * 100 });
+    template.hasResourceProperties('AWS::ElasticLoadBalancingV2::ListenerRule', { Priority: 48001 + 2 * 100 + 54 });
     expect(preview.urls).toEqual({ api: 'https://pr-5-api.staging.example.com' });
   });
 
-  test('the slots of several services follow the services\' names', () => {
+  test('a service\'s rule keeps its priority and logical ID when other previewable services come or go', () => {
+    // GIVEN: slot 1 of an environment with web alone, then with api added before it in name order
+    const rulesOf = (services: string[]) => {
+      const { app, env } = previewEnvironment();
+      for (const name of services) env.addService(name, { hostHeaders: [`${name}.staging.example.com`] });
+      const preview = new StagingPreviewStack(app, 'Preview', { environment: env, pullRequest: 5, slot: 1, imageTag: 'pr-5-abc' });
+      const rules = Template.fromStack(preview).findResources('AWS::ElasticLoadBalancingV2::ListenerRule');
+      return Object.fromEntries(Object.entries(rules)
+        .map(([id, r]) => [r.Properties.Conditions[0].HostHeaderConfig.Values[0], [id, r.Properties.Priority]]));
+    };
+    // WHEN
+    const alone = rulesOf(['web']);
+    const withApi = rulesOf(['web', 'api']);
+    // THEN: web's rule is the same resource at the same priority; each takes the place of its name in slot 1
+    expect(withApi['pr-5-web.staging.example.com']).toEqual(alone['pr-5-web.staging.example.com']);
+    expect(withApi['pr-5-web.staging.example.com'][1]).toBe(48101 + 2);
+    expect(withApi['pr-5-api.staging.example.com'][1]).toBe(48101 + 54);
+  });
+
+  test('a preview that changes slots gets a new rule (a new logical ID) rather than a rule moved in place', () => {
+    const ruleIds = (slot: number) => {
+      const { app, env } = previewEnvironment();
+      env.addService('web');
+      const preview = new StagingPreviewStack(app, 'Preview', { environment: env, pullRequest: 5, slot, imageTag: 'pr-5-abc' });
+      return Object.keys(Template.fromStack(preview).findResources('AWS::ElasticLoadBalancingV2::ListenerRule'));
+    };
+    const [inSlot0] = ruleIds(0);
+    const [inSlot1] = ruleIds(1);
+    expect(inSlot0).toMatch(/Slot0/);
+    expect(inSlot1).toMatch(/Slot1/);
+    expect(inSlot0).not.toEqual(inSlot1);
+  });
+
+  test('fails when two previewable services take the same place in a slot, naming both', () => {
+    // 'svc4' and 'svc20' hash to the same place (20)
     const { app, env } = previewEnvironment();
-    env.addService('web');
-    env.addService('api', { hostHeaders: ['api.staging.example.com'] });
-    const preview = new StagingPreviewStack(app, 'Preview', { environment: env, pullRequest: 5, slot: 1, imageTag: 'pr-5-abc' });
-    const rules = Template.fromStack(preview).findResources('AWS::ElasticLoadBalancingV2::ListenerRule');
-    const byHost = Object.fromEntries(Object.values(rules)
-      .map((r) => [r.Properties.Conditions[0].HostHeaderConfig.Values[0], r.Properties.Priority]));
-    expect(byHost).toEqual({ 'pr-5-api.staging.example.com': 48101, 'pr-5-web.staging.example.com': 48102 });
+    env.addService('svc4', { hostHeaders: ['a.staging.example.com'] });
+    env.addService('svc20', { hostHeaders: ['b.staging.example.com'] });
+    expect(() => app.synth()).toThrow(/services 'svc4' and 'svc20' take the same listener rule priority in each preview slot .*leave one of them out of previews\.services/);
+  });
+
+  test('the CloudFormation role cannot set rule priorities (SetRulePriorities takes no condition key)', () => {
+    const { stack } = previewEnvironment();
+    const actions = cloudFormationRoleStatements(Template.fromStack(stack)).flatMap((s) => [s.Action].flat());
+    expect(actions).toContain('elasticloadbalancing:ModifyRule');
+    expect(actions).not.toContain('elasticloadbalancing:SetRulePriorities');
   });
 
   test('turning previews on changes none of a running service\'s resources, only adds beside them', () => {
@@ -471,6 +546,23 @@ describe('EcsStagingEnvironment previews', () => {
       expect([id, after[id]]).toEqual([id, resource]);
     }
     expect(Object.keys(after).filter((id) => !(id in before)).every((id) => id.startsWith('Preview'))).toBe(true);
+  });
+
+  test('previews leave the services security group as it is', () => {
+    // GIVEN: the same environment and service, without and with previews
+    const rulesOfServicesGroup = (previews: boolean) => {
+      const { stack, env } = previewEnvironment({ previews: previews ? {} : undefined });
+      env.addService('web');
+      const template = Template.fromStack(stack);
+      const group = stack.getLogicalId(env.edge.servicesSecurityGroup.node.defaultChild as ec2.CfnSecurityGroup);
+      const refersTo = (value: unknown) => value !== undefined && JSON.stringify(value).includes(`"${group}"`);
+      const rules = [...Object.values(template.findResources('AWS::EC2::SecurityGroupIngress')),
+        ...Object.values(template.findResources('AWS::EC2::SecurityGroupEgress'))]
+        .filter((r) => [r.Properties.GroupId, r.Properties.SourceSecurityGroupId, r.Properties.DestinationSecurityGroupId].some(refersTo));
+      return { group: template.toJSON().Resources[group], rules };
+    };
+    // THEN
+    expect(rulesOfServicesGroup(true)).toEqual(rulesOfServicesGroup(false));
   });
 
   test('without previews the environment makes nothing for them', () => {
