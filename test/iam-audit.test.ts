@@ -28,7 +28,7 @@ const PREVIEW_CLOUDFORMATION_ROLE = /#StagingPreviewsCloudFormationRoleDefaultPo
 const ACCEPTED: AcceptedFinding[] = [
   {
     issue: 'RESOURCE_MISMATCH',
-    actions: ['elasticloadbalancing:CreateRule', 'elasticloadbalancing:ModifyRule', 'elasticloadbalancing:SetRulePriorities', 'elasticloadbalancing:DeleteRule'],
+    actions: ['elasticloadbalancing:CreateRule', 'elasticloadbalancing:ModifyRule', 'elasticloadbalancing:DeleteRule'],
     where: PREVIEW_CLOUDFORMATION_ROLE,
     reason: 'The catalogue lists two starred resource types for these actions, listener/app and listener/net (listener-rule/app and listener-rule/net), '
       + 'and parliament wants both. They are alternatives: one for Application, one for Network Load Balancers. The statements name the '
