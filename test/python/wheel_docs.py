@@ -20,7 +20,8 @@ import zipfile
 
 FENCE = re.compile(r"^```([A-Za-z0-9_+-]*)\n(.*?)^```", re.M | re.S)
 TYPESCRIPT = re.compile(r"\bconst |\bnew [A-Z]|\bthis,|\bthis\.|: \{ |=> ")
-ALLOWED = {"python", "bash", "console", "text", ""}
+# JSON (an IAM policy) reads the same in every language: nothing to translate.
+ALLOWED = {"python", "bash", "console", "text", "json", ""}
 REPO = "https://github.com/cdk-ecs-staging/cdk-ecs-staging"
 PROJECT_URLS = [
     f"Project-URL: Source, {REPO}",
