@@ -208,6 +208,23 @@ describe('each check fails, with its fix, on an environment broken the way it gu
     expect(lb.requests).toContain('https api.down.example.test/health');
   });
 
+  test('route: a path-routed service whose health path is outside its patterns (README "Edge and routing") passes on any answer from the app', async () => {
+    // pathPatterns ['/api/*'] with healthCheckPath '/': the app answers 200 on / only, 404 elsewhere.
+    await seedEnvironment(aws, { name: 'pathed', domain: 'pathed.example.test', services: [{ name: 'api', healthCheckPath: '/', pathPatterns: ['/api/*'] }] });
+    lb.addSite({ domain: 'pathed.example.test', status: (_host, p) => (p === '/' ? 200 : 404) });
+    const result = await run('pathed');
+    expect(lineOf(result.stdout, 'api route')).toBe('✓ api route: GET https://api.pathed.example.test/api/ answered 404: the route reaches the app '
+      + '(health path / is outside the rule\'s patterns /api/*; targets checks it)');
+    expect(result.code).toBe(0);
+  });
+
+  test('route: a path-routed service outside its patterns still fails on 502/503/504', async () => {
+    await seedEnvironment(aws, { name: 'pathdown', domain: 'pathdown.example.test', services: [{ name: 'api', healthCheckPath: '/', pathPatterns: ['/api/*'] }] });
+    lb.addSite({ domain: 'pathdown.example.test', status: () => 502 });
+    const result = await run('pathdown');
+    expect(lineOf(result.stdout, 'api route')).toBe('✗ api route: GET https://api.pathdown.example.test/api/ answered 502');
+  });
+
   test('load-balancer: port 80 answers instead of redirecting to HTTPS', async () => {
     await seedEnvironment(aws, { name: 'noredirect', domain: 'noredirect.example.test', services: [{ name: 'web' }] });
     lb.addSite({ domain: 'noredirect.example.test', redirect: false });

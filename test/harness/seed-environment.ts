@@ -56,6 +56,10 @@ export interface SeedService {
   readonly workingHours?: { startMinutes: number; endMinutes: number; days: string[]; timeZone: string };
   /** Write an event to its log group after the service starts. @default true */
   readonly logEvents?: boolean;
+  /** The target group's health check path. @default '/health' */
+  readonly healthCheckPath?: string;
+  /** The listener rule's path patterns. @default - by host with a domain, else `/<name>/*` */
+  readonly pathPatterns?: string[];
 }
 
 export interface SeedOptions {
@@ -180,7 +184,7 @@ export async function seedEnvironment(aws: MotoClients, options: SeedOptions): P
       Port: PORT,
       VpcId: vpcId,
       TargetType: 'ip',
-      HealthCheckPath: HEALTH_PATH,
+      HealthCheckPath: service.healthCheckPath ?? HEALTH_PATH,
       HealthCheckPort: 'traffic-port',
       Matcher: { HttpCode: '200-299' },
     }))).TargetGroups![0].TargetGroupArn!;
@@ -188,7 +192,9 @@ export async function seedEnvironment(aws: MotoClients, options: SeedOptions): P
     await aws.elb.send(new CreateRuleCommand({
       ListenerArn: listenerArn,
       Priority: index + 1,
-      Conditions: options.domain ? [{ Field: 'host-header', Values: [host] }] : [{ Field: 'path-pattern', Values: [`/${name}/*`] }],
+      Conditions: service.pathPatterns
+        ? [...options.domain ? [{ Field: 'host-header', Values: [host] }] : [], { Field: 'path-pattern', Values: service.pathPatterns }]
+        : options.domain ? [{ Field: 'host-header', Values: [host] }] : [{ Field: 'path-pattern', Values: [`/${name}/*`] }],
       Actions: [{ Type: 'forward', TargetGroupArn: targetGroupArn }],
     }));
 
