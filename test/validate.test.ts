@@ -382,6 +382,18 @@ describe('bad input: one line, exit code 2, never a stack trace', () => {
     }
   });
 
+  test('credentials expiring mid-run: the run stops with one line, not a ✗ per check', async () => {
+    await seed('midrun');
+    // ECR's answer once the session token has expired (https://docs.aws.amazon.com/AmazonECR/latest/APIReference/CommonErrors.html).
+    const expired = () => {
+      const error = new Error('The security token included in the request is expired');
+      error.name = 'ExpiredTokenException';
+      throw error;
+    };
+    expectOneLine(await run('midrun', { answers: { 'ecr:DescribeImages': expired } }),
+      /^cdk-ecs-staging validate: the AWS credentials have expired: refresh them \(aws sso login/);
+  });
+
   test('a stack that is not an environment of this library', async () => {
     await aws.ssm.send(new PutParameterCommand({ Name: '/other/_environment/manifest', Value: '{"owner":"someone else"}', Type: 'String' }));
     expectOneLine(await run('other'), 'cdk-ecs-staging validate: /other/_environment/manifest holds no cdk-ecs-staging manifest: this is not an environment of cdk-ecs-staging');

@@ -19,8 +19,8 @@ import { SimulatePrincipalPolicyCommand } from '@aws-sdk/client-iam';
 import { DescribeSecretCommand } from '@aws-sdk/client-secrets-manager';
 import { ListSubscriptionsByTopicCommand, Subscription } from '@aws-sdk/client-sns';
 import { GetParameterCommand, GetParametersCommand } from '@aws-sdk/client-ssm';
-import { AwsClients, errorMessage, errorName } from './aws';
-import { DiscoveredEnvironment } from './discover';
+import { AwsClients, cannotRunReason, errorMessage, errorName } from './aws';
+import { CannotRun, DiscoveredEnvironment } from './discover';
 import { LoadBalancerAddress, certificateProblem, get, loadBalancerAddress } from './http';
 import { ServiceManifest, environmentParameterName } from '../private/published-names';
 
@@ -203,19 +203,31 @@ export function checksOf(aws: AwsClients, env: DiscoveredEnvironment, options: C
   return checks;
 }
 
-/** Runs the checks, at most `concurrency` at a time; a check that throws fails with the error. */
-export async function runChecks(checks: Check[], concurrency: number, onDone: (done: number, total: number) => void): Promise<CheckResult[]> {
+/**
+ * Runs the checks, at most `concurrency` at a time; a check that throws fails with the error, except an
+ * error about the credentials, access or the network (credentials expiring mid-run, say): then no further
+ * check starts and the run throws CannotRun with the one line that says why.
+ */
+export async function runChecks(
+  checks: Check[], concurrency: number, onDone: (done: number, total: number) => void, profile?: string,
+): Promise<CheckResult[]> {
   const results: CheckResult[] = new Array(checks.length);
   let next = 0;
   let done = 0;
+  let stop: string | undefined;
   const worker = async () => {
-    while (next < checks.length) {
+    while (next < checks.length && stop === undefined) {
       const i = next++;
       const c = checks[i];
       let outcome: Outcome;
       try {
         outcome = await c.run();
       } catch (error) {
+        const reason = cannotRunReason(error, profile);
+        if (reason !== undefined) {
+          stop ??= reason;
+          return;
+        }
         outcome = fail(`could not check: ${errorName(error) ? `${errorName(error)}: ` : ''}${errorMessage(error)}`,
           'see the error; with AccessDenied, give the caller the policy in the README (section \'Validate a deployed environment\')');
       }
@@ -224,6 +236,7 @@ export async function runChecks(checks: Check[], concurrency: number, onDone: (d
     }
   };
   await Promise.all(Array.from({ length: Math.min(concurrency, checks.length) }, worker));
+  if (stop !== undefined) throw new CannotRun(stop);
   return results;
 }
 
