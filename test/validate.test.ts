@@ -163,6 +163,33 @@ describe('each check fails, with its fix, on an environment broken the way it gu
     expect(fixOf(result.stdout, 'web stable')).toMatch(/; wait for it: aws ecs wait services-stable --cluster rollout-cluster --services rollout-web --region eu-west-1$/);
   });
 
+  test('stable: running ≠ desired within 15 minutes after the working hours\' start or end is scaling on schedule, not a failure', async () => {
+    const workingHours = { startMinutes: 8 * 60, endMinutes: 18 * 60, days: ['MON', 'TUE', 'WED', 'THU', 'FRI'], timeZone: 'UTC' };
+    await seed('edges', { services: [{ name: 'web', workingHours }] });
+    // DescribeServices as ECS answers while Application Auto Scaling changes the desired count
+    // (https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_DescribeServices.html): the deployment stays COMPLETED.
+    const scaling = (desiredCount: number, runningCount: number) => (input: { services: string[] }) => ({
+      services: [{
+        serviceName: input.services[0],
+        status: 'ACTIVE',
+        desiredCount,
+        runningCount,
+        taskDefinition: 'edges-web:1',
+        deployments: [{ id: 'ecs-svc/1', status: 'PRIMARY', rolloutState: 'COMPLETED', desiredCount, runningCount, createdAt: new Date(Date.UTC(2026, 11, 1)) }],
+      }],
+      failures: [],
+    });
+    // Wednesday 2 December 2026, 08:05 UTC: woken, tasks starting.
+    const start = await run('edges', { now: new Date(Date.UTC(2026, 11, 2, 8, 5)), answers: { 'ecs:DescribeServices': scaling(2, 0) } });
+    expect(lineOf(start.stdout, 'web stable')).toBe('skipped web stable: scaling on schedule: 0 of 2 tasks running, within 15 min of the working hours\' start 08:00 (UTC)');
+    // 18:05 UTC: put to sleep, tasks draining.
+    const end = await run('edges', { now: new Date(Date.UTC(2026, 11, 2, 18, 5)), answers: { 'ecs:DescribeServices': scaling(0, 2) } });
+    expect(lineOf(end.stdout, 'web stable')).toBe('skipped web stable: scaling on schedule: 2 of 0 tasks running, within 15 min of the working hours\' end 18:00 (UTC)');
+    // 18:20 UTC: past the edge, still draining: a failure.
+    const late = await run('edges', { now: new Date(Date.UTC(2026, 11, 2, 18, 20)), answers: { 'ecs:DescribeServices': scaling(0, 2) } });
+    expect(lineOf(late.stdout, 'web stable')).toBe('✗ web stable: 2 of 0 tasks running');
+  });
+
   test('logs: a log group with no events since the deployment', async () => {
     await seed('nologs', { services: [{ name: 'web', logEvents: false }, { name: 'api' }] });
     const result = await run('nologs');

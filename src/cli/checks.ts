@@ -259,6 +259,23 @@ function sleepState(m: ServiceManifest, service: Service | undefined, now: Date)
     : { kind: 'asleep', service, why: `asleep outside working hours ${hours}` };
 }
 
+/**
+ * The edge of the working hours `now` lies within WAKE_GRACE_MINUTES after (`start` or `end`, as HH:MM), or
+ * undefined. Around an edge the scheduled scaling is under way: tasks of the old count drain for the target
+ * group's deregistration delay, new ones start and pass their health checks
+ * (https://docs.aws.amazon.com/elasticloadbalancing/latest/application/edit-target-group-attributes.html#deregistration-delay).
+ */
+function scheduleEdge(m: ServiceManifest, now: Date): string | undefined {
+  const hours = m.workingHours;
+  if (!hours) return undefined;
+  const local = localTime(now, hours.timeZone);
+  if (!hours.days.includes(local.day)) return undefined;
+  for (const [name, at] of [['start', hours.startMinutes], ['end', hours.endMinutes]] as const) {
+    if (local.minutes >= at && local.minutes < at + WAKE_GRACE_MINUTES) return `${name} ${clock(at)} (${hours.timeZone})`;
+  }
+  return undefined;
+}
+
 function clock(minutes: number): string {
   return `${String(Math.floor(minutes / 60)).padStart(2, '0')}:${String(minutes % 60).padStart(2, '0')}`;
 }
@@ -666,12 +683,17 @@ async function stable(facts: Facts, m: ServiceManifest, state: () => Promise<Sle
   for (const d of rolledBack) {
     problems.push(`deployment ${d.serviceDeploymentArn?.split('/').pop()} of ${d.createdAt?.toISOString()} rolled back (${d.status}${d.statusReason ? `: ${d.statusReason}` : ''})`);
   }
-  if (service.runningCount !== service.desiredCount) problems.push(`${service.runningCount} of ${service.desiredCount} tasks running`);
+  const edge = scheduleEdge(m, facts.options!.now);
+  const scaling = service.runningCount !== service.desiredCount && edge !== undefined;
+  if (service.runningCount !== service.desiredCount && !scaling) problems.push(`${service.runningCount} of ${service.desiredCount} tasks running`);
   if (problems.length > 0) {
     const fix = rolledBack.length > 0
       ? `${consolePlace}; aws ecs describe-service-deployments --service-deployment-arns ${rolledBack[0].serviceDeploymentArn} --region ${env.region}`
       : `${consolePlace}; wait for it: aws ecs wait services-stable --cluster ${m.clusterName} --services ${m.ecsServiceName} --region ${env.region}`;
     return fail(problems.join('; '), fix);
+  }
+  if (scaling) {
+    return skipped(`scaling on schedule: ${service.runningCount} of ${service.desiredCount} tasks running, within ${WAKE_GRACE_MINUTES} min of the working hours' ${edge}`);
   }
   if (s.kind === 'asleep') return asleep(`${s.why}: ${service.runningCount} tasks, no rollback in ${RECENT_DEPLOYMENTS_HOURS} h`);
   return pass(`${service.runningCount} of ${service.desiredCount} tasks running, latest deployment completed, no rollback in ${RECENT_DEPLOYMENTS_HOURS} h`);
