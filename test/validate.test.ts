@@ -7,7 +7,7 @@ import * as http from 'http';
 import { AddressInfo } from 'net';
 import * as path from 'path';
 import { SetAlarmStateCommand } from '@aws-sdk/client-cloudwatch';
-import { DeleteSubnetCommand, DescribeRouteTablesCommand, DisassociateRouteTableCommand } from '@aws-sdk/client-ec2';
+import { CreateTransitGatewayCommand, DeleteRouteCommand, DeleteSubnetCommand, DescribeRouteTablesCommand, DisassociateRouteTableCommand, ReplaceRouteCommand } from '@aws-sdk/client-ec2';
 import { BatchDeleteImageCommand } from '@aws-sdk/client-ecr';
 import { UpdateServiceCommand } from '@aws-sdk/client-ecs';
 import { DeleteSecretCommand } from '@aws-sdk/client-secrets-manager';
@@ -80,6 +80,26 @@ describe('each check fails, with its fix, on an environment broken the way it gu
     expect(fixOf(result.stdout, 'network')).toBe(`redeploy the environment (npx cdk deploy nosubnet-stack), or see VPC console > Your VPCs > ${env.vpcId} > Resource map`);
     expect(summaryOf(result.stdout)).toMatch(/^FAILED: 18 passed, 1 failed, 0 asleep, 0 skipped/);
     expect(result.code).toBe(1);
+  });
+
+  test('network: an imported VPC whose service subnets leave through a transit gateway passes, naming it; one without a default route fails with the owner\'s fix', async () => {
+    const env = await seed('imported', { vpcImported: true });
+    const tgw = (await aws.ec2.send(new CreateTransitGatewayCommand({}))).TransitGateway!.TransitGatewayId!;
+    for (const subnet of env.privateSubnetIds) {
+      const table = (await aws.ec2.send(new DescribeRouteTablesCommand({ Filters: [{ Name: 'association.subnet-id', Values: [subnet] }] }))).RouteTables![0];
+      await aws.ec2.send(new ReplaceRouteCommand({ RouteTableId: table.RouteTableId, DestinationCidrBlock: '0.0.0.0/0', TransitGatewayId: tgw }));
+    }
+    const result = await run('imported');
+    expect(lineOf(result.stdout, 'network')).toMatch(new RegExp(`^✓ network: .*egress through transit gateway ${tgw}$`));
+
+    const bare = await seed('importedbare', { vpcImported: true });
+    for (const subnet of bare.privateSubnetIds) {
+      const table = (await aws.ec2.send(new DescribeRouteTablesCommand({ Filters: [{ Name: 'association.subnet-id', Values: [subnet] }] }))).RouteTables![0];
+      await aws.ec2.send(new DeleteRouteCommand({ RouteTableId: table.RouteTableId, DestinationCidrBlock: '0.0.0.0/0' }));
+    }
+    const failed = await run('importedbare');
+    expect(lineOf(failed.stdout, 'network')).toMatch(/^✗ network: service subnet \S+ \(eu-west-1a\) has no default route to a NAT/);
+    expect(fixOf(failed.stdout, 'network')).toMatch(/^the VPC is imported: its owner adds a default route \(0\.0\.0\.0\/0\)/);
   });
 
   test('targets: a target unhealthy (moto reports every registered target healthy: a recorded answer)', async () => {

@@ -5,7 +5,7 @@
 import { DescribeAlarmsCommand, MetricAlarm, CompositeAlarm } from '@aws-sdk/client-cloudwatch';
 import { FilterLogEventsCommand } from '@aws-sdk/client-cloudwatch-logs';
 import {
-  DescribeNatGatewaysCommand, DescribeRouteTablesCommand, DescribeSubnetsCommand, DescribeVpcsCommand, RouteTable, Subnet,
+  DescribeNatGatewaysCommand, DescribeRouteTablesCommand, DescribeSubnetsCommand, DescribeVpcsCommand, Route, RouteTable, Subnet,
 } from '@aws-sdk/client-ec2';
 import { DescribeImagesCommand } from '@aws-sdk/client-ecr';
 import {
@@ -336,6 +336,12 @@ async function network(facts: Facts): Promise<Outcome> {
   const publicIp = env.values['assign-public-ip'] === 'ENABLED';
   const serviceAzs = new Set<string>();
   const natsUsed = new Set<string>();
+  const egresses = new Set<string>();
+  const importedExit = (r: Route): string | undefined => (r.TransitGatewayId ? `transit gateway ${r.TransitGatewayId}`
+    : r.GatewayId?.startsWith('vpce-') ? `VPC endpoint ${r.GatewayId}`
+      : r.CoreNetworkArn ? `core network ${r.CoreNetworkArn}`
+        : r.VpcPeeringConnectionId ? `peering ${r.VpcPeeringConnectionId}`
+          : r.NatGatewayId ? `NAT gateway ${r.NatGatewayId}` : undefined);
   for (const id of wanted) {
     const subnet = subnets.find((s) => s.SubnetId === id);
     if (!subnet) { problems.push(`service subnet ${id} (${environmentParameterName(env.name, 'service-subnet-ids')}) does not exist`); continue; }
@@ -348,6 +354,11 @@ async function network(facts: Facts): Promise<Outcome> {
       if (!availableNats.has(exit.NatGatewayId)) {problems.push(`service subnet ${id} (${az}) routes to NAT gateway ${exit.NatGatewayId}, which is not available`);} else { serviceAzs.add(az); natsUsed.add(exit.NatGatewayId); }
     } else if (exit?.InstanceId || exit?.NetworkInterfaceId) {
       serviceAzs.add(az);
+    } else if (env.manifest.vpcImported && exit && importedExit(exit)) {
+      // An imported VPC's egress is its owner's: a transit gateway, a firewall endpoint, a core network or a peering
+      // (https://docs.aws.amazon.com/vpc/latest/userguide/route-table-options.html).
+      serviceAzs.add(az);
+      egresses.add(importedExit(exit)!);
     } else {
       problems.push(`service subnet ${id} (${az}) has no default route to a NAT`);
     }
@@ -359,9 +370,11 @@ async function network(facts: Facts): Promise<Outcome> {
     problems.push(`${natsUsed.size} NAT gateway${natsUsed.size === 1 ? '' : 's'} in use, ${expectedNats} expected (${env.manifest.natStrategy})`);
   }
   if (problems.length > 0) {
-    return fail(problems.join('; '), `redeploy the environment (npx cdk deploy ${env.stackName}), or see VPC console > Your VPCs > ${vpcId} > Resource map`);
+    return fail(problems.join('; '), env.manifest.vpcImported
+      ? `the VPC is imported: its owner adds a default route (0.0.0.0/0) to a NAT, transit gateway, firewall endpoint or peering in each service subnet's route table (VPC console > Your VPCs > ${vpcId} > Resource map)`
+      : `redeploy the environment (npx cdk deploy ${env.stackName}), or see VPC console > Your VPCs > ${vpcId} > Resource map`);
   }
-  const egress = publicIp ? 'public IPs, no NAT' : `${natsUsed.size || 'NAT instance'}${natsUsed.size ? ` NAT gateway${natsUsed.size === 1 ? '' : 's'}` : ''}`;
+  const egress = egresses.size ? [...egresses].sort().join(', ') : publicIp ? 'public IPs, no NAT' : `${natsUsed.size || 'NAT instance'}${natsUsed.size ? ` NAT gateway${natsUsed.size === 1 ? '' : 's'}` : ''}`;
   return pass(`VPC ${vpcId}: public subnets in ${[...publicAzs].sort().join(', ')}, service subnets in ${[...serviceAzs].sort().join(', ')}, egress through ${egress}`);
 }
 

@@ -69,6 +69,8 @@ export interface SeedOptions {
   readonly services: SeedService[];
   /** Subscribe an email address to the alarm topic. @default true */
   readonly subscription?: boolean;
+  /** The manifest's vpcImported. @default false */
+  readonly vpcImported?: boolean;
 }
 
 export interface SeededService {
@@ -330,7 +332,7 @@ export async function seedEnvironment(aws: MotoClients, options: SeedOptions): P
     ['alarm-topic-arn', topicArn, 'String'],
     ['services', options.services.length ? options.services.map((s) => s.name).sort().join(',') : '-', 'StringList'],
     ['manifest', JSON.stringify({
-      schema: 1, environmentName: env, domainName: options.domain ?? null, natStrategy: 'SINGLE_GATEWAY', natGateways: 1, vpcImported: false, ephemeral: false,
+      schema: 1, environmentName: env, domainName: options.domain ?? null, natStrategy: 'SINGLE_GATEWAY', natGateways: 1, vpcImported: options.vpcImported ?? false, ephemeral: false,
     }), 'String'],
   ];
   await Promise.all(published.map(([key, value, type]) =>
