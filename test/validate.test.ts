@@ -245,6 +245,15 @@ describe('each check fails, with its fix, on an environment broken the way it gu
     expect(fixOf(result.stdout, 'alarm-topic')).toBe(`aws sns subscribe --topic-arn ${env.topicArn} --protocol email --notification-endpoint you@example.com --region eu-west-1, or set observability.alarmEmails and redeploy`);
   });
 
+  test('alarms: DescribeAlarms asks for the alarm topic\'s alarms only (ActionPrefix), not every alarm of the region', async () => {
+    const env = await seed('prefixed');
+    const inputs: Array<{ ActionPrefix?: string }> = [];
+    const result = await run('prefixed', { answers: { 'cloudwatch:DescribeAlarms': (input) => { inputs.push(input); return undefined; } } });
+    expect(lineOf(result.stdout, 'alarms')).toMatch(/^✓ alarms: 2 alarms, none in ALARM$/);
+    expect(inputs.length).toBeGreaterThan(0);
+    for (const input of inputs) expect(input.ActionPrefix).toBe(env.topicArn);
+  });
+
   test('route: a service answering 503 on its health path', async () => {
     await seedEnvironment(aws, { name: 'down', domain: 'down.example.test', services: [{ name: 'web' }, { name: 'api' }] });
     lb.addSite({ domain: 'down.example.test', status: (host) => (host === 'api.down.example.test' ? 503 : 200) });

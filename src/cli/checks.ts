@@ -157,7 +157,9 @@ class Facts {
       const found: Array<MetricAlarm | CompositeAlarm> = [];
       let token: string | undefined;
       do {
-        const page = await this.aws.cloudwatch.send(new DescribeAlarmsCommand({ AlarmTypes: ['MetricAlarm', 'CompositeAlarm'], NextToken: token }));
+        // ActionPrefix: only the alarms whose actions start with the topic, not every alarm of the region
+        // (https://docs.aws.amazon.com/AmazonCloudWatch/latest/APIReference/API_DescribeAlarms.html).
+        const page = await this.aws.cloudwatch.send(new DescribeAlarmsCommand({ AlarmTypes: ['MetricAlarm', 'CompositeAlarm'], ActionPrefix: topic, NextToken: token }));
         found.push(...page.MetricAlarms ?? [], ...page.CompositeAlarms ?? []);
         token = page.NextToken;
       } while (token);
