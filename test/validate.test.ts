@@ -7,7 +7,7 @@ import * as http from 'http';
 import { AddressInfo } from 'net';
 import * as path from 'path';
 import { SetAlarmStateCommand } from '@aws-sdk/client-cloudwatch';
-import { DeleteSubnetCommand, DescribeRouteTablesCommand, DisassociateRouteTableCommand } from '@aws-sdk/client-ec2';
+import { CreateTransitGatewayCommand, DeleteRouteCommand, DeleteSubnetCommand, DescribeRouteTablesCommand, DisassociateRouteTableCommand, ReplaceRouteCommand } from '@aws-sdk/client-ec2';
 import { BatchDeleteImageCommand } from '@aws-sdk/client-ecr';
 import { UpdateServiceCommand } from '@aws-sdk/client-ecs';
 import { DeleteSecretCommand } from '@aws-sdk/client-secrets-manager';
@@ -80,6 +80,26 @@ describe('each check fails, with its fix, on an environment broken the way it gu
     expect(fixOf(result.stdout, 'network')).toBe(`redeploy the environment (npx cdk deploy nosubnet-stack), or see VPC console > Your VPCs > ${env.vpcId} > Resource map`);
     expect(summaryOf(result.stdout)).toMatch(/^FAILED: 18 passed, 1 failed, 0 asleep, 0 skipped/);
     expect(result.code).toBe(1);
+  });
+
+  test('network: an imported VPC whose service subnets leave through a transit gateway passes, naming it; one without a default route fails with the owner\'s fix', async () => {
+    const env = await seed('imported', { vpcImported: true });
+    const tgw = (await aws.ec2.send(new CreateTransitGatewayCommand({}))).TransitGateway!.TransitGatewayId!;
+    for (const subnet of env.privateSubnetIds) {
+      const table = (await aws.ec2.send(new DescribeRouteTablesCommand({ Filters: [{ Name: 'association.subnet-id', Values: [subnet] }] }))).RouteTables![0];
+      await aws.ec2.send(new ReplaceRouteCommand({ RouteTableId: table.RouteTableId, DestinationCidrBlock: '0.0.0.0/0', TransitGatewayId: tgw }));
+    }
+    const result = await run('imported');
+    expect(lineOf(result.stdout, 'network')).toMatch(new RegExp(`^✓ network: .*egress through transit gateway ${tgw}$`));
+
+    const bare = await seed('importedbare', { vpcImported: true });
+    for (const subnet of bare.privateSubnetIds) {
+      const table = (await aws.ec2.send(new DescribeRouteTablesCommand({ Filters: [{ Name: 'association.subnet-id', Values: [subnet] }] }))).RouteTables![0];
+      await aws.ec2.send(new DeleteRouteCommand({ RouteTableId: table.RouteTableId, DestinationCidrBlock: '0.0.0.0/0' }));
+    }
+    const failed = await run('importedbare');
+    expect(lineOf(failed.stdout, 'network')).toMatch(/^✗ network: service subnet \S+ \(eu-west-1a\) has no default route to a NAT/);
+    expect(fixOf(failed.stdout, 'network')).toMatch(/^the VPC is imported: its owner adds a default route \(0\.0\.0\.0\/0\)/);
   });
 
   test('targets: a target unhealthy (moto reports every registered target healthy: a recorded answer)', async () => {
@@ -163,6 +183,33 @@ describe('each check fails, with its fix, on an environment broken the way it gu
     expect(fixOf(result.stdout, 'web stable')).toMatch(/; wait for it: aws ecs wait services-stable --cluster rollout-cluster --services rollout-web --region eu-west-1$/);
   });
 
+  test('stable: running ≠ desired within 15 minutes after the working hours\' start or end is scaling on schedule, not a failure', async () => {
+    const workingHours = { startMinutes: 8 * 60, endMinutes: 18 * 60, days: ['MON', 'TUE', 'WED', 'THU', 'FRI'], timeZone: 'UTC' };
+    await seed('edges', { services: [{ name: 'web', workingHours }] });
+    // DescribeServices as ECS answers while Application Auto Scaling changes the desired count
+    // (https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_DescribeServices.html): the deployment stays COMPLETED.
+    const scaling = (desiredCount: number, runningCount: number) => (input: { services: string[] }) => ({
+      services: [{
+        serviceName: input.services[0],
+        status: 'ACTIVE',
+        desiredCount,
+        runningCount,
+        taskDefinition: 'edges-web:1',
+        deployments: [{ id: 'ecs-svc/1', status: 'PRIMARY', rolloutState: 'COMPLETED', desiredCount, runningCount, createdAt: new Date(Date.UTC(2026, 11, 1)) }],
+      }],
+      failures: [],
+    });
+    // Wednesday 2 December 2026, 08:05 UTC: woken, tasks starting.
+    const start = await run('edges', { now: new Date(Date.UTC(2026, 11, 2, 8, 5)), answers: { 'ecs:DescribeServices': scaling(2, 0) } });
+    expect(lineOf(start.stdout, 'web stable')).toBe('skipped web stable: scaling on schedule: 0 of 2 tasks running, within 15 min of the working hours\' start 08:00 (UTC)');
+    // 18:05 UTC: put to sleep, tasks draining.
+    const end = await run('edges', { now: new Date(Date.UTC(2026, 11, 2, 18, 5)), answers: { 'ecs:DescribeServices': scaling(0, 2) } });
+    expect(lineOf(end.stdout, 'web stable')).toBe('skipped web stable: scaling on schedule: 2 of 0 tasks running, within 15 min of the working hours\' end 18:00 (UTC)');
+    // 18:20 UTC: past the edge, still draining: a failure.
+    const late = await run('edges', { now: new Date(Date.UTC(2026, 11, 2, 18, 20)), answers: { 'ecs:DescribeServices': scaling(0, 2) } });
+    expect(lineOf(late.stdout, 'web stable')).toBe('✗ web stable: 2 of 0 tasks running');
+  });
+
   test('logs: a log group with no events since the deployment', async () => {
     await seed('nologs', { services: [{ name: 'web', logEvents: false }, { name: 'api' }] });
     const result = await run('nologs');
@@ -198,6 +245,15 @@ describe('each check fails, with its fix, on an environment broken the way it gu
     expect(fixOf(result.stdout, 'alarm-topic')).toBe(`aws sns subscribe --topic-arn ${env.topicArn} --protocol email --notification-endpoint you@example.com --region eu-west-1, or set observability.alarmEmails and redeploy`);
   });
 
+  test('alarms: DescribeAlarms asks for the alarm topic\'s alarms only (ActionPrefix), not every alarm of the region', async () => {
+    const env = await seed('prefixed');
+    const inputs: Array<{ ActionPrefix?: string }> = [];
+    const result = await run('prefixed', { answers: { 'cloudwatch:DescribeAlarms': (input) => { inputs.push(input); return undefined; } } });
+    expect(lineOf(result.stdout, 'alarms')).toMatch(/^✓ alarms: 2 alarms, none in ALARM$/);
+    expect(inputs.length).toBeGreaterThan(0);
+    for (const input of inputs) expect(input.ActionPrefix).toBe(env.topicArn);
+  });
+
   test('route: a service answering 503 on its health path', async () => {
     await seedEnvironment(aws, { name: 'down', domain: 'down.example.test', services: [{ name: 'web' }, { name: 'api' }] });
     lb.addSite({ domain: 'down.example.test', status: (host) => (host === 'api.down.example.test' ? 503 : 200) });
@@ -206,6 +262,23 @@ describe('each check fails, with its fix, on an environment broken the way it gu
     expect(fixOf(result.stdout, 'api route')).toBe('aws logs tail down-api-logs --since 15m --region eu-west-1');
     expect(lineOf(result.stdout, 'web route')).toBe('✓ web route: GET https://web.down.example.test/health answered 200');
     expect(lb.requests).toContain('https api.down.example.test/health');
+  });
+
+  test('route: a path-routed service whose health path is outside its patterns (README "Edge and routing") passes on any answer from the app', async () => {
+    // pathPatterns ['/api/*'] with healthCheckPath '/': the app answers 200 on / only, 404 elsewhere.
+    await seedEnvironment(aws, { name: 'pathed', domain: 'pathed.example.test', services: [{ name: 'api', healthCheckPath: '/', pathPatterns: ['/api/*'] }] });
+    lb.addSite({ domain: 'pathed.example.test', status: (_host, p) => (p === '/' ? 200 : 404) });
+    const result = await run('pathed');
+    expect(lineOf(result.stdout, 'api route')).toBe('✓ api route: GET https://api.pathed.example.test/api/ answered 404: the route reaches the app '
+      + '(health path / is outside the rule\'s patterns /api/*; targets checks it)');
+    expect(result.code).toBe(0);
+  });
+
+  test('route: a path-routed service outside its patterns still fails on 502/503/504', async () => {
+    await seedEnvironment(aws, { name: 'pathdown', domain: 'pathdown.example.test', services: [{ name: 'api', healthCheckPath: '/', pathPatterns: ['/api/*'] }] });
+    lb.addSite({ domain: 'pathdown.example.test', status: () => 502 });
+    const result = await run('pathdown');
+    expect(lineOf(result.stdout, 'api route')).toBe('✗ api route: GET https://api.pathdown.example.test/api/ answered 502');
   });
 
   test('load-balancer: port 80 answers instead of redirecting to HTTPS', async () => {
@@ -363,6 +436,18 @@ describe('bad input: one line, exit code 2, never a stack trace', () => {
     } finally {
       server.close();
     }
+  });
+
+  test('credentials expiring mid-run: the run stops with one line, not a ✗ per check', async () => {
+    await seed('midrun');
+    // ECR's answer once the session token has expired (https://docs.aws.amazon.com/AmazonECR/latest/APIReference/CommonErrors.html).
+    const expired = () => {
+      const error = new Error('The security token included in the request is expired');
+      error.name = 'ExpiredTokenException';
+      throw error;
+    };
+    expectOneLine(await run('midrun', { answers: { 'ecr:DescribeImages': expired } }),
+      /^cdk-ecs-staging validate: the AWS credentials have expired: refresh them \(aws sso login/);
   });
 
   test('a stack that is not an environment of this library', async () => {

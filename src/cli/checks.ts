@@ -5,7 +5,7 @@
 import { DescribeAlarmsCommand, MetricAlarm, CompositeAlarm } from '@aws-sdk/client-cloudwatch';
 import { FilterLogEventsCommand } from '@aws-sdk/client-cloudwatch-logs';
 import {
-  DescribeNatGatewaysCommand, DescribeRouteTablesCommand, DescribeSubnetsCommand, DescribeVpcsCommand, RouteTable, Subnet,
+  DescribeNatGatewaysCommand, DescribeRouteTablesCommand, DescribeSubnetsCommand, DescribeVpcsCommand, Route, RouteTable, Subnet,
 } from '@aws-sdk/client-ec2';
 import { DescribeImagesCommand } from '@aws-sdk/client-ecr';
 import {
@@ -19,8 +19,8 @@ import { SimulatePrincipalPolicyCommand } from '@aws-sdk/client-iam';
 import { DescribeSecretCommand } from '@aws-sdk/client-secrets-manager';
 import { ListSubscriptionsByTopicCommand, Subscription } from '@aws-sdk/client-sns';
 import { GetParameterCommand, GetParametersCommand } from '@aws-sdk/client-ssm';
-import { AwsClients, errorMessage, errorName } from './aws';
-import { DiscoveredEnvironment } from './discover';
+import { AwsClients, cannotRunReason, errorMessage, errorName } from './aws';
+import { CannotRun, DiscoveredEnvironment } from './discover';
 import { LoadBalancerAddress, certificateProblem, get, loadBalancerAddress } from './http';
 import { ServiceManifest, environmentParameterName } from '../private/published-names';
 
@@ -157,7 +157,9 @@ class Facts {
       const found: Array<MetricAlarm | CompositeAlarm> = [];
       let token: string | undefined;
       do {
-        const page = await this.aws.cloudwatch.send(new DescribeAlarmsCommand({ AlarmTypes: ['MetricAlarm', 'CompositeAlarm'], NextToken: token }));
+        // ActionPrefix: only the alarms whose actions start with the topic, not every alarm of the region
+        // (https://docs.aws.amazon.com/AmazonCloudWatch/latest/APIReference/API_DescribeAlarms.html).
+        const page = await this.aws.cloudwatch.send(new DescribeAlarmsCommand({ AlarmTypes: ['MetricAlarm', 'CompositeAlarm'], ActionPrefix: topic, NextToken: token }));
         found.push(...page.MetricAlarms ?? [], ...page.CompositeAlarms ?? []);
         token = page.NextToken;
       } while (token);
@@ -203,19 +205,31 @@ export function checksOf(aws: AwsClients, env: DiscoveredEnvironment, options: C
   return checks;
 }
 
-/** Runs the checks, at most `concurrency` at a time; a check that throws fails with the error. */
-export async function runChecks(checks: Check[], concurrency: number, onDone: (done: number, total: number) => void): Promise<CheckResult[]> {
+/**
+ * Runs the checks, at most `concurrency` at a time; a check that throws fails with the error, except an
+ * error about the credentials, access or the network (credentials expiring mid-run, say): then no further
+ * check starts and the run throws CannotRun with the one line that says why.
+ */
+export async function runChecks(
+  checks: Check[], concurrency: number, onDone: (done: number, total: number) => void, profile?: string,
+): Promise<CheckResult[]> {
   const results: CheckResult[] = new Array(checks.length);
   let next = 0;
   let done = 0;
+  let stop: string | undefined;
   const worker = async () => {
-    while (next < checks.length) {
+    while (next < checks.length && stop === undefined) {
       const i = next++;
       const c = checks[i];
       let outcome: Outcome;
       try {
         outcome = await c.run();
       } catch (error) {
+        const reason = cannotRunReason(error, profile);
+        if (reason !== undefined) {
+          stop ??= reason;
+          return;
+        }
         outcome = fail(`could not check: ${errorName(error) ? `${errorName(error)}: ` : ''}${errorMessage(error)}`,
           'see the error; with AccessDenied, give the caller the policy in the README (section \'Validate a deployed environment\')');
       }
@@ -224,6 +238,7 @@ export async function runChecks(checks: Check[], concurrency: number, onDone: (d
     }
   };
   await Promise.all(Array.from({ length: Math.min(concurrency, checks.length) }, worker));
+  if (stop !== undefined) throw new CannotRun(stop);
   return results;
 }
 
@@ -244,6 +259,23 @@ function sleepState(m: ServiceManifest, service: Service | undefined, now: Date)
   return working
     ? { kind: 'not-woken', service, why: `0 tasks desired during working hours ${hours}` }
     : { kind: 'asleep', service, why: `asleep outside working hours ${hours}` };
+}
+
+/**
+ * The edge of the working hours `now` lies within WAKE_GRACE_MINUTES after (`start` or `end`, as HH:MM), or
+ * undefined. Around an edge the scheduled scaling is under way: tasks of the old count drain for the target
+ * group's deregistration delay, new ones start and pass their health checks
+ * (https://docs.aws.amazon.com/elasticloadbalancing/latest/application/edit-target-group-attributes.html#deregistration-delay).
+ */
+function scheduleEdge(m: ServiceManifest, now: Date): string | undefined {
+  const hours = m.workingHours;
+  if (!hours) return undefined;
+  const local = localTime(now, hours.timeZone);
+  if (!hours.days.includes(local.day)) return undefined;
+  for (const [name, at] of [['start', hours.startMinutes], ['end', hours.endMinutes]] as const) {
+    if (local.minutes >= at && local.minutes < at + WAKE_GRACE_MINUTES) return `${name} ${clock(at)} (${hours.timeZone})`;
+  }
+  return undefined;
 }
 
 function clock(minutes: number): string {
@@ -306,6 +338,12 @@ async function network(facts: Facts): Promise<Outcome> {
   const publicIp = env.values['assign-public-ip'] === 'ENABLED';
   const serviceAzs = new Set<string>();
   const natsUsed = new Set<string>();
+  const egresses = new Set<string>();
+  const importedExit = (r: Route): string | undefined => (r.TransitGatewayId ? `transit gateway ${r.TransitGatewayId}`
+    : r.GatewayId?.startsWith('vpce-') ? `VPC endpoint ${r.GatewayId}`
+      : r.CoreNetworkArn ? `core network ${r.CoreNetworkArn}`
+        : r.VpcPeeringConnectionId ? `peering ${r.VpcPeeringConnectionId}`
+          : r.NatGatewayId ? `NAT gateway ${r.NatGatewayId}` : undefined);
   for (const id of wanted) {
     const subnet = subnets.find((s) => s.SubnetId === id);
     if (!subnet) { problems.push(`service subnet ${id} (${environmentParameterName(env.name, 'service-subnet-ids')}) does not exist`); continue; }
@@ -318,6 +356,11 @@ async function network(facts: Facts): Promise<Outcome> {
       if (!availableNats.has(exit.NatGatewayId)) {problems.push(`service subnet ${id} (${az}) routes to NAT gateway ${exit.NatGatewayId}, which is not available`);} else { serviceAzs.add(az); natsUsed.add(exit.NatGatewayId); }
     } else if (exit?.InstanceId || exit?.NetworkInterfaceId) {
       serviceAzs.add(az);
+    } else if (env.manifest.vpcImported && exit && importedExit(exit)) {
+      // An imported VPC's egress is its owner's: a transit gateway, a firewall endpoint, a core network or a peering
+      // (https://docs.aws.amazon.com/vpc/latest/userguide/route-table-options.html).
+      serviceAzs.add(az);
+      egresses.add(importedExit(exit)!);
     } else {
       problems.push(`service subnet ${id} (${az}) has no default route to a NAT`);
     }
@@ -329,9 +372,11 @@ async function network(facts: Facts): Promise<Outcome> {
     problems.push(`${natsUsed.size} NAT gateway${natsUsed.size === 1 ? '' : 's'} in use, ${expectedNats} expected (${env.manifest.natStrategy})`);
   }
   if (problems.length > 0) {
-    return fail(problems.join('; '), `redeploy the environment (npx cdk deploy ${env.stackName}), or see VPC console > Your VPCs > ${vpcId} > Resource map`);
+    return fail(problems.join('; '), env.manifest.vpcImported
+      ? `the VPC is imported: its owner adds a default route (0.0.0.0/0) to a NAT, transit gateway, firewall endpoint or peering in each service subnet's route table (VPC console > Your VPCs > ${vpcId} > Resource map)`
+      : `redeploy the environment (npx cdk deploy ${env.stackName}), or see VPC console > Your VPCs > ${vpcId} > Resource map`);
   }
-  const egress = publicIp ? 'public IPs, no NAT' : `${natsUsed.size || 'NAT instance'}${natsUsed.size ? ` NAT gateway${natsUsed.size === 1 ? '' : 's'}` : ''}`;
+  const egress = egresses.size ? [...egresses].sort().join(', ') : publicIp ? 'public IPs, no NAT' : `${natsUsed.size || 'NAT instance'}${natsUsed.size ? ` NAT gateway${natsUsed.size === 1 ? '' : 's'}` : ''}`;
   return pass(`VPC ${vpcId}: public subnets in ${[...publicAzs].sort().join(', ')}, service subnets in ${[...serviceAzs].sort().join(', ')}, egress through ${egress}`);
 }
 
@@ -449,7 +494,13 @@ async function route(facts: Facts, m: ServiceManifest, state: () => Promise<Slee
   }
   const domain = facts.env.manifest.domainName;
   const host = conditionValues(rule, 'host-header')[0]?.replace(/^\*\./, 'validate.') ?? domain ?? lb.DNSName!;
-  const path = routePath(conditionValues(rule, 'path-pattern'), group.HealthCheckPath ?? '/');
+  const patterns = conditionValues(rule, 'path-pattern');
+  const healthPath = group.HealthCheckPath ?? '/';
+  const path = routePath(patterns, healthPath);
+  // The load balancer health-checks the health path on each target directly, not through the rule
+  // (https://docs.aws.amazon.com/elasticloadbalancing/latest/application/target-group-health-checks.html):
+  // a health path outside the rule's patterns may have no page under them, so any answer the app gives proves the route.
+  const outside = path !== healthPath;
   const scheme = domain ? 'https' : 'http';
   const url = `${scheme}://${host}${path}`;
   let answer;
@@ -458,7 +509,11 @@ async function route(facts: Facts, m: ServiceManifest, state: () => Promise<Slee
   } catch (error) {
     return fail(`GET ${url} did not answer: ${errorMessage(error)}`, `check the load balancer's security group and listener: EC2 console > Load balancers > ${lb.LoadBalancerName}`);
   }
-  if (answer.status < 200 || answer.status > 299) {
+  const ok = answer.status >= 200 && answer.status <= 299;
+  if (outside && !ok && ![502, 503, 504].includes(answer.status)) {
+    return pass(`GET ${url} answered ${answer.status}: the route reaches the app (health path ${healthPath} is outside the rule's patterns ${patterns.join(', ')}; targets checks it)`);
+  }
+  if (!ok) {
     const why = answer.status === 503 ? ' (no healthy target: see targets)' : answer.status === 404 ? ' (the app has no route there: set healthCheckPath to a path it answers)' : '';
     return fail(`GET ${url} answered ${answer.status}${why}`, `aws logs tail ${m.logGroupName} --since 15m --region ${facts.env.region}`);
   }
@@ -643,12 +698,17 @@ async function stable(facts: Facts, m: ServiceManifest, state: () => Promise<Sle
   for (const d of rolledBack) {
     problems.push(`deployment ${d.serviceDeploymentArn?.split('/').pop()} of ${d.createdAt?.toISOString()} rolled back (${d.status}${d.statusReason ? `: ${d.statusReason}` : ''})`);
   }
-  if (service.runningCount !== service.desiredCount) problems.push(`${service.runningCount} of ${service.desiredCount} tasks running`);
+  const edge = scheduleEdge(m, facts.options!.now);
+  const scaling = service.runningCount !== service.desiredCount && edge !== undefined;
+  if (service.runningCount !== service.desiredCount && !scaling) problems.push(`${service.runningCount} of ${service.desiredCount} tasks running`);
   if (problems.length > 0) {
     const fix = rolledBack.length > 0
       ? `${consolePlace}; aws ecs describe-service-deployments --service-deployment-arns ${rolledBack[0].serviceDeploymentArn} --region ${env.region}`
       : `${consolePlace}; wait for it: aws ecs wait services-stable --cluster ${m.clusterName} --services ${m.ecsServiceName} --region ${env.region}`;
     return fail(problems.join('; '), fix);
+  }
+  if (scaling) {
+    return skipped(`scaling on schedule: ${service.runningCount} of ${service.desiredCount} tasks running, within ${WAKE_GRACE_MINUTES} min of the working hours' ${edge}`);
   }
   if (s.kind === 'asleep') return asleep(`${s.why}: ${service.runningCount} tasks, no rollback in ${RECENT_DEPLOYMENTS_HOURS} h`);
   return pass(`${service.runningCount} of ${service.desiredCount} tasks running, latest deployment completed, no rollback in ${RECENT_DEPLOYMENTS_HOURS} h`);

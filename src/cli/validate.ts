@@ -147,7 +147,7 @@ export async function validate(argv: string[], io: ValidateIo, hooks: ValidateTe
     });
     const results = await runChecks(checks, DEFAULT_CONCURRENCY, (done, total) => {
       if (progress) io.stderr.write(`\rChecking ${done}/${total}${done === total ? '\n' : ''}`);
-    });
+    }, args.profile);
     const count = (status: string) => results.filter((r) => r.status === status).length;
     const summary = { passed: count('pass'), failed: count('fail'), asleep: count('asleep'), skipped: count('skipped') };
     const seconds = (Date.now() - started) / 1000;

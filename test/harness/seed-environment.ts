@@ -56,6 +56,10 @@ export interface SeedService {
   readonly workingHours?: { startMinutes: number; endMinutes: number; days: string[]; timeZone: string };
   /** Write an event to its log group after the service starts. @default true */
   readonly logEvents?: boolean;
+  /** The target group's health check path. @default '/health' */
+  readonly healthCheckPath?: string;
+  /** The listener rule's path patterns. @default - by host with a domain, else `/<name>/*` */
+  readonly pathPatterns?: string[];
 }
 
 export interface SeedOptions {
@@ -65,6 +69,8 @@ export interface SeedOptions {
   readonly services: SeedService[];
   /** Subscribe an email address to the alarm topic. @default true */
   readonly subscription?: boolean;
+  /** The manifest's vpcImported. @default false */
+  readonly vpcImported?: boolean;
 }
 
 export interface SeededService {
@@ -180,7 +186,7 @@ export async function seedEnvironment(aws: MotoClients, options: SeedOptions): P
       Port: PORT,
       VpcId: vpcId,
       TargetType: 'ip',
-      HealthCheckPath: HEALTH_PATH,
+      HealthCheckPath: service.healthCheckPath ?? HEALTH_PATH,
       HealthCheckPort: 'traffic-port',
       Matcher: { HttpCode: '200-299' },
     }))).TargetGroups![0].TargetGroupArn!;
@@ -188,7 +194,9 @@ export async function seedEnvironment(aws: MotoClients, options: SeedOptions): P
     await aws.elb.send(new CreateRuleCommand({
       ListenerArn: listenerArn,
       Priority: index + 1,
-      Conditions: options.domain ? [{ Field: 'host-header', Values: [host] }] : [{ Field: 'path-pattern', Values: [`/${name}/*`] }],
+      Conditions: service.pathPatterns
+        ? [...options.domain ? [{ Field: 'host-header', Values: [host] }] : [], { Field: 'path-pattern', Values: service.pathPatterns }]
+        : options.domain ? [{ Field: 'host-header', Values: [host] }] : [{ Field: 'path-pattern', Values: [`/${name}/*`] }],
       Actions: [{ Type: 'forward', TargetGroupArn: targetGroupArn }],
     }));
 
@@ -324,7 +332,7 @@ export async function seedEnvironment(aws: MotoClients, options: SeedOptions): P
     ['alarm-topic-arn', topicArn, 'String'],
     ['services', options.services.length ? options.services.map((s) => s.name).sort().join(',') : '-', 'StringList'],
     ['manifest', JSON.stringify({
-      schema: 1, environmentName: env, domainName: options.domain ?? null, natStrategy: 'SINGLE_GATEWAY', natGateways: 1, vpcImported: false, ephemeral: false,
+      schema: 1, environmentName: env, domainName: options.domain ?? null, natStrategy: 'SINGLE_GATEWAY', natGateways: 1, vpcImported: options.vpcImported ?? false, ephemeral: false,
     }), 'String'],
   ];
   await Promise.all(published.map(([key, value, type]) =>
