@@ -20,9 +20,11 @@
  * `staging.<zoneName>`, the preview on `pr-1-web.staging.<zoneName>`.
  */
 import { ExpectedResult, IntegTest, Match } from '@aws-cdk/integ-tests-alpha';
-import { App, Duration, Stack } from 'aws-cdk-lib';
+import { App, Duration, Stack, TimeZone } from 'aws-cdk-lib';
 import * as route53 from 'aws-cdk-lib/aws-route53';
-import { EcsStagingEnvironment, StagingPreviewStack, StagingSecret } from '../src';
+import { EcsStagingEnvironment, StagingPreviewStack, StagingSchedule, StagingSecret, StagingWeekday } from '../src';
+
+const EVERY_DAY = Object.values(StagingWeekday);
 
 const app = new App();
 const zoneId: string = app.node.tryGetContext('zoneId') ?? 'Z0123456789ABCDEFGHIJ';
@@ -37,7 +39,14 @@ const env = new EcsStagingEnvironment(stack, 'Staging', {
   domain: { domainName, hostedZone },
   // The integ stack is torn down after the test: leave no repository, log group or bucket behind.
   ephemeral: true,
-  previews: { maxPreviews: 2, expireAfter: Duration.days(1), secrets: ['API_TOKEN'] },
+  previews: {
+    maxPreviews: 2,
+    expireAfter: Duration.days(1),
+    secrets: ['API_TOKEN'],
+    // Working hours of every day, 00:00 to 23:59 UTC: the preview has its wake and sleep schedules
+    // yet serves whenever the assertions run (asleep one minute a day).
+    schedule: StagingSchedule.workingHours({ start: '00:00', end: '23:59', timeZone: TimeZone.ETC_UTC, days: EVERY_DAY }),
+  },
 });
 env.addService('web', {
   config: { LOG_LEVEL: 'info' },

@@ -3,6 +3,7 @@ import * as ecs from 'aws-cdk-lib/aws-ecs';
 import * as elbv2 from 'aws-cdk-lib/aws-elasticloadbalancingv2';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as logs from 'aws-cdk-lib/aws-logs';
+import { CfnSchedule } from 'aws-cdk-lib/aws-scheduler';
 import { Construct } from 'constructs';
 import { DEFAULTS } from './private/defaults';
 import { ERROR_PREFIX, StagingValidationError } from './private/errors';
@@ -14,7 +15,9 @@ import {
 } from './private/preview-publication';
 import { environmentParameterName } from './private/published';
 import { templateBytes } from './private/quotas';
+import { WakeAndSleepExpressions, wakeAndSleepExpressions } from './private/schedule-binding';
 import { validateDnsName } from './private/validation';
+import type { StagingSchedule } from './schedule';
 import type { EcsStagingEnvironment } from './staging-environment';
 
 /**
@@ -76,6 +79,16 @@ export interface StagingPreviewsOptions {
    * @default true
    */
   readonly spot?: boolean;
+
+  /**
+   * When previews run: `StagingSchedule.workingHours()` / `working_hours()` puts every preview to sleep
+   * (0 tasks) at `end` each day and wakes it at `start` on the working days, with two EventBridge
+   * Scheduler schedules per previewed service; a push outside working hours wakes the preview until
+   * the next `end`. `StagingSchedule.alwaysOn()` / `always_on()` runs previews around the clock.
+   *
+   * @default - the environment's `schedule` (a service's own `schedule` does not apply to its previews)
+   */
+  readonly schedule?: StagingSchedule;
 }
 
 /**
@@ -200,6 +213,9 @@ export class StagingPreviewStack extends Stack {
       // reads parameters under /<environment>/ only: no check of the CDK bootstrap version (a
       // parameter under /cdk-bootstrap/), and nothing to upload (the images are in the repositories).
       synthesizer: new DefaultStackSynthesizer({ generateBootstrapVersionRule: false }),
+      // Sent inline (51,200 bytes at most, see MAX_INLINE_TEMPLATE_BYTES): without indentation a
+      // template is about a quarter smaller, so more services fit in a preview.
+      suppressTemplateIndentation: true,
       stackName,
     });
     this.environmentName = environment.environmentName;
@@ -216,7 +232,7 @@ export class StagingPreviewStack extends Stack {
         + 'add services before the preview stack, and list them in previews.services (or leave it out)');
     }
 
-    const shared = new EnvironmentReferences(this, 'Environment', this.environmentName);
+    const shared = new EnvironmentReferences(this, 'Environment', this.environmentName, plan.settings.workingHours !== undefined);
     const urls: { [service: string]: string } = {};
     plan.services.forEach((definition) => {
       const host = previewHost(props.pullRequest, definition.serviceName, plan.domainName);
@@ -251,9 +267,10 @@ export class StagingPreviewStack extends Stack {
     if (bytes === undefined || bytes <= MAX_INLINE_TEMPLATE_BYTES) {
       return [];
     }
-    return [`${ERROR_PREFIX}${this.node.path}: the preview's template is ${bytes} bytes (${services} previewed services, about 6,300 bytes each), over the ${MAX_INLINE_TEMPLATE_BYTES} bytes `
+    const each = Math.ceil(bytes / services);
+    return [`${ERROR_PREFIX}${this.node.path}: the preview's template is ${bytes} bytes (${services} previewed services, about ${each} bytes each), over the ${MAX_INLINE_TEMPLATE_BYTES} bytes `
       + 'that aws cloudformation deploy --template-file sends without --s3-bucket, as the preview workflow deploys it; '
-      + 'list fewer services in previews.services (the same name in Python), about 7 fit'];
+      + `list fewer services in previews.services (the same name in Python), about ${Math.max(1, Math.floor(MAX_INLINE_TEMPLATE_BYTES / each))} fit`];
   }
 }
 
@@ -305,9 +322,11 @@ class EnvironmentReferences extends Construct {
   public readonly listenerArn: string;
   public readonly securityGroupId: string;
   public readonly logGroupName: string;
+  /** With working hours: the previews' schedule group and the role EventBridge Scheduler runs their schedules with. */
+  public readonly schedules?: { readonly groupName: string; readonly roleArn: string };
   private readonly environmentName: string;
 
-  constructor(scope: Construct, id: string, environmentName: string) {
+  constructor(scope: Construct, id: string, environmentName: string, workingHours: boolean) {
     super(scope, id);
     this.environmentName = environmentName;
     this.clusterName = this.read('ClusterName', environmentParameterName(environmentName, 'cluster-name'));
@@ -322,6 +341,12 @@ class EnvironmentReferences extends Construct {
     // The previews' own group, which allows outbound traffic: the services group has no egress rule.
     this.securityGroupId = this.read('PreviewsSecurityGroupId', previewsParameterName(environmentName, 'security-group-id'));
     this.logGroupName = this.read('LogGroupName', previewsParameterName(environmentName, 'log-group-name'));
+    if (workingHours) {
+      this.schedules = {
+        groupName: this.read('ScheduleGroupName', previewsParameterName(environmentName, 'schedule-group-name')),
+        roleArn: this.read('SchedulerRoleArn', previewsParameterName(environmentName, 'scheduler-role-arn')),
+      };
+    }
   }
 
   /** A String parameter the environment published, read when the stack is deployed. */
@@ -458,7 +483,46 @@ class PreviewedService extends Construct {
     // The target group must be on the listener before the service registers targets in it.
     service.addDependency(rule);
     acknowledgePreviewService(taskDefinition, service, d);
+    if (props.settings.workingHours && shared.schedules) {
+      wakeAndSleep(this, service, shared.clusterName, name, wakeAndSleepExpressions(props.settings.workingHours), shared.schedules);
+    }
   }
+}
+
+/**
+ * The preview's working hours: two EventBridge Scheduler schedules in the environment's schedule
+ * group that set the service's desired count through ECS UpdateService (the universal target
+ * `aws-sdk:ecs:updateService`, whose input is the API's request:
+ * https://docs.aws.amazon.com/scheduler/latest/UserGuide/managing-targets-universal.html), 1 at the
+ * start of each working day and 0 at the end of every day. The service keeps `DesiredCount: 1` in the
+ * template, so each push (a new task definition, so an UpdateService with it) wakes its preview
+ * until the next end of day. Both wait for the service; deleting the stack deletes them first.
+ * EventBridge Scheduler retries a failed call for up to an hour.
+ */
+function wakeAndSleep(
+  scope: Construct, service: ecs.CfnService, clusterName: string, serviceName: string,
+  expressions: WakeAndSleepExpressions, schedules: { readonly groupName: string; readonly roleArn: string },
+): void {
+  const stack = Stack.of(scope);
+  const schedule = (id: string, expression: string, desiredCount: number, what: string) => {
+    const resource = new CfnSchedule(scope, id, {
+      description: `${what} ${serviceName} (cdk-ecs-staging preview)`,
+      groupName: schedules.groupName,
+      scheduleExpression: expression,
+      scheduleExpressionTimezone: expressions.timeZone,
+      flexibleTimeWindow: { mode: 'OFF' },
+      state: 'ENABLED',
+      target: {
+        arn: `arn:${Aws.PARTITION}:scheduler:::aws-sdk:ecs:updateService`,
+        roleArn: schedules.roleArn,
+        input: stack.toJsonString({ cluster: clusterName, service: serviceName, desiredCount }),
+        retryPolicy: { maximumEventAgeInSeconds: 3600, maximumRetryAttempts: 10 },
+      },
+    });
+    resource.addDependency(service);
+  };
+  schedule('Wake', expressions.wake, 1, 'Wakes');
+  schedule('Sleep', expressions.sleep, 0, 'Puts to sleep');
 }
 
 /**

@@ -189,7 +189,7 @@ export class EcsStagingEnvironment extends Construct {
       Tags.of(this).add(key, value);
     }
 
-    this.previewSettings = props.previews && resolvePreviews(this, props.previews, props.domain?.domainName.replace(/\.$/, ''));
+    this.previewSettings = props.previews && resolvePreviews(this, props.previews, props.domain?.domainName.replace(/\.$/, ''), props.schedule);
 
     this.network = new StagingNetwork(this, 'Network', { ...props.network, ephemeral: this.ephemeral });
     this.cluster = this.createCluster();

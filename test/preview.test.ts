@@ -274,7 +274,7 @@ describe('StagingPreviewStack', () => {
     // Nothing else: no action of IAM but PassRole/GetRole, no wildcard action
     const actions = statements.flatMap((s) => [s.Action].flat());
     expect(actions.filter((a: string) => a.includes('*'))).toEqual([]);
-    expect(actions.filter((a: string) => a.startsWith('iam:')).sort()).toEqual(['iam:GetRole', 'iam:PassRole']);
+    expect([...new Set(actions.filter((a: string) => a.startsWith('iam:')))].sort()).toEqual(['iam:GetRole', 'iam:PassRole']);
   });
 
   test('cfn-lint finds nothing in the environment, its nested stack and the preview stack', () => {
@@ -368,18 +368,18 @@ describe('StagingPreviewStack validation', () => {
   });
 
   test('fails at synth when the preview\'s template is over the 51,200 bytes aws cloudformation deploy sends without --s3-bucket', () => {
-    // GIVEN: 8 previewable services (about 6,300 bytes of template each)
+    // GIVEN: 11 previewable services (about 4,700 bytes of template each, without working hours)
     const names = Array.from({ length: 200 }, (_, i) => `service${i}`)
-      .filter((n, i, all) => all.findIndex((m) => previewRuleOffset(m) === previewRuleOffset(n)) === i).slice(0, 8);
+      .filter((n, i, all) => all.findIndex((m) => previewRuleOffset(m) === previewRuleOffset(n)) === i).slice(0, 11);
     const previewApp = (count: number) => {
       const { app, env } = previewEnvironment();
       for (const name of names.slice(0, count)) env.addService(name, { hostHeaders: [`${name}.staging.example.com`] });
       new StagingPreviewStack(app, 'Preview', { environment: env, pullRequest: 42, slot: 0, imageTag: 'pr-42-abc' });
       return app;
     };
-    // THEN: 7 fit, 8 do not, with the bytes, the limit and the fix
-    expect(() => previewApp(7).synth()).not.toThrow();
-    expect(() => previewApp(8).synth()).toThrow(/Preview: the preview's template is \d{5} bytes \(8 previewed services.*over the 51200 bytes that aws cloudformation deploy --template-file sends without --s3-bucket.*list fewer services in previews\.services/);
+    // THEN: 10 fit, 11 do not, with the bytes, the limit and the fix
+    expect(() => previewApp(10).synth()).not.toThrow();
+    expect(() => previewApp(11).synth()).toThrow(/Preview: the preview's template is \d{5} bytes \(11 previewed services.*over the 51200 bytes that aws cloudformation deploy --template-file sends without --s3-bucket.*list fewer services in previews\.services/);
   });
 
   test('fails when the image tag does not name the pull request', () => {

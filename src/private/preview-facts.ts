@@ -37,7 +37,8 @@ export function previewFactsOf(environment: IConstruct): PreviewFacts | undefine
 export const PREVIEWS_SEGMENT = '_previews';
 
 /** Keys of the parameters under `/<environmentName>/_previews/` that the preview workflow reads. */
-export type PreviewsKey = 'settings' | 'cloudformation-role-arn' | 'log-group-name' | 'delivery-target' | 'security-group-id';
+export type PreviewsKey = 'settings' | 'cloudformation-role-arn' | 'log-group-name' | 'delivery-target' | 'security-group-id'
+  | 'schedule-group-name' | 'scheduler-role-arn';
 
 /** The name of a parameter the previews read: `/<environmentName>/_previews/<key>`. */
 export function previewsParameterName(environmentName: string, key: PreviewsKey): string {

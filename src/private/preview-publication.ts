@@ -4,6 +4,7 @@ import * as ecr from 'aws-cdk-lib/aws-ecr';
 import * as ecs from 'aws-cdk-lib/aws-ecs';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as logs from 'aws-cdk-lib/aws-logs';
+import { CfnScheduleGroup } from 'aws-cdk-lib/aws-scheduler';
 import * as ssm from 'aws-cdk-lib/aws-ssm';
 import { RegionInfo } from 'aws-cdk-lib/region-info';
 import { Construct, IConstruct } from 'constructs';
@@ -12,7 +13,9 @@ import { StagingValidationError } from './errors';
 import { statefulLifecycle } from './lifecycle';
 import { acknowledge, acknowledgeStagingLogGroup } from './posture';
 import { PREVIEW_TAGS, previewServiceParameterName, PreviewsKey, previewsParameterName } from './preview-facts';
+import { ResolvedWorkingHours, resolveSchedule } from './schedule-binding';
 import { validateIntegerRange } from './validation';
+import type { StagingSchedule } from '../schedule';
 
 /**
  * What an environment that allows previews publishes for them, and the IAM it makes for them, so
@@ -86,6 +89,8 @@ export interface ResolvedPreviews {
   readonly memoryLimitMiB: number;
   readonly spot: boolean;
   readonly logRetention: logs.RetentionDays;
+  /** When previews run; undefined: around the clock. */
+  readonly workingHours?: ResolvedWorkingHours;
 }
 
 /** What a preview stack needs to know of one previewable service, known at synth. */
@@ -128,10 +133,13 @@ export interface PreviewsInput {
   readonly cpu?: number;
   readonly memoryLimitMiB?: number;
   readonly spot?: boolean;
+  readonly schedule?: StagingSchedule;
 }
 
 /** Checks the options and fills in the defaults. */
-export function resolvePreviews(scope: Construct, options: PreviewsInput, domainName: string | undefined): ResolvedPreviews {
+export function resolvePreviews(
+  scope: Construct, options: PreviewsInput, domainName: string | undefined, environmentSchedule: StagingSchedule | undefined,
+): ResolvedPreviews {
   if (domainName === undefined) {
     throw new StagingValidationError(scope, 'previews needs a domain (got previews without domain): each preview answers on its own host, pr-<number>-<service>.<domain>, '
       + 'which the certificate and DNS of the domain cover; set domain (domainName and hostedZone) on the environment, or drop previews');
@@ -171,7 +179,10 @@ export function resolvePreviews(scope: Construct, options: PreviewsInput, domain
     }
   }
   const spot = options.spot ?? PREVIEW_DEFAULTS.spot;
-  return { maxPreviews, expireAfter, services, secrets, cpu, memoryLimitMiB, spot, logRetention: PREVIEW_DEFAULTS.logRetention };
+  const workingHours = options.schedule !== undefined
+    ? resolveSchedule(scope, 'previews.schedule', options.schedule)
+    : resolveSchedule(scope, 'schedule', environmentSchedule);
+  return { maxPreviews, expireAfter, services, secrets, cpu, memoryLimitMiB, spot, logRetention: PREVIEW_DEFAULTS.logRetention, workingHours };
 }
 
 /** The environment's part of previews: log group, CloudFormation role, published settings. */
@@ -207,13 +218,18 @@ export class EnvironmentPreviews extends Construct {
       removalPolicy: props.ephemeral ? RemovalPolicy.DESTROY : RemovalPolicy.RETAIN,
     });
     acknowledgeStagingLogGroup(this.logGroup, props.settings.logRetention, false, 'previews', 'previews');
-    this.cloudFormationRole = createCloudFormationRole(this, props);
+    // Kept with or without working hours: a preview deployed on working hours holds schedules, which
+    // its next update or its deletion removes with these permissions after the hours are turned off.
+    const schedules = createPreviewSchedules(this, props);
+    this.cloudFormationRole = createCloudFormationRole(this, props, schedules);
 
     const parameters: Array<[PreviewsKey, string, string]> = [
       ['settings', Lazy.string({ produce: () => JSON.stringify(publishedSettings(props)) }), 'Preview settings (JSON)'],
       ['cloudformation-role-arn', this.cloudFormationRole.roleArn, 'The role CloudFormation deploys preview stacks with'],
       ['log-group-name', this.logGroup.logGroupName, 'The log group of every preview'],
       ['security-group-id', props.securityGroupId, 'The security group every preview task joins'],
+      ['schedule-group-name', schedules.groupName, 'The schedule group of the previews\' wake and sleep schedules'],
+      ['scheduler-role-arn', schedules.role.roleArn, 'The role EventBridge Scheduler wakes previews and puts them to sleep with'],
     ];
     let previous: Construct | undefined;
     for (const [key, value, what] of parameters) {
@@ -227,6 +243,46 @@ export class EnvironmentPreviews extends Construct {
       previous = parameter;
     }
   }
+}
+
+/** Where the previews' working-hours schedules live, and the role they run with. */
+interface PreviewSchedules {
+  /** The schedule group every preview's schedules are created in. */
+  readonly groupName: string;
+  /** The group's ARN. */
+  readonly groupArn: string;
+  /** The role EventBridge Scheduler calls ecs:UpdateService with. */
+  readonly role: iam.Role;
+}
+
+/**
+ * The schedule group of the previews' working-hours schedules and the role EventBridge
+ * Scheduler assumes to set the desired count of preview services (ECS UpdateService through the
+ * universal target `aws-sdk:ecs:updateService`:
+ * https://docs.aws.amazon.com/scheduler/latest/UserGuide/managing-targets-universal.html). The role
+ * changes services named `pr-*` in the environment's cluster and nothing else, and trusts
+ * EventBridge Scheduler only for schedules of this group (confused deputy prevention with
+ * aws:SourceAccount and aws:SourceArn:
+ * https://docs.aws.amazon.com/scheduler/latest/UserGuide/cross-service-confused-deputy-prevention.html).
+ * A schedule group holds no state; deleting it deletes the schedules left in it.
+ */
+function createPreviewSchedules(scope: Construct, props: EnvironmentPreviewsProps): PreviewSchedules {
+  const stack = Stack.of(scope);
+  const group = new CfnScheduleGroup(scope, 'ScheduleGroup', {});
+  const role = new iam.Role(scope, 'SchedulerRole', {
+    assumedBy: new iam.ServicePrincipal('scheduler.amazonaws.com').withConditions({
+      StringEquals: { 'aws:SourceAccount': stack.account, 'aws:SourceArn': group.attrArn },
+    }),
+    description: `EventBridge Scheduler wakes the previews of the ${props.environmentName} environment and puts them to sleep with it (cdk-ecs-staging)`,
+  });
+  const previewServices = stack.formatArn({
+    partition: knownPartition(stack), service: 'ecs', resource: 'service', resourceName: `${props.clusterName}/pr-*`, arnFormat: ArnFormat.SLASH_RESOURCE_NAME,
+  });
+  role.addToPolicy(new iam.PolicyStatement({ sid: 'WakeAndSleepPreviews', actions: ['ecs:UpdateService'], resources: [previewServices] }));
+  const finding = nagResource(stack, previewServices);
+  acknowledgeVerbatim(role.node.findChild('DefaultPolicy'), finding ? [`AwsSolutions-IAM5[Resource::${finding}]`] : [],
+    'EventBridge Scheduler sets the desired count of the preview services, whose names are known only when a preview is deployed: services pr-* of the environment\'s cluster.');
+  return { groupName: group.ref, groupArn: group.attrArn, role };
 }
 
 /** The settings a preview workflow reads: `/<env>/_previews/settings`. */
@@ -260,16 +316,14 @@ export function publishedSettings(
  * DescribeTaskDefinition, DeregisterTaskDefinition and the Describe calls of Elastic Load
  * Balancing have no resource types: `*`.
  */
-function createCloudFormationRole(scope: Construct, props: EnvironmentPreviewsProps): iam.Role {
+function createCloudFormationRole(scope: Construct, props: EnvironmentPreviewsProps, schedules: PreviewSchedules): iam.Role {
   const name = props.environmentName;
   const stack = Stack.of(scope);
   const role = new iam.Role(scope, 'CloudFormationRole', {
     assumedBy: new iam.ServicePrincipal('cloudformation.amazonaws.com'),
     description: `CloudFormation deploys the preview stacks (${name}-preview-pr-*) of the ${name} environment with it (cdk-ecs-staging)`,
   });
-  // The partition spelled out where the region is known, so that cdk-nag's findings name no
-  // `<AWS::Partition>` (an acknowledgement's id cannot hold its `::`), as the pipeline's roles do.
-  const partition = Token.isUnresolved(stack.region) ? undefined : RegionInfo.get(stack.region).partition;
+  const partition = knownPartition(stack);
   const arn = (service: string, resource: string, resourceName: string, arnFormat = ArnFormat.SLASH_RESOURCE_NAME) =>
     stack.formatArn({ partition, service, resource, resourceName, arnFormat });
   const ecsService = arn('ecs', 'service', `${props.clusterName}/pr-*`);
@@ -352,6 +406,19 @@ function createCloudFormationRole(scope: Construct, props: EnvironmentPreviewsPr
       actions: ['ssm:GetParameters', 'ssm:GetParameter'],
       resources: [arn('ssm', 'parameter', `${name}/*`)],
     }),
+    // Each previewed service's wake and sleep schedules (with working hours), in the previews'
+    // schedule group only, run with the scheduler role only.
+    new iam.PolicyStatement({
+      sid: 'PreviewSchedules',
+      actions: ['scheduler:CreateSchedule', 'scheduler:UpdateSchedule', 'scheduler:DeleteSchedule', 'scheduler:GetSchedule'],
+      resources: [arn('scheduler', 'schedule', `${schedules.groupName}/*`)],
+    }),
+    new iam.PolicyStatement({
+      sid: 'PassSchedulerRole',
+      actions: ['iam:PassRole'],
+      resources: [schedules.role.roleArn],
+      conditions: { StringEquals: { 'iam:PassedToService': 'scheduler.amazonaws.com' } },
+    }),
   ];
   for (const statement of statements) {
     role.addToPolicy(statement);
@@ -372,6 +439,14 @@ function createCloudFormationRole(scope: Construct, props: EnvironmentPreviewsPr
     });
   }
   return role;
+}
+
+/**
+ * The stack's partition where its region is known at synth, so that cdk-nag's findings name no
+ * `<AWS::Partition>` (an acknowledgement's id cannot hold its `::`), as the pipeline's roles do.
+ */
+function knownPartition(stack: Stack): string | undefined {
+  return Token.isUnresolved(stack.region) ? undefined : RegionInfo.get(stack.region).partition;
 }
 
 /**

@@ -194,3 +194,28 @@ export function applyWorkingHours(scaling: ecs.ScalableTaskCount, hours: Resolve
     timeZone: hours.timeZone,
   });
 }
+
+/** The two EventBridge Scheduler expressions of a preview's working hours, in the schedule's time zone. */
+export interface WakeAndSleepExpressions {
+  /** At `start` on the working days. */
+  readonly wake: string;
+  /** At `end` on every day of the week: a push outside working hours wakes a preview until the next `end`. */
+  readonly sleep: string;
+  /** The IANA time zone both follow, daylight saving time included. */
+  readonly timeZone: string;
+}
+
+/**
+ * The working hours as EventBridge Scheduler cron expressions
+ * (`cron(minutes hours day-of-month month day-of-week year)`, one of day-of-month and day-of-week
+ * `?`: https://docs.aws.amazon.com/scheduler/latest/UserGuide/schedule-types.html#cron-based),
+ * evaluated in the time zone (`ScheduleExpressionTimezone`), so daylight saving time is followed.
+ */
+export function wakeAndSleepExpressions(hours: ResolvedWorkingHours): WakeAndSleepExpressions {
+  const at = (minutes: number) => `${minutes % 60} ${Math.floor(minutes / 60)}`;
+  return {
+    wake: `cron(${at(hours.startMinutes)} ? * ${cronDays(hours.days)} *)`,
+    sleep: `cron(${at(hours.endMinutes)} * * ? *)`,
+    timeZone: hours.timeZone.timezoneName,
+  };
+}

@@ -54,3 +54,15 @@ export function cfnLint(templates: string[]): CfnLintMatch[] {
 export function formatMatches(matches: CfnLintMatch[]): string {
   return matches.map((m) => `${m.Level} ${m.Rule.Id} ${path.relative(REPO_ROOT, m.Filename)}: ${m.Message}`).join('\n');
 }
+
+/**
+ * The permissions each handler (create, update, delete, read, list) of a CloudFormation resource
+ * type calls, from the resource-type schema cfn-lint ships (`handlers.<verb>.permissions`).
+ */
+export function handlerPermissions(type: string): { [verb: string]: string[] } {
+  const site = fs.readdirSync(path.join(CFN_LINT_VENV, 'lib')).map((d) => path.join(CFN_LINT_VENV, 'lib', d, 'site-packages', 'cfnlint', 'data', 'schemas'))
+    .find((d) => fs.existsSync(d))!;
+  const index = JSON.parse(fs.readFileSync(path.join(site, 'providers', 'us-east-1.json'), 'utf8'));
+  const schema = JSON.parse(fs.readFileSync(path.join(site, 'resources', `${index[type]}.json`), 'utf8'));
+  return Object.fromEntries(Object.entries(schema.handlers as Record<string, { permissions: string[] }>).map(([verb, h]) => [verb, h.permissions]));
+}

@@ -449,6 +449,7 @@ export class TemplateResolver implements LoadedStack {
       case 'AWS::SNS::Topic.Arn':
       case 'AWS::SNS::Topic.TopicArn': return this.arn('sns', name());
       case 'AWS::SQS::Queue.Arn': return this.arn('sqs', name());
+      case 'AWS::Scheduler::ScheduleGroup.Arn': return this.arn('scheduler', `schedule-group/${name()}`);
       // Secrets Manager appends a hyphen and six random characters to the secret's name.
       case 'AWS::SecretsManager::Secret.Arn': return this.arn('secretsmanager', `secret:${name()}-${suffix(this.file + logicalId, 6)}`);
       case 'AWS::SSM::Parameter.Arn': {
@@ -537,6 +538,7 @@ const NAMES: Record<string, { property?: string; generate: (stack: string, logic
   'AWS::Events::Rule': { property: 'Name', generate: generated(64) },
   'AWS::SNS::Topic': { property: 'TopicName', generate: generated(256) },
   'AWS::SQS::Queue': { property: 'QueueName', generate: generated(80) },
+  'AWS::Scheduler::ScheduleGroup': { property: 'Name', generate: generated(64) },
   // A secret without a name is named `<logical ID>-<suffix>`.
   'AWS::SecretsManager::Secret': { property: 'Name', generate: (_s, logicalId, random) => `${logicalId}-${random}` },
   // A parameter without a name is named `CFN-<logical ID>-<suffix>`.
