@@ -290,7 +290,8 @@ export class GitHubActionsPreviewRole extends Construct {
    * stack's `cdk-ecs-staging:preview-slot` tag, or the lowest free one); when every slot is taken
    * it ends green and the comment says so. Otherwise it builds and pushes each previewed service's
    * image as `pr-<number>-<commit, 12 characters>` (never the image-uri parameters), synthesizes
-   * the preview stack (`npx cdk synth` with the pull request, its slot and the image tag as context)
+   * the preview stack (`npx cdk synth` with the pull request, its slot, the image tag and the
+   * deployed stack's `RulePlaces` output as context)
    * and deploys it with `aws cloudformation deploy` through the environment's preview
    * CloudFormation role. A comment job (the only one that may write to the pull request) posts the
    * URLs, the full environment, or CloudFormation's reason for a failure. On `closed`, the delete

@@ -106,8 +106,8 @@ export interface StagingPreviewStackProps {
 
   /**
    * The place in the slot of each listener rule the deployed preview stack has, by service name:
-   * the stack's `RulePlaces` output (`api=0 web=1`), which the preview workflow hands back as the
-   * context key `previewRulePlaces`. A service's rule has the priority
+   * the stack's `RulePlaces` output (`api=0 web=1`), which the preview workflow hands back through
+   * the context (`StagingPreviewStack.fromContext()` / `from_context()`). A service's rule has the priority
    * `48001 + 100 × slot + place`, place 0-99.
    *
    * A service listed here keeps its place (its rule stays as it is); every other service takes the
@@ -162,8 +162,8 @@ export class StagingPreviewStack extends Stack {
   /**
    * The preview stack the context asks for: with the three context keys of a preview (the pull
    * request's number, the slot and the image tag), a new `StagingPreviewStack`; without any of them,
-   * undefined. The preview workflow synthesizes with them, and, once the stack is deployed, with
-   * `previewRulePlaces`, the stack's `RulePlaces` output (`rulePlaces` / `rule_places`):
+   * undefined. The preview workflow synthesizes with them, and, once the stack is deployed, with a
+   * fourth key that hands back the stack's `RulePlaces` output (`rulePlaces` / `rule_places`):
    *
    * ```sh
    * npx cdk synth -c previewPullRequest=42 -c previewSlot=0 -c previewImageTag=pr-42-0123456789ab -c previewRulePlaces='web=0'
@@ -271,7 +271,7 @@ export class StagingPreviewStack extends Stack {
     new CfnOutput(this, RULE_PLACES_OUTPUT, {
       value: formatRulePlaces(places),
       description: `The place of each service's listener rule in slot ${props.slot} (priority ${PREVIEW_PRIORITY_BASE} + ${PREVIEW_PRIORITIES_PER_SLOT} x slot + place): `
-        + `the next synth of this preview takes it back as -c ${RULE_PLACES_CONTEXT_KEY}='<value>'`,
+        + `the next synth of this preview takes it back as -c '${RULE_PLACES_CONTEXT_KEY}=<value>'`,
     });
 
     this.node.addValidation({ validate: () => this.checkTemplateBytes(plan.services.length) });
@@ -293,8 +293,9 @@ export class StagingPreviewStack extends Stack {
     }
     const places = assignRulePlaces(services, given);
     if (places === undefined) {
-      throw new StagingValidationError(this, `rulePlaces holds ${Object.keys(given ?? {}).length} places, and the ${services.length} previewed services need places of their own beside them; `
-        + `a slot has ${PREVIEW_PRIORITIES_PER_SLOT} (got '${formatRulePlaces(given ?? {})}'); deploy the preview with fewer services first, or delete its stack and deploy it afresh`);
+      const unplaced = services.filter((s) => !Object.prototype.hasOwnProperty.call(given ?? {}, s));
+      throw new StagingValidationError(this, `rulePlaces holds ${Object.keys(given ?? {}).length} places (got '${formatRulePlaces(given ?? {})}'), and of the ${PREVIEW_PRIORITIES_PER_SLOT} places of a slot `
+        + `too few are left for ${unplaced.join(', ')}; deploy the preview with fewer services first, or delete its stack and deploy it afresh`);
     }
     return places;
   }

@@ -40,7 +40,7 @@ export function formatRulePlaces(places: { [service: string]: number }): string 
  */
 export function parseRulePlacesContext(scope: IConstruct, value: unknown): { [service: string]: number } {
   const key = `the context value '${RULE_PLACES_CONTEXT_KEY}'`;
-  const fix = `pass the preview stack's ${RULE_PLACES_OUTPUT} output as it is, e.g. -c ${RULE_PLACES_CONTEXT_KEY}='api=0 web=1', or leave the key out for a stack not deployed yet`;
+  const fix = `pass the preview stack's ${RULE_PLACES_OUTPUT} output as it is, e.g. -c '${RULE_PLACES_CONTEXT_KEY}=api=0 web=1', or leave the key out for a stack not deployed yet`;
   if (typeof value === 'object' && value !== null && !Array.isArray(value)) {
     const places = Object.fromEntries(Object.entries(value).map(([service, place]) => [service, typeof place === 'string' && /^\d+$/.test(place) ? Number(place) : place]));
     checkRulePlaces(scope, key, places, fix);
@@ -80,7 +80,7 @@ export function checkRulePlaces(scope: IConstruct, what: string, places: { [serv
   for (const service of Object.keys(places).sort()) {
     const place = places[service];
     if (!SERVICE_NAME.test(service)) {
-      throw new StagingValidationError(scope, `${what} names '${service}', which is no service name (1-24 lowercase letters, digits and hyphens, starting with a letter) (got '${given()}'); ${fix}`);
+      throw new StagingValidationError(scope, `${what} names '${service}', which is no service name: 1-24 lowercase letters, digits and hyphens, starting with a letter and not ending with a hyphen (got '${given()}'); ${fix}`);
     }
     if (typeof place !== 'number' || !Number.isInteger(place) || place < 0 || place >= PREVIEW_PRIORITIES_PER_SLOT) {
       throw new StagingValidationError(scope, `${what} gives service '${service}' the place ${String(place)}, and a place is a whole number from 0 to ${PREVIEW_PRIORITIES_PER_SLOT - 1} `
