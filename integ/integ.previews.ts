@@ -69,7 +69,9 @@ const assertionStack = new Stack(app, 'StagingPreviewsAssertions', { env: { regi
 const integ = new IntegTest(app, 'StagingPreviewsTest', {
   testCases: [stack, preview],
   assertionStack,
-  allowDestroy: ['AWS::ECS::TaskDefinition'],
+  // A preview's listener rule is replaced whenever its slot or its place changes (its logical ID
+  // names both); it holds no state.
+  allowDestroy: ['AWS::ECS::TaskDefinition', 'AWS::ElasticLoadBalancingV2::ListenerRule'],
   stackUpdateWorkflow: false,
 });
 const patiently = { totalTimeout: Duration.minutes(10), interval: Duration.seconds(30) };

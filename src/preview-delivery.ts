@@ -8,6 +8,7 @@ import { Construct } from 'constructs';
 import type * as yaml from 'yaml';
 import { StagingValidationError } from './private/errors';
 import { PREVIEW_TAGS, previewFactsOf, PreviewFacts, previewServiceParametersPattern, previewsParameterName, PREVIEWS_SEGMENT, previewStackPrefix } from './private/preview-facts';
+import { RULE_PLACES_CONTEXT_KEY, RULE_PLACES_OUTPUT } from './private/preview-places';
 import { previewStacksArn } from './private/preview-reaper';
 import { ENVIRONMENT_SEGMENT } from './private/published';
 import { validateRoleName } from './private/validation';
@@ -289,7 +290,8 @@ export class GitHubActionsPreviewRole extends Construct {
    * stack's `cdk-ecs-staging:preview-slot` tag, or the lowest free one); when every slot is taken
    * it ends green and the comment says so. Otherwise it builds and pushes each previewed service's
    * image as `pr-<number>-<commit, 12 characters>` (never the image-uri parameters), synthesizes
-   * the preview stack (`npx cdk synth` with the pull request, its slot and the image tag as context)
+   * the preview stack (`npx cdk synth` with the pull request, its slot, the image tag and the
+   * deployed stack's `RulePlaces` output as context)
    * and deploys it with `aws cloudformation deploy` through the environment's preview
    * CloudFormation role. A comment job (the only one that may write to the pull request) posts the
    * URLs, the full environment, or CloudFormation's reason for a failure. On `closed`, the delete
@@ -559,6 +561,13 @@ const FAIL_FUNCTION = 'fail() { echo "::error::$1"; printf \'reason=%s\\n\' "${1
  * is changing, or that CloudFormation can no longer update (ROLLBACK_FAILED, UPDATE_ROLLBACK_FAILED,
  * DELETE_FAILED: https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/troubleshooting.html),
  * fails the job before anything is built, with what to do.
+ *
+ * When the pull request's stack keeps its slot and has its listener rules (not ROLLBACK_COMPLETE,
+ * REVIEW_IN_PROGRESS or being deleted), its `RulePlaces` output (the places of its rules in the
+ * slot; after a rolled-back update, those of the version that stands) goes to the synth step, so
+ * that no new rule takes a priority one of its rules holds. DescribeStacks returns a stack's
+ * outputs (https://docs.aws.amazon.com/AWSCloudFormation/latest/APIReference/API_DescribeStacks.html,
+ * Stack.Outputs). A stack without the output gives none.
  */
 const SLOT_SCRIPT = [
   'set -euo pipefail',
@@ -610,6 +619,21 @@ const SLOT_SCRIPT = [
   '    if [[ "$used" != *" $i "* ]]; then slot="$i"; break; fi',
   '  done',
   'fi',
+  'places=""',
+  'if [ -n "$slot" ] && [ "$slot" = "$own_slot" ] && [ "$own_status" != ROLLBACK_COMPLETE ] && [ "$own_status" != REVIEW_IN_PROGRESS ] && [ "$own_status" != DELETE_IN_PROGRESS ]; then',
+  '  if ! places="$(aws cloudformation describe-stacks --stack-name "$STACK" --query "Stacks[0].Outputs[?OutputKey==\'' + RULE_PLACES_OUTPUT + '\'] | [0].OutputValue" --output text 2> describe.err < /dev/null)"; then',
+  // Deleted since it was listed (the reaper): it has no rule left.
+  '    if ! grep -q "does not exist" describe.err; then fail "Reading the outputs of $STACK failed: $(tr -s \'\\n\' \' \' < describe.err)"; fi',
+  '    places=""',
+  '  fi',
+  '  if [ "$places" = None ]; then places=""; fi',
+  // `<service>=<place>` pairs one space apart, as the stack writes them: one line for GITHUB_ENV.
+  '  pairs=\'^[a-z][a-z0-9-]*=[0-9]+( [a-z][a-z0-9-]*=[0-9]+)*$\'',
+  '  if [ -n "$places" ] && [[ ! "$places" =~ $pairs ]]; then',
+  '    fail "The ' + RULE_PLACES_OUTPUT + ' output of $STACK is not <service>=<place> pairs (got \'$places\'): delete the stack (aws cloudformation delete-stack --stack-name $STACK), then re-run this job."',
+  '  fi',
+  '  if [ -n "$places" ]; then echo "$STACK has its rules at the places $places of slot $slot: they stay there"; fi',
+  'fi',
   'if [ -z "$slot" ]; then',
   '  echo "All $max preview slots of $ENVIRONMENT_NAME are taken (by$holders): no preview for this pull request"',
   '  echo "PREVIEW_FULL=true" >> "$GITHUB_ENV"',
@@ -624,6 +648,7 @@ const SLOT_SCRIPT = [
   '  echo "DOMAIN_NAME=$domain"',
   '  echo "PREVIEW_SERVICES=$services"',
   '  echo "IMAGE_TAG=pr-$PULL_REQUEST-${COMMIT:0:12}"',
+  '  echo "RULE_PLACES=$places"',
   '} >> "$GITHUB_ENV"',
   'echo "full=false" >> "$GITHUB_OUTPUT"',
 ].join('\n');
@@ -656,14 +681,19 @@ const BUILD_SCRIPT = [
   'done',
 ].join('\n');
 
-/** Synthesizes the preview stack of this pull request, slot and image tag (the app builds it from these context keys). */
+/**
+ * Synthesizes the preview stack of this pull request, slot and image tag (the app builds it from
+ * these context keys), with the places of the deployed stack's rules when it has any.
+ */
 const SYNTH_SCRIPT = [
   'set -euo pipefail',
   FAIL_FUNCTION,
   'if [ "${PREVIEW_FULL:-}" = true ]; then echo "No free slot: nothing is synthesized"; exit 0; fi',
   'cd "$CDK_APP_DIRECTORY"',
   'bash -c "$INSTALL_COMMAND"',
-  'if ! npx cdk synth --quiet --context previewPullRequest="$PULL_REQUEST" --context previewSlot="$SLOT" --context previewImageTag="$IMAGE_TAG" > synth.log 2>&1; then',
+  'places=()',
+  'if [ -n "${RULE_PLACES:-}" ]; then places=(--context "' + RULE_PLACES_CONTEXT_KEY + '=$RULE_PLACES"); fi',
+  'if ! npx cdk synth --quiet --context previewPullRequest="$PULL_REQUEST" --context previewSlot="$SLOT" --context previewImageTag="$IMAGE_TAG" "${places[@]}" > synth.log 2>&1; then',
   '  cat synth.log',
   '  fail "cdk synth of the preview failed: $(tail -n 1 synth.log)"',
   'fi',

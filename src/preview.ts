@@ -1,4 +1,4 @@
-import { Aws, CfnParameter, DefaultStackSynthesizer, Duration, Environment, Size, Stack, Tags, Token } from 'aws-cdk-lib';
+import { Aws, CfnOutput, CfnParameter, DefaultStackSynthesizer, Duration, Environment, Size, Stack, Tags, Token } from 'aws-cdk-lib';
 import * as ecs from 'aws-cdk-lib/aws-ecs';
 import * as elbv2 from 'aws-cdk-lib/aws-elasticloadbalancingv2';
 import * as iam from 'aws-cdk-lib/aws-iam';
@@ -10,7 +10,10 @@ import { ERROR_PREFIX, StagingValidationError } from './private/errors';
 import { acknowledge } from './private/posture';
 import { PREVIEW_TAGS, previewServiceParameterName, previewsParameterName } from './private/preview-facts';
 import {
-  PREVIEW_PRIORITIES_PER_SLOT, PREVIEW_PRIORITY_BASE, previewRuleOffset, PreviewServiceDefinition,
+  assignRulePlaces, checkRulePlaces, formatRulePlaces, parseRulePlacesContext, RULE_PLACES_CONTEXT_KEY, RULE_PLACES_OUTPUT,
+} from './private/preview-places';
+import {
+  PREVIEW_PRIORITIES_PER_SLOT, PREVIEW_PRIORITY_BASE, PreviewServiceDefinition,
   previewSecretParameterName, ResolvedPreviews,
 } from './private/preview-publication';
 import { environmentParameterName } from './private/published';
@@ -115,6 +118,23 @@ export interface StagingPreviewStackProps {
   readonly imageTag: string;
 
   /**
+   * The place in the slot of each listener rule the deployed preview stack has, by service name:
+   * the stack's `RulePlaces` output (`api=0 web=1`), which the preview workflow hands back through
+   * the context (`StagingPreviewStack.fromContext()` / `from_context()`). A service's rule has the priority
+   * `48001 + 100 × slot + place`, place 0-99.
+   *
+   * A service listed here keeps its place (its rule stays as it is); every other service takes the
+   * lowest place that no service listed here holds, in name order: listed services that are no
+   * longer previewed included, since CloudFormation deletes their rules only after it has created
+   * the new ones. The places are honoured whatever slot they were recorded in: a preview that
+   * changes slots gets new rules (their logical IDs name the slot) in the new slot's range, apart
+   * from the old ones.
+   *
+   * @default - no deployed stack: places 0, 1, 2... in the order of the services' names
+   */
+  readonly rulePlaces?: { [service: string]: number };
+
+  /**
    * The account and region of the preview stack: the environment's.
    *
    * @default - the account and region of the environment's stack, each where left out
@@ -122,7 +142,7 @@ export interface StagingPreviewStackProps {
   readonly env?: Environment;
 }
 
-/** The context keys `StagingPreviewStack.fromContext()` reads. */
+/** The context keys `StagingPreviewStack.fromContext()` needs; it also reads `RULE_PLACES_CONTEXT_KEY` when set. */
 const CONTEXT_KEYS = { pullRequest: 'previewPullRequest', slot: 'previewSlot', imageTag: 'previewImageTag' } as const;
 
 /** The image and memory of the container that opens /tmp: the service's own (src/private/defaults.ts). */
@@ -155,10 +175,11 @@ export class StagingPreviewStack extends Stack {
   /**
    * The preview stack the context asks for: with the three context keys of a preview (the pull
    * request's number, the slot and the image tag), a new `StagingPreviewStack`; without any of them,
-   * undefined. The preview workflow synthesizes with them:
+   * undefined. The preview workflow synthesizes with them, and, once the stack is deployed, with a
+   * fourth key that hands back the stack's `RulePlaces` output (`rulePlaces` / `rule_places`):
    *
    * ```sh
-   * npx cdk synth -c previewPullRequest=42 -c previewSlot=0 -c previewImageTag=pr-42-0123456789ab
+   * npx cdk synth -c previewPullRequest=42 -c previewSlot=0 -c previewImageTag=pr-42-0123456789ab -c previewRulePlaces='web=0'
    * ```
    *
    * @param scope the app
@@ -168,13 +189,17 @@ export class StagingPreviewStack extends Stack {
   public static fromContext(scope: Construct, environment: EcsStagingEnvironment, env?: Environment): StagingPreviewStack | undefined {
     const values = Object.entries(CONTEXT_KEYS).map(([prop, key]) => [prop, key, scope.node.tryGetContext(key)] as const);
     const given = values.filter(([, , value]) => value !== undefined && value !== '');
-    if (given.length === 0) {
+    const placesValue = scope.node.tryGetContext(RULE_PLACES_CONTEXT_KEY);
+    const placesGiven = placesValue !== undefined && placesValue !== '';
+    if (given.length === 0 && !placesGiven) {
       return undefined;
     }
     if (given.length < values.length) {
       const missing = values.filter((v) => !given.includes(v)).map(([, key]) => key);
-      throw new StagingValidationError(scope, `the context sets ${given.map(([, key]) => key).join(', ')} but not ${missing.join(', ')}: a preview needs all three `
-        + `(got ${given.map(([, key, value]) => `${key}=${value}`).join(', ')}); pass -c ${Object.values(CONTEXT_KEYS).map((k) => `${k}=...`).join(' -c ')}`);
+      const set = [...given.map(([, key, value]) => [key, value] as const),
+        ...(placesGiven ? [[RULE_PLACES_CONTEXT_KEY, placesValue] as const] : [])];
+      throw new StagingValidationError(scope, `the context sets ${set.map(([key]) => key).join(', ')} but not ${missing.join(', ')}: a preview needs all three `
+        + `(got ${set.map(([key, value]) => `${key}=${value}`).join(', ')}); pass -c ${Object.values(CONTEXT_KEYS).map((k) => `${k}=...`).join(' -c ')}`);
     }
     const number = (key: string, value: unknown) => {
       const text = String(value);
@@ -186,8 +211,9 @@ export class StagingPreviewStack extends Stack {
     const pullRequest = number(CONTEXT_KEYS.pullRequest, values[0][2]);
     const slot = number(CONTEXT_KEYS.slot, values[1][2]);
     const imageTag = String(values[2][2]);
+    const rulePlaces = placesGiven ? parseRulePlacesContext(scope, placesValue) : undefined;
     const name = environment.environmentName;
-    return new StagingPreviewStack(scope, `${name}-preview-pr-${pullRequest}`, { env, environment, pullRequest, slot, imageTag });
+    return new StagingPreviewStack(scope, `${name}-preview-pr-${pullRequest}`, { env, environment, pullRequest, slot, imageTag, rulePlaces });
   }
 
   /** The environment's name. */
@@ -198,6 +224,11 @@ export class StagingPreviewStack extends Stack {
   public readonly slot: number;
   /** The URL of each previewed service, by service name: `https://pr-<number>-<service>.<domain>`. */
   public readonly urls: { [service: string]: string };
+  /**
+   * The place of each previewed service's listener rule in the slot, by service name (its priority
+   * is `48001 + 100 × slot + place`), as the stack's `RulePlaces` output records it.
+   */
+  public readonly rulePlaces: { [service: string]: number };
 
   constructor(scope: Construct, id: string, props: StagingPreviewStackProps) {
     const environment = props.environment;
@@ -232,6 +263,7 @@ export class StagingPreviewStack extends Stack {
         + 'add services before the preview stack, and list them in previews.services (or leave it out)');
     }
 
+    const places = this.placeRules(plan.services.map((d) => d.serviceName), props.rulePlaces);
     const shared = new EnvironmentReferences(this, 'Environment', this.environmentName, plan.settings.workingHours !== undefined);
     const urls: { [service: string]: string } = {};
     plan.services.forEach((definition) => {
@@ -245,20 +277,43 @@ export class StagingPreviewStack extends Stack {
         pullRequest: props.pullRequest,
         imageTag: props.imageTag,
         host,
-        // The service's place in the slot follows from its name alone, so that no other service
-        // moves it (the environment refuses two services with the same place).
-        priority: PREVIEW_PRIORITY_BASE + props.slot * PREVIEW_PRIORITIES_PER_SLOT + previewRuleOffset(definition.serviceName),
         slot: props.slot,
+        place: places[definition.serviceName],
       });
       urls[definition.serviceName] = `https://${host}`;
     });
     this.urls = urls;
+    this.rulePlaces = places;
+    new CfnOutput(this, RULE_PLACES_OUTPUT, {
+      value: formatRulePlaces(places),
+      description: `The place of each service's listener rule in slot ${props.slot} (priority ${PREVIEW_PRIORITY_BASE} + ${PREVIEW_PRIORITIES_PER_SLOT} x slot + place): `
+        + `the next synth of this preview takes it back as -c '${RULE_PLACES_CONTEXT_KEY}=<value>'`,
+    });
 
     this.node.addValidation({ validate: () => this.checkTemplateBytes(plan.services.length) });
 
     Tags.of(this).add(PREVIEW_TAGS.environment, this.environmentName);
     Tags.of(this).add(PREVIEW_TAGS.pullRequest, String(props.pullRequest));
     Tags.of(this).add(PREVIEW_TAGS.slot, String(props.slot));
+  }
+
+  /**
+   * The place of each service's rule in the slot: sticky, from the places the deployed stack
+   * records (src/private/preview-places.ts), so that no new rule takes a priority that a rule of
+   * the deployed stack still holds while CloudFormation updates it.
+   */
+  private placeRules(services: string[], given: { [service: string]: number } | undefined): { [service: string]: number } {
+    const fix = `pass the deployed preview stack's ${RULE_PLACES_OUTPUT} output (e.g. { api: 0, web: 1 } for 'api=0 web=1'), or leave rulePlaces out for a stack not deployed yet`;
+    if (given !== undefined) {
+      checkRulePlaces(this, 'rulePlaces', given, fix);
+    }
+    const places = assignRulePlaces(services, given);
+    if (places === undefined) {
+      const unplaced = services.filter((s) => !Object.prototype.hasOwnProperty.call(given ?? {}, s));
+      throw new StagingValidationError(this, `rulePlaces holds ${Object.keys(given ?? {}).length} places (got '${formatRulePlaces(given ?? {})}'), and of the ${PREVIEW_PRIORITIES_PER_SLOT} places of a slot `
+        + `too few are left for ${unplaced.join(', ')}; deploy the preview with fewer services first, or delete its stack and deploy it afresh`);
+    }
+    return places;
   }
 
   /** The template must fit what the preview workflow's `aws cloudformation deploy` sends inline. */
@@ -367,8 +422,9 @@ interface PreviewedServiceProps {
   readonly pullRequest: number;
   readonly imageTag: string;
   readonly host: string;
-  readonly priority: number;
   readonly slot: number;
+  /** The rule's place in the slot, 0-99. */
+  readonly place: number;
 }
 
 /** One previewed service: task definition, Fargate service, target group and listener rule. */
@@ -444,11 +500,12 @@ class PreviewedService extends Construct {
       matcher: { httpCode: '200-299' },
       targetGroupAttributes: [{ key: 'deregistration_delay.timeout_seconds', value: String(d.deregistrationDelay.toSeconds()) }],
     });
-    // The slot in the logical ID: a preview that changes slots gets a new rule (CloudFormation creates
-    // it, then deletes the old one) instead of moving its rule's priority in place.
-    const rule = new elbv2.CfnListenerRule(this, `ListenerRuleSlot${props.slot}`, {
+    // The slot and the place in the logical ID: a rule whose priority changes is a new rule
+    // (CloudFormation creates it, then deletes the old one in the cleanup), never one moved in place,
+    // which would need elasticloadbalancing:SetRulePriorities, which the CloudFormation role lacks.
+    const rule = new elbv2.CfnListenerRule(this, `ListenerRuleSlot${props.slot}Place${props.place}`, {
       listenerArn: shared.listenerArn,
-      priority: props.priority,
+      priority: PREVIEW_PRIORITY_BASE + props.slot * PREVIEW_PRIORITIES_PER_SLOT + props.place,
       conditions: [{ field: 'host-header', hostHeaderConfig: { values: [props.host] } }],
       actions: [{ type: 'forward', targetGroupArn: targetGroup.ref }],
     });

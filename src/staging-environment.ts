@@ -10,7 +10,7 @@ import { DEFAULTS } from './private/defaults';
 import { ERROR_PREFIX, StagingValidationError } from './private/errors';
 import { registerPreviewFacts } from './private/preview-facts';
 import {
-  EnvironmentPreviews, previewRuleOffsetCollisions, PreviewServiceDefinition, resolvePreviews, ResolvedPreviews, ServicePreviewRoles,
+  EnvironmentPreviews, PreviewServiceDefinition, resolvePreviews, ResolvedPreviews, ServicePreviewRoles,
 } from './private/preview-publication';
 import { StagingPreviewReaper } from './private/preview-reaper';
 import { publishEnvironment, publishServiceManifest } from './private/published';
@@ -295,7 +295,6 @@ export class EcsStagingEnvironment extends Construct {
         for (const secret of settings.secrets.filter((name) => !secretNames.has(name))) {
           messages.push(`${ERROR_PREFIX}${this.node.path}: previews.secrets names '${secret}', which is no secret of a service that may have previews; list names of the services' secrets`);
         }
-        messages.push(...previewRuleOffsetCollisions(`${ERROR_PREFIX}${this.node.path}`, this.previewDefinitions.map((d) => d.serviceName)));
         return [...messages, ...checkPreviewQuotas(this._services.length, this.previewDefinitions.length, settings.maxPreviews)];
       },
     });

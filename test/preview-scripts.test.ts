@@ -175,6 +175,63 @@ describe('the preview workflow\'s scripts', () => {
     expect(called(result, 'docker', 'push')).toEqual([]);
   });
 
+  describe('the places of the stack\'s listener rules', () => {
+    const synthCall = (result: RunResult) => called(result, 'npx', 'cdk', 'synth')[0];
+    const withPlaces = (stack: StackState, value: string): StackState => ({ ...stack, Outputs: [{ OutputKey: 'RulePlaces', OutputValue: value }] });
+
+    test('an update hands the stack\'s RulePlaces output to the synth as previewRulePlaces', () => {
+      // GIVEN pull request 12 holds slot 2, its rules at places 1 (api) and 0 (web)
+      const result = deploy(account([preview(3, 0), withPlaces(preview(12, 2), 'api=1 web=0')]));
+      // THEN
+      expect(result.ok).toBe(true);
+      expect(result.output).toContain(`${STACK} has its rules at the places api=1 web=0 of slot 2: they stay there`);
+      expect(synthCall(result)).toEqual(['npx', 'cdk', 'synth', '--quiet',
+        '--context', 'previewPullRequest=12', '--context', 'previewSlot=2', '--context', `previewImageTag=${TAG}`, '--context', 'previewRulePlaces=api=1 web=0']);
+      expect(JSON.parse(stackOf(result)!.Template!).Metadata.context.previewRulePlaces).toBe('api=1 web=0');
+    });
+
+    test('no places without the output, for a new stack, and for a stack that holds no rule or moved slots', () => {
+      const noPlaces = (state: AwsState) => {
+        const result = deploy(state);
+        expect(result.ok).toBe(true);
+        expect(synthCall(result).join(' ')).not.toContain('previewRulePlaces');
+        return result;
+      };
+      // a stack without the output, a first preview
+      noPlaces(account([preview(12, 2)]));
+      noPlaces(account());
+      // a first deploy rolled back (deleted before the deploy), a stack being deleted
+      noPlaces(account([withPlaces(preview(12, 1, 'ROLLBACK_COMPLETE'), 'web=0')]));
+      noPlaces(account([withPlaces(preview(12, 1, 'DELETE_IN_PROGRESS'), 'web=0')]));
+      // a stack whose slot another took: its new rules get new logical IDs in another slot's range
+      const moved = noPlaces(account([withPlaces(preview(12, 0, 'ROLLBACK_COMPLETE'), 'web=0'), preview(3, 0)]));
+      expect(slotOf(stackOf(moved))).toBe('1');
+    });
+
+    test('each deploy hands back the places the last successful one recorded; a failed update keeps them', () => {
+      // GIVEN a first deploy whose template records its places
+      const first = deploy(account([], { synthOutputs: { RulePlaces: 'api=0 web=1' } }));
+      expect(first.ok).toBe(true);
+      expect(stackOf(first)!.Outputs).toEqual([{ OutputKey: 'RulePlaces', OutputValue: 'api=0 web=1' }]);
+      // WHEN an update fails (CloudFormation rolls back to the first version), and the next push deploys again
+      const failed = deploy({ ...first.state, synthOutputs: { RulePlaces: 'api=0 web=1 worker=2' }, deployFailure: 'Service stabilization failed' });
+      expect(failed.ok).toBe(false);
+      const next = deploy({ ...failed.state, deployFailure: undefined, synthOutputs: { RulePlaces: 'api=0 web=1 worker=2' } });
+      // THEN each synth got the places of the version that stood
+      expect(synthCall(failed)).toContain('previewRulePlaces=api=0 web=1');
+      expect(synthCall(next)).toContain('previewRulePlaces=api=0 web=1');
+      expect(next.ok).toBe(true);
+      expect(stackOf(next)!.Outputs).toEqual([{ OutputKey: 'RulePlaces', OutputValue: 'api=0 web=1 worker=2' }]);
+    });
+
+    test('a RulePlaces output that is no list of places fails the job before anything is built', () => {
+      const result = deploy(account([withPlaces(preview(12, 2), 'web=0\nEVIL=1')]));
+      expect(result.ok).toBe(false);
+      expect(result.outputs!.slot.reason).toContain(`The RulePlaces output of ${STACK} is not <service>=<place> pairs`);
+      expect(called(result, 'docker', 'build')).toEqual([]);
+    });
+  });
+
   test('a new preview takes the lowest free slot; a stack being deleted still holds its slot, a deleted one does not', () => {
     const state = account([preview(3, 0), preview(5, 1, 'DELETE_IN_PROGRESS'), preview(7, 2, 'DELETE_COMPLETE'), preview(9, 3)]);
     const result = deploy(state);

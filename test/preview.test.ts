@@ -12,7 +12,6 @@ import { TEST_ENV, testApp, testZone } from './harness/apps';
 import { cfnLint, CFN_LINT_VENV, formatMatches } from './harness/cfn-lint';
 import { checkov } from './harness/checkov';
 import { formatFindings, postureFindings } from './harness/posture';
-import { previewRuleOffset } from '../src/private/preview-publication';
 
 type Resources = Record<string, { Type: string; Properties?: any; DeletionPolicy?: string; UpdateReplacePolicy?: string }>;
 
@@ -80,7 +79,8 @@ describe('StagingPreviewStack', () => {
       expect([id, resource.DeletionPolicy ?? 'Delete', resource.UpdateReplacePolicy ?? 'Delete']).toEqual([id, 'Delete', 'Delete']);
     }
     expect(JSON.stringify(previewJson)).not.toContain('Fn::ImportValue');
-    expect(previewJson.Outputs).toBeUndefined();
+    // One output, a literal: the places of its rules, which the next synth takes back
+    expect(Object.keys(previewJson.Outputs as object)).toEqual(['RulePlaces']);
   });
 
   test('reads the environment by name: SSM parameter types with the published names', () => {
@@ -171,9 +171,11 @@ describe('StagingPreviewStack', () => {
     expect(text).not.toContain('ServiceSecretsSecretDBPASSWORD');
   });
 
-  test('routes pr-<number>-<service>.<domain> by a rule at priorityBase + slot x prioritiesPerSlot + the place of the service\'s name', () => {
+  test('routes pr-<number>-<service>.<domain> by a rule at priorityBase + slot x prioritiesPerSlot + the service\'s place, and records the place', () => {
+    // The example has no deployed stack (no previewRulePlaces): web, its one service, takes place 0 of slot 0
+    expect(previewJson.Outputs).toEqual({ RulePlaces: { Description: expect.stringContaining('previewRulePlaces'), Value: 'web=0' } });
     preview.hasResourceProperties('AWS::ElasticLoadBalancingV2::ListenerRule', {
-      Priority: 48001 + 2, // the first 4 bytes of SHA-256('web') mod 100
+      Priority: 48001,
       Conditions: [{ Field: 'host-header', HostHeaderConfig: { Values: ['pr-42-web.staging.example.com'] } }],
       ListenerArn: { Ref: Match.stringLikeRegexp('^EnvironmentListenerArn') },
     });
@@ -245,7 +247,7 @@ describe('StagingPreviewStack', () => {
     const allowed = new Set(statements.flatMap((s) => [s.Action].flat()));
     // Actions a handler lists for features a preview does not use
     const unused = new Set(['cognito-idp:DescribeUserPoolClient',
-      // A rule's priority never changes in place: its logical ID names the slot, its place in the slot follows from the service's name
+      // A rule's priority never changes in place: its logical ID names its slot and its place in the slot
       'elasticloadbalancing:SetRulePriorities']);
     const types = [...new Set(Object.values(previewJson.Resources).map((r) => r.Type))];
     const missing: string[] = [];
@@ -369,8 +371,7 @@ describe('StagingPreviewStack validation', () => {
 
   test('fails at synth when the preview\'s template is over the 51,200 bytes aws cloudformation deploy sends without --s3-bucket', () => {
     // GIVEN: 11 previewable services (about 4,700 bytes of template each, without working hours)
-    const names = Array.from({ length: 200 }, (_, i) => `service${i}`)
-      .filter((n, i, all) => all.findIndex((m) => previewRuleOffset(m) === previewRuleOffset(n)) === i).slice(0, 11);
+    const names = Array.from({ length: 11 }, (_, i) => `service${i}`);
     const previewApp = (count: number) => {
       const { app, env } = previewEnvironment();
       for (const name of names.slice(0, count)) env.addService(name, { hostHeaders: [`${name}.staging.example.com`] });
@@ -429,8 +430,7 @@ describe('EcsStagingEnvironment previews', () => {
 
   test('fits at the limit: 25 services, 3 previews of each', () => {
     const { app, env } = previewEnvironment({ previews: { maxPreviews: 3 } });
-    // 25 names that take distinct places in a slot
-    const names = Array.from({ length: 200 }, (_, i) => `s${i}`).filter((n, i, all) => all.findIndex((m) => previewRuleOffset(m) === previewRuleOffset(n)) === i).slice(0, 25);
+    const names = Array.from({ length: 25 }, (_, i) => `s${i}`);
     for (const name of names) env.addService(name, { hostHeaders: [`${name}.staging.example.com`] });
     expect(() => app.synth()).not.toThrow();
   });
@@ -474,27 +474,33 @@ describe('EcsStagingEnvironment previews', () => {
     const preview = new StagingPreviewStack(app, 'Preview', { environment: env, pullRequest: 5, slot: 2, imageTag: 'pr-5-abc' });
     const template = Template.fromStack(preview);
     template.resourceCountIs('AWS::ECS::Service', 1);
-    template.hasResourceProperties('AWS::ElasticLoadBalancingV2::ListenerRule', { Priority: 48001 + 2 * 100 + 54 });
+    template.hasResourceProperties('AWS::ElasticLoadBalancingV2::ListenerRule', { Priority: 48001 + 2 * 100 + 0 });
     expect(preview.urls).toEqual({ api: 'https://pr-5-api.staging.example.com' });
   });
 
-  test('a service\'s rule keeps its priority and logical ID when other previewable services come or go', () => {
+  test('a service\'s rule keeps its priority and logical ID when other previewable services come or go, given the stack\'s places', () => {
     // GIVEN: slot 1 of an environment with web alone, then with api added before it in name order
-    const rulesOf = (services: string[]) => {
+    const rulesOf = (services: string[], rulePlaces?: { [service: string]: number }) => {
       const { app, env } = previewEnvironment();
       for (const name of services) env.addService(name, { hostHeaders: [`${name}.staging.example.com`] });
-      const preview = new StagingPreviewStack(app, 'Preview', { environment: env, pullRequest: 5, slot: 1, imageTag: 'pr-5-abc' });
+      const preview = new StagingPreviewStack(app, 'Preview', { environment: env, pullRequest: 5, slot: 1, imageTag: 'pr-5-abc', rulePlaces });
       const rules = Template.fromStack(preview).findResources('AWS::ElasticLoadBalancingV2::ListenerRule');
-      return Object.fromEntries(Object.entries(rules)
-        .map(([id, r]) => [r.Properties.Conditions[0].HostHeaderConfig.Values[0], [id, r.Properties.Priority]]));
+      return {
+        places: preview.rulePlaces,
+        rules: Object.fromEntries(Object.entries(rules)
+          .map(([id, r]) => [r.Properties.Conditions[0].HostHeaderConfig.Values[0], [id, r.Properties.Priority]])),
+      };
     };
     // WHEN
     const alone = rulesOf(['web']);
-    const withApi = rulesOf(['web', 'api']);
-    // THEN: web's rule is the same resource at the same priority; each takes the place of its name in slot 1
-    expect(withApi['pr-5-web.staging.example.com']).toEqual(alone['pr-5-web.staging.example.com']);
-    expect(withApi['pr-5-web.staging.example.com'][1]).toBe(48101 + 2);
-    expect(withApi['pr-5-api.staging.example.com'][1]).toBe(48101 + 54);
+    const withApi = rulesOf(['web', 'api'], alone.places);
+    // THEN: web's rule is the same resource at the same priority; api takes the lowest free place
+    expect(alone.places).toEqual({ web: 0 });
+    expect(withApi.rules['pr-5-web.staging.example.com']).toEqual(alone.rules['pr-5-web.staging.example.com']);
+    expect(withApi.rules['pr-5-web.staging.example.com'][1]).toBe(48101);
+    expect(withApi.rules['pr-5-api.staging.example.com'][1]).toBe(48101 + 1);
+    // AND without the places, name order alone would put api where web's rule is
+    expect(rulesOf(['web', 'api']).places).toEqual({ api: 0, web: 1 });
   });
 
   test('a preview that changes slots gets a new rule (a new logical ID) rather than a rule moved in place', () => {
@@ -506,17 +512,23 @@ describe('EcsStagingEnvironment previews', () => {
     };
     const [inSlot0] = ruleIds(0);
     const [inSlot1] = ruleIds(1);
-    expect(inSlot0).toMatch(/Slot0/);
-    expect(inSlot1).toMatch(/Slot1/);
+    expect(inSlot0).toMatch(/^webListenerRuleSlot0Place0[0-9A-F]{8}$/);
+    expect(inSlot1).toMatch(/^webListenerRuleSlot1Place0[0-9A-F]{8}$/);
     expect(inSlot0).not.toEqual(inSlot1);
   });
 
-  test('fails when two previewable services take the same place in a slot, naming both', () => {
-    // 'svc4' and 'svc20' hash to the same place (20)
+  test('any previewable services may be previewed together: each takes a place of its own', () => {
+    // GIVEN: 'svc4' and 'svc20', whose names once gave them the same place (the environment refused them)
     const { app, env } = previewEnvironment();
     env.addService('svc4', { hostHeaders: ['a.staging.example.com'] });
     env.addService('svc20', { hostHeaders: ['b.staging.example.com'] });
-    expect(() => app.synth()).toThrow(/services 'svc4' and 'svc20' take the same listener rule priority in each preview slot .*leave one of them out of previews\.services/);
+    // WHEN
+    const preview = new StagingPreviewStack(app, 'Preview', { environment: env, pullRequest: 5, slot: 0, imageTag: 'pr-5-abc' });
+    // THEN
+    expect(() => app.synth()).not.toThrow();
+    expect(preview.rulePlaces).toEqual({ svc20: 0, svc4: 1 });
+    const priorities = Object.values(Template.fromStack(preview).findResources('AWS::ElasticLoadBalancingV2::ListenerRule')).map((r) => r.Properties.Priority).sort();
+    expect(priorities).toEqual([48001, 48002]);
   });
 
   test('the CloudFormation role cannot set rule priorities (SetRulePriorities takes no condition key)', () => {

@@ -1,4 +1,3 @@
-import { createHash } from 'crypto';
 import { ArnFormat, Duration, Lazy, RemovalPolicy, Stack, Token, Validations } from 'aws-cdk-lib';
 import * as ecr from 'aws-cdk-lib/aws-ecr';
 import * as ecs from 'aws-cdk-lib/aws-ecs';
@@ -45,33 +44,6 @@ export const PREVIEW_PRIORITY_BASE = 48001;
 export const PREVIEW_PRIORITIES_PER_SLOT = 100;
 /** The slots the band holds: 1000 priorities / 100 a slot. */
 export const MAX_PREVIEWS = 10;
-
-/**
- * A previewable service's place in each slot, 0-99, from its name alone (the first four bytes of the
- * name's SHA-256): adding or removing another previewable service moves none of its rules, which a
- * running preview stack would otherwise move in place, onto a priority another of its rules still
- * holds (PriorityInUse). The environment refuses two previewable services with the same place.
- */
-export function previewRuleOffset(serviceName: string): number {
-  return createHash('sha256').update(serviceName, 'utf8').digest().readUInt32BE(0) % PREVIEW_PRIORITIES_PER_SLOT;
-}
-
-/** Messages for previewable services whose names take the same place in a slot (`previewRuleOffset`). */
-export function previewRuleOffsetCollisions(path: string, serviceNames: string[]): string[] {
-  const byOffset = new Map<number, string>();
-  const messages: string[] = [];
-  for (const name of serviceNames) {
-    const offset = previewRuleOffset(name);
-    const other = byOffset.get(offset);
-    if (other !== undefined) {
-      messages.push(`${path}: services '${other}' and '${name}' take the same listener rule priority in each preview slot (place ${offset} of ${PREVIEW_PRIORITIES_PER_SLOT}, `
-        + 'from their names); leave one of them out of previews.services (the same name in Python), which lists the services that may have previews');
-    } else {
-      byOffset.set(offset, name);
-    }
-  }
-  return messages;
-}
 
 /** The role path of the preview roles: the CloudFormation role passes roles under it only. */
 export function previewRolePath(environmentName: string): string {
@@ -381,8 +353,8 @@ function createCloudFormationRole(scope: Construct, props: EnvironmentPreviewsPr
     new iam.PolicyStatement({
       sid: 'ChangePreviewRules',
       // No elasticloadbalancing:SetRulePriorities: it takes no condition key, so the tag condition
-      // would refuse it anyway; a rule never changes its priority in place (its logical ID names the
-      // slot, and its place in the slot follows from the service's name alone).
+      // would refuse it anyway; a rule never changes its priority in place (its logical ID names its
+      // slot and its place in the slot, src/private/preview-places.ts).
       actions: ['elasticloadbalancing:ModifyRule', 'elasticloadbalancing:DeleteRule',
         'elasticloadbalancing:AddTags', 'elasticloadbalancing:RemoveTags'],
       resources: [listenerRules],

@@ -71,6 +71,8 @@ export interface AwsState {
   synthStack?: string;
   /** The Parameters section of the template `npx cdk synth` writes (default: the CDK's BootstrapVersion parameter). */
   synthParameters?: Record<string, unknown>;
+  /** The literal Outputs of the template `npx cdk synth` writes, by output key (default: none). */
+  synthOutputs?: Record<string, string>;
   /**
    * The SSM parameter ARN patterns the caller may read (ssm:GetParameters): `cloudformation deploy`
    * refuses a template whose SSM parameter types name another, as CloudFormation does. None: no check.
@@ -91,6 +93,8 @@ export interface StackState {
   /** The template file it was last deployed from, and that file's content. */
   Template?: string;
   Events: Array<Record<string, string>>;
+  /** The stack's outputs, as DescribeStacks returns them (none: the stack has no output). */
+  Outputs?: Array<{ OutputKey: string; OutputValue: string; Description?: string }>;
   /** The status an operation under way ends in, after SettleReads more describe-stacks reads. */
   SettlesTo?: string;
   SettleReads?: number;
