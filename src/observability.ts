@@ -8,6 +8,7 @@ import * as kms from 'aws-cdk-lib/aws-kms';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import * as subscriptions from 'aws-cdk-lib/aws-sns-subscriptions';
 import { Construct } from 'constructs';
+import { notify } from './private/alarm-actions';
 import { StagingValidationError } from './private/errors';
 import { acknowledge } from './private/posture';
 import { DASHBOARD_WIDGETS } from './private/quotas';
@@ -707,11 +708,4 @@ function validateObservabilityProps(scope: Construct, props: StagingObservabilit
   if (props.alarmTopic && props.topicEncryptionKey) {
     throw new StagingValidationError(scope, 'alarmTopic and topicEncryptionKey cannot be used together (got both); the key encrypts a new topic: encrypt your topic yourself, or drop alarmTopic');
   }
-}
-
-/** Sends an alarm's ALARM and OK transitions to the topic. */
-function notify(alarm: cloudwatch.Alarm, topic: sns.ITopic): void {
-  const action: cloudwatch.IAlarmAction = { bind: () => ({ alarmActionArn: topic.topicArn }) };
-  alarm.addAlarmAction(action);
-  alarm.addOkAction(action);
 }

@@ -190,7 +190,8 @@ export class StagingPreviewStack extends Stack {
     const values = Object.entries(CONTEXT_KEYS).map(([prop, key]) => [prop, key, scope.node.tryGetContext(key)] as const);
     const given = values.filter(([, , value]) => value !== undefined && value !== '');
     const placesValue = scope.node.tryGetContext(RULE_PLACES_CONTEXT_KEY);
-    const placesGiven = placesValue !== undefined && placesValue !== '';
+    // `None` is what `aws ... --query ... --output text` prints for a stack without the output.
+    const placesGiven = placesValue !== undefined && placesValue !== '' && placesValue !== 'None';
     if (given.length === 0 && !placesGiven) {
       return undefined;
     }
@@ -572,7 +573,9 @@ function wakeAndSleep(
       target: {
         arn: `arn:${Aws.PARTITION}:scheduler:::aws-sdk:ecs:updateService`,
         roleArn: schedules.roleArn,
-        input: stack.toJsonString({ cluster: clusterName, service: serviceName, desiredCount }),
+        // The request's members as the AWS SDKs name them (Cluster, Service, DesiredCount), as in
+        // the universal target examples of the EventBridge Scheduler user guide.
+        input: stack.toJsonString({ Cluster: clusterName, Service: serviceName, DesiredCount: desiredCount }),
         retryPolicy: { maximumEventAgeInSeconds: 3600, maximumRetryAttempts: 10 },
       },
     });

@@ -274,6 +274,7 @@ export class EcsStagingEnvironment extends Construct {
       securityGroupId: this.edge.previewsSecurityGroup!.securityGroupId,
       ephemeral: this.ephemeral,
       previewableServices: () => this.previewDefinitions.map((d) => d.serviceName),
+      alarmTopic: this.observability.alarmsEnabled ? this.observability.alarmTopic : undefined,
     });
     // What GitHubActionsPreviewRole reads of the previews, and the reaper that removes the previews
     // a lost close event leaves behind.

@@ -183,6 +183,11 @@ describe('StagingPreviewStack rule places', () => {
     expect(StagingPreviewStack.fromContext(app, env)!.rulePlaces).toEqual({ api: 7, web: 2 });
   });
 
+  test.each(['', 'None'])('takes %p (no output yet: the AWS CLI prints None) as no places', (value) => {
+    const { app, env } = previewApp(['web', 'api'], { ...BASE_CONTEXT, previewSlot: '0', previewRulePlaces: value });
+    expect(StagingPreviewStack.fromContext(app, env)!.rulePlaces).toEqual({ api: 0, web: 1 });
+  });
+
   test('takes the places as a prop', () => {
     const { app, env } = previewApp(['web', 'api'], {});
     const preview = new StagingPreviewStack(app, 'Preview', { environment: env, pullRequest: 7, slot: 0, imageTag: 'pr-7-abc', rulePlaces: { api: 9 } });

@@ -55,9 +55,9 @@ describe('previews on the environment\'s working hours', () => {
   test('each previewed service wakes at the start of each working day and sleeps at the end of every day, in the schedule\'s time zone', () => {
     expect(Object.keys(schedules)).toHaveLength(4);
     for (const name of ['pr-7-api', 'pr-7-web']) {
-      const own = Object.values(schedules).filter((s) => (input(s) as { service: string }).service === name);
-      const wake = own.find((s) => (input(s) as { desiredCount: number }).desiredCount === 1)!;
-      const sleep = own.find((s) => (input(s) as { desiredCount: number }).desiredCount === 0)!;
+      const own = Object.values(schedules).filter((s) => (input(s) as { Service: string }).Service === name);
+      const wake = own.find((s) => (input(s) as { DesiredCount: number }).DesiredCount === 1)!;
+      const sleep = own.find((s) => (input(s) as { DesiredCount: number }).DesiredCount === 0)!;
       expect(wake.Properties.ScheduleExpression).toBe('cron(30 8 ? * MON-FRI *)');
       expect(sleep.Properties.ScheduleExpression).toBe('cron(0 19 * * ? *)');
       for (const s of [wake, sleep]) {
@@ -65,7 +65,7 @@ describe('previews on the environment\'s working hours', () => {
         expect(s.Properties.FlexibleTimeWindow).toEqual({ Mode: 'OFF' });
         expect(s.Properties.State).toBe('ENABLED');
         expect(s.Properties.Target.Arn).toEqual({ 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':scheduler:::aws-sdk:ecs:updateService']] });
-        expect(input(s)).toEqual({ cluster: `<${clusterParameter}>`, service: name, desiredCount: expect.any(Number) });
+        expect(input(s)).toEqual({ Cluster: `<${clusterParameter}>`, Service: name, DesiredCount: expect.any(Number) });
         // The schedule waits for its service (and goes before it when the stack is deleted).
         expect(s.DependsOn).toEqual([serviceId(name)]);
         expect(s.Properties.GroupName).toEqual({ Ref: expect.stringMatching(/^EnvironmentScheduleGroupName/) });
@@ -127,6 +127,24 @@ describe('previews on the environment\'s working hours', () => {
     expect(missing).toEqual([]);
   });
 
+  test('a wake or sleep call dropped after its retries raises an alarm on the environment\'s alarm topic', () => {
+    const [groupId] = Object.keys(env.findResources('AWS::Scheduler::ScheduleGroup'));
+    const alarms = env.findResources('AWS::CloudWatch::Alarm', { Properties: { Namespace: 'AWS/Scheduler' } });
+    expect(Object.values<any>(alarms).map((a) => a.Properties)).toEqual([expect.objectContaining({
+      MetricName: 'InvocationDroppedCount',
+      Dimensions: [{ Name: 'ScheduleGroup', Value: { Ref: groupId } }],
+      Statistic: 'Sum',
+      Period: 300,
+      Threshold: 1,
+      EvaluationPeriods: 1,
+      ComparisonOperator: 'GreaterThanOrEqualToThreshold',
+      TreatMissingData: 'notBreaching',
+      AlarmActions: [{ Ref: expect.stringMatching(/^StagingObservabilityAlarmTopic/) }],
+      OKActions: [{ Ref: expect.stringMatching(/^StagingObservabilityAlarmTopic/) }],
+    })]);
+    expect(Object.keys(alarms)[0]).toMatch(/^StagingPreviewsPreviewSchedulesDropped/);
+  });
+
   test('cdk-nag and the Control Tower controls find nothing unacknowledged; cfn-lint finds nothing', () => {
     expect(formatFindings(postureFindings(app))).toBe('');
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'preview-schedule-'));
@@ -151,6 +169,12 @@ describe('the previews\' own schedule', () => {
     env.hasResourceProperties('AWS::SSM::Parameter', { Name: '/staging/_previews/scheduler-role-arn' });
     const [policy] = Object.values<any>(env.findResources('AWS::IAM::Policy', { Properties: { Roles: [{ Ref: Match.stringLikeRegexp('^StagingPreviewsCloudFormationRole') }] } }));
     expect(policy.Properties.PolicyDocument.Statement.map((st: any) => st.Sid)).toEqual(expect.arrayContaining(['PreviewSchedules', 'PassSchedulerRole']));
+  });
+
+  test('with the environment\'s alarms off, no alarm watches the schedules', () => {
+    const { env } = build({ schedule: OFFICE_HOURS, observability: { alarms: false } });
+    env.resourceCountIs('AWS::Scheduler::ScheduleGroup', 1);
+    expect(env.findResources('AWS::CloudWatch::Alarm', { Properties: { Namespace: 'AWS/Scheduler' } })).toEqual({});
   });
 
   test('an environment without working hours runs previews around the clock', () => {

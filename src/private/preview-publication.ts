@@ -1,12 +1,15 @@
 import { ArnFormat, Duration, Lazy, RemovalPolicy, Stack, Token, Validations } from 'aws-cdk-lib';
+import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as ecr from 'aws-cdk-lib/aws-ecr';
 import * as ecs from 'aws-cdk-lib/aws-ecs';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { CfnScheduleGroup } from 'aws-cdk-lib/aws-scheduler';
+import * as sns from 'aws-cdk-lib/aws-sns';
 import * as ssm from 'aws-cdk-lib/aws-ssm';
 import { RegionInfo } from 'aws-cdk-lib/region-info';
 import { Construct, IConstruct } from 'constructs';
+import { notify } from './alarm-actions';
 import { FARGATE_MEMORY_BY_CPU } from './defaults';
 import { StagingValidationError } from './errors';
 import { statefulLifecycle } from './lifecycle';
@@ -171,6 +174,8 @@ export interface EnvironmentPreviewsProps {
   readonly ephemeral: boolean;
   /** The names of the services that may have previews, read at synth (services are added later). */
   readonly previewableServices: () => string[];
+  /** The environment's alarm topic, when its alarms are on: a dropped wake or sleep call is sent there. */
+  readonly alarmTopic?: sns.ITopic;
 }
 
 /**
@@ -254,6 +259,28 @@ function createPreviewSchedules(scope: Construct, props: EnvironmentPreviewsProp
   const finding = nagResource(stack, previewServices);
   acknowledgeVerbatim(role.node.findChild('DefaultPolicy'), finding ? [`AwsSolutions-IAM5[Resource::${finding}]`] : [],
     'EventBridge Scheduler sets the desired count of the preview services, whose names are known only when a preview is deployed: services pr-* of the environment\'s cluster.');
+  if (props.alarmTopic) {
+    // A call that still fails when the retry policy runs out is dropped (AWS/Scheduler
+    // InvocationDroppedCount, by schedule group:
+    // https://docs.aws.amazon.com/scheduler/latest/UserGuide/monitoring-cloudwatch.html): previews then
+    // run outside working hours, or do not wake, unseen but for this alarm.
+    const dropped = new cloudwatch.Alarm(scope, 'PreviewSchedulesDropped', {
+      alarmDescription: `A wake or sleep call of a preview of the ${props.environmentName} environment failed for an hour and was dropped: `
+        + 'read the schedule group\'s metrics (AWS/Scheduler TargetErrorCount) and the preview services\' desired count',
+      metric: new cloudwatch.Metric({
+        namespace: 'AWS/Scheduler',
+        metricName: 'InvocationDroppedCount',
+        dimensionsMap: { ScheduleGroup: group.ref },
+        statistic: 'Sum',
+        period: Duration.minutes(5),
+      }),
+      threshold: 1,
+      evaluationPeriods: 1,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+    });
+    notify(dropped, props.alarmTopic);
+  }
   return { groupName: group.ref, groupArn: group.attrArn, role };
 }
 
