@@ -95,9 +95,10 @@ export interface StagingObservabilityProps extends StagingObservabilityOptions {
   readonly loadBalancer?: elbv2.ApplicationLoadBalancer;
 
   /**
-   * The environment's services sleep outside working hours. The load balancer then answers their
-   * routes with 503 (no target) at night, which its 5XX alarm leaves out; a service without healthy
-   * targets in the day still pages through its own below-minimum alarm.
+   * The environment's services (or its previews) sleep outside working hours. The load balancer then
+   * answers their routes with 503 (no target) at night, which its 5XX alarm leaves out; a service
+   * without healthy targets in the day still pages through its own below-minimum alarm. The
+   * environment sets it with working hours or previews.
    *
    * @default false
    */
@@ -166,7 +167,7 @@ export class StagingObservability extends Construct {
   private createLoadBalancerErrorsAlarm(props: StagingObservabilityProps, loadBalancer: elbv2.ApplicationLoadBalancer): cloudwatch.Alarm {
     const alarm = new cloudwatch.Alarm(this, 'LoadBalancerErrors', {
       alarmDescription: props.servicesSleep
-        ? `${props.environmentName}: the load balancer returned 5XX other than 503 itself (a reset connection or a timeout); 503 is what sleeping services answer`
+        ? `${props.environmentName}: the load balancer returned 5XX other than 503 itself (a reset connection or a timeout); 503 is what sleeping services answer, and previews without a healthy task`
         : `${props.environmentName}: the load balancer returned 5XX itself (no healthy target, a reset connection or a timeout)`,
       metric: props.servicesSleep ? new cloudwatch.MathExpression({
         expression: 'FILL(elb5xx, 0) - FILL(elb503, 0)',

@@ -718,6 +718,25 @@ const DEPLOY_SCRIPT = [
   FAIL_FUNCTION,
   'if [ "${PREVIEW_FULL:-}" = true ]; then echo "No free slot: nothing is deployed"; exit 0; fi',
   'role="$(aws ssm get-parameter --name "$CLOUDFORMATION_ROLE_PARAMETER" --query Parameter.Value --output text)"',
+  // Every value the template reads from the environment (its SSM parameter types) must be published:
+  // a pull request that upgrades the library, or previews a service the deployed environment does
+  // not have yet, names parameters that come with the environment's next deploy. CloudFormation would
+  // refuse the change set with "Unable to fetch parameters"; this says what to do. GetParameters
+  // takes 10 names a call (https://docs.aws.amazon.com/systems-manager/latest/APIReference/API_GetParameters.html).
+  'names="$(jq -r \'.Parameters // {} | to_entries[] | select(.value.Type | startswith("AWS::SSM::Parameter::Value")) | .value.Default\' "$TEMPLATE")"',
+  'published=()',
+  'if [ -n "$names" ]; then mapfile -t published <<< "$names"; fi',
+  'missing=""',
+  'for ((i = 0; i < ${#published[@]}; i += 10)); do',
+  '  if ! batch="$(aws ssm get-parameters --names "${published[@]:i:10}" --query InvalidParameters --output text 2> ssm.err)"; then',
+  '    cat ssm.err',
+  '    fail "The preview\'s parameters could not be read: $(grep -v "^$" ssm.err | tail -n 1)"',
+  '  fi',
+  '  if [ -n "$batch" ] && [ "$batch" != None ]; then missing="$missing ${batch//$\'\\t\'/ }"; fi',
+  'done',
+  'if [ -n "$missing" ]; then',
+  '  fail "The preview reads parameters the $ENVIRONMENT_NAME environment has not published:$missing. A pull request that upgrades cdk-ecs-staging or previews a new service needs the environment deployed with its app first (cdk deploy from this branch, or merge it); then re-run this job."',
+  'fi',
   'case "${OWN_STATUS:-}" in',
   '  ROLLBACK_COMPLETE | REVIEW_IN_PROGRESS)',
   '    if [ "$OWN_STATUS" = ROLLBACK_COMPLETE ]; then',

@@ -555,7 +555,7 @@ class PreviewedService extends Construct {
  * start of each working day and 0 at the end of every day. The service keeps `DesiredCount: 1` in the
  * template, so each push (a new task definition, so an UpdateService with it) wakes its preview
  * until the next end of day. Both wait for the service; deleting the stack deletes them first.
- * EventBridge Scheduler retries a failed call for up to an hour.
+ * EventBridge Scheduler retries a failed call for an hour, then drops it (an alarm of the environment pages).
  */
 function wakeAndSleep(
   scope: Construct, service: ecs.CfnService, clusterName: string, serviceName: string,
@@ -576,7 +576,8 @@ function wakeAndSleep(
         // The request's members as the AWS SDKs name them (Cluster, Service, DesiredCount), as in
         // the universal target examples of the EventBridge Scheduler user guide.
         input: stack.toJsonString({ Cluster: clusterName, Service: serviceName, DesiredCount: desiredCount }),
-        retryPolicy: { maximumEventAgeInSeconds: 3600, maximumRetryAttempts: 10 },
+        // Retries for an hour (185 attempts, the most, so that the age is what ends them).
+        retryPolicy: { maximumEventAgeInSeconds: 3600, maximumRetryAttempts: 185 },
       },
     });
     resource.addDependency(service);

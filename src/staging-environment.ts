@@ -206,7 +206,9 @@ export class EcsStagingEnvironment extends Construct {
       environmentName: name,
       cluster: this.cluster,
       loadBalancer: this.edge.loadBalancer,
-      servicesSleep: props.schedule?.hours !== undefined,
+      // Previews answer 503 too: asleep outside their working hours, or with no healthy task (a pull
+      // request's broken build), which must not page the environment's on-call.
+      servicesSleep: props.schedule?.hours !== undefined || this.previewSettings !== undefined,
     });
 
     this.publish(props);

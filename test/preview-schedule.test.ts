@@ -70,7 +70,7 @@ describe('previews on the environment\'s working hours', () => {
         expect(s.DependsOn).toEqual([serviceId(name)]);
         expect(s.Properties.GroupName).toEqual({ Ref: expect.stringMatching(/^EnvironmentScheduleGroupName/) });
         expect(s.Properties.Target.RoleArn).toEqual({ Ref: expect.stringMatching(/^EnvironmentSchedulerRoleArn/) });
-        expect(s.Properties.Target.RetryPolicy).toEqual({ MaximumEventAgeInSeconds: 3600, MaximumRetryAttempts: 10 });
+        expect(s.Properties.Target.RetryPolicy).toEqual({ MaximumEventAgeInSeconds: 3600, MaximumRetryAttempts: 185 });
       }
     }
   });
@@ -175,6 +175,13 @@ describe('the previews\' own schedule', () => {
     const { env } = build({ schedule: OFFICE_HOURS, observability: { alarms: false } });
     env.resourceCountIs('AWS::Scheduler::ScheduleGroup', 1);
     expect(env.findResources('AWS::CloudWatch::Alarm', { Properties: { Namespace: 'AWS/Scheduler' } })).toEqual({});
+  });
+
+  test('the load balancer\'s 5XX alarm leaves out 503, which sleeping previews and previews without a healthy task answer, even without working hours', () => {
+    const { env } = build({});
+    const [alarm] = Object.values<any>(env.findResources('AWS::CloudWatch::Alarm', { Properties: { AlarmDescription: Match.stringLikeRegexp('load balancer returned 5XX') } }));
+    expect(alarm.Properties.AlarmDescription).toContain('503 is what sleeping services answer, and previews without a healthy task');
+    expect(alarm.Properties.Metrics.map((m: any) => m.Expression).filter(Boolean)).toEqual(['FILL(elb5xx, 0) - FILL(elb503, 0)']);
   });
 
   test('an environment without working hours runs previews around the clock', () => {

@@ -61,6 +61,8 @@ function account(stacks: StackState[] = [], overrides: Partial<AwsState> = {}): 
       }),
       '/staging/_previews/cloudformation-role-arn': CFN_ROLE,
       '/staging/web/image-uri': PLACEHOLDER,
+      // Every parameter the preview template reads: the environment published them.
+      ...Object.fromEntries(Object.values(templateParameters).map((p: any) => [p.Default, 'published'])),
     },
     images: { 'staging-web': [], 'staging-api': [] },
     stacks,
@@ -283,6 +285,35 @@ describe('the preview workflow\'s scripts', () => {
     expect(noPreviewRoles.ok).toBe(false);
     expect(noPreviewRoles.outputs!.deploy.reason).toMatch(/not authorized to perform: ssm:GetParameters on resource: arn:aws:ssm:us-east-1:123456789012:parameter\/staging\/(web|api)\/preview-(execution|task)-role-arn/);
     expect(stackOf(noPreviewRoles)).toBeUndefined();
+  });
+
+  test('a template naming parameters the environment has not published yet fails before any change set, naming them and the fix', () => {
+    // GIVEN an environment deployed before the preview roles of 'api' existed (a pull request that upgrades the library)
+    const state = account();
+    delete state.parameters['/staging/api/preview-execution-role-arn'];
+    delete state.parameters['/staging/api/preview-task-role-arn'];
+    // WHEN
+    const result = deploy(state);
+    // THEN the job fails with the names and what to do, and no change set was created
+    expect(result.ok).toBe(false);
+    expect(result.outputs!.deploy.reason).toBe('The preview reads parameters the staging environment has not published: '
+      + '/staging/api/preview-execution-role-arn /staging/api/preview-task-role-arn. A pull request that upgrades cdk-ecs-staging or previews a new service '
+      + 'needs the environment deployed with its app first (cdk deploy from this branch, or merge it); then re-run this job.');
+    expect(result.calls.filter((c) => c[1] === 'cloudformation' && c[2] === 'deploy')).toEqual([]);
+    expect(stackOf(result)).toBeUndefined();
+  });
+
+  test('asks for the template\'s parameters 10 at a time, as GetParameters takes them', () => {
+    // GIVEN a template reading 23 published parameters
+    const many = Object.fromEntries(Array.from({ length: 23 }, (_, i) => [`P${i}`, { Type: 'AWS::SSM::Parameter::Value<String>', Default: `/staging/_environment/p${i}` }]));
+    const state = account([], { synthParameters: many, readableParameters: [...readableParameters, 'arn:aws:ssm:us-east-1:123456789012:parameter/staging/_environment/*'] });
+    Object.values(many).forEach((p) => { state.parameters[p.Default] = 'published'; });
+    // WHEN
+    const result = deploy(state);
+    // THEN three calls of 10, 10 and 3 names, and the deploy goes on
+    expect(result.ok).toBe(true);
+    const calls = result.calls.filter((c) => c[1] === 'ssm' && c[2] === 'get-parameters');
+    expect(calls.map((c) => c.slice(c.indexOf('--names') + 1, c.indexOf('--query')).length)).toEqual([10, 10, 3]);
   });
 
   test('installs and synthesizes the CDK app in its own folder, and deploys the template it wrote there', () => {

@@ -266,7 +266,7 @@ function createPreviewSchedules(scope: Construct, props: EnvironmentPreviewsProp
     // run outside working hours, or do not wake, unseen but for this alarm.
     const dropped = new cloudwatch.Alarm(scope, 'PreviewSchedulesDropped', {
       alarmDescription: `A wake or sleep call of a preview of the ${props.environmentName} environment failed for an hour and was dropped: `
-        + 'read the schedule group\'s metrics (AWS/Scheduler TargetErrorCount) and the preview services\' desired count',
+        + 'read the schedule group\'s metrics (AWS/Scheduler TargetErrorCount) and the preview services\' desired count; OK only means no call was dropped since',
       metric: new cloudwatch.Metric({
         namespace: 'AWS/Scheduler',
         metricName: 'InvocationDroppedCount',
