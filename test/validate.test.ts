@@ -175,6 +175,23 @@ describe('each check fails, with its fix, on an environment broken the way it gu
     expect(lineOf(result.stdout, 'api stable')).toMatch(/^✓ /);
   });
 
+  test('stable: a rollback that a later deployment put right is no failure; every page of deployments is read', async () => {
+    // GIVEN a rollback 30 minutes ago, then a successful deployment 10 minutes ago, 3 deployments a page
+    await seed('recovered');
+    const calls: string[] = [];
+    const answer = deployments((service) => service === 'recovered-web', { putRightBy: 10, pageSize: 3 });
+    const paged = await run('recovered', { answers: { 'ecs:ListServiceDeployments': (input: any) => { calls.push(`${input.service}:${input.nextToken ?? '-'}`); return answer(input); } } });
+    // THEN
+    expect(lineOf(paged.stdout, 'web stable')).toMatch(/^✓ web stable: \d+ of \d+ tasks running, latest deployment completed, no open rollback in 24 h, 1 rollback put right by a later deployment$/);
+    expect(calls.filter((c) => c.startsWith('recovered-web:'))).toEqual(['recovered-web:-']);
+    // AND a rollback on the third page (after 4 newer stopped deployments, 2 a page) is found
+    const later: string[] = [];
+    const paging = deployments((service) => service === 'recovered-web', { newerStopped: 4, pageSize: 2 });
+    const third = await run('recovered', { answers: { 'ecs:ListServiceDeployments': (input: any) => { later.push(`${input.service}:${input.nextToken ?? '-'}`); return paging(input); } } });
+    expect(lineOf(third.stdout, 'web stable')).toMatch(/^✗ web stable: deployment r0llback0000001 of \S+ rolled back/);
+    expect(later.filter((c) => c.startsWith('recovered-web:'))).toEqual(['recovered-web:-', 'recovered-web:2', 'recovered-web:4']);
+  });
+
   test('stable: a deployment still under way, fewer tasks running than desired', async () => {
     // moto runs 2 tasks of every service (startMoto): a service that wants 3 never completes its deployment.
     await seed('rollout', { services: [{ name: 'web', desiredCount: 3 }] });

@@ -9,7 +9,7 @@ import {
 } from '@aws-sdk/client-ec2';
 import { DescribeImagesCommand } from '@aws-sdk/client-ecr';
 import {
-  DescribeServicesCommand, DescribeTaskDefinitionCommand, ListServiceDeploymentsCommand, Service, TaskDefinition,
+  DescribeServicesCommand, DescribeTaskDefinitionCommand, ListServiceDeploymentsCommand, Service, ServiceDeploymentBrief, TaskDefinition,
 } from '@aws-sdk/client-ecs';
 import {
   DescribeListenersCommand, DescribeLoadBalancersCommand, DescribeRulesCommand, DescribeTargetGroupsCommand,
@@ -685,10 +685,23 @@ async function stable(facts: Facts, m: ServiceManifest, state: () => Promise<Sle
   }
   const service = s.service!;
   const since = new Date(facts.options!.now.getTime() - RECENT_DEPLOYMENTS_HOURS * 3600_000);
-  const recent = await facts.aws.ecs.send(new ListServiceDeploymentsCommand({
-    cluster: m.clusterName, service: m.ecsServiceName, createdAt: { after: since },
-  }));
-  const rolledBack = (recent.serviceDeployments ?? []).filter((d) => d.status?.startsWith('ROLLBACK_'));
+  // Every page (nextToken): a busy day holds more deployments than one page returns
+  // (https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_ListServiceDeployments.html).
+  const recent: ServiceDeploymentBrief[] = [];
+  let nextToken: string | undefined;
+  do {
+    const page = await facts.aws.ecs.send(new ListServiceDeploymentsCommand({
+      cluster: m.clusterName, service: m.ecsServiceName, createdAt: { after: since }, nextToken,
+    }));
+    recent.push(...(page.serviceDeployments ?? []));
+    nextToken = page.nextToken;
+  } while (nextToken);
+  // A rollback that a later deployment put right (SUCCESSFUL, started after it) is history, not a problem.
+  const lastSuccess = Math.max(0, ...recent.filter((d) => d.status === 'SUCCESSFUL').map((d) => d.createdAt?.getTime() ?? 0));
+  const rollbacks = recent.filter((d) => d.status?.startsWith('ROLLBACK_'));
+  const rolledBack = rollbacks.filter((d) => (d.createdAt?.getTime() ?? Infinity) > lastSuccess);
+  const putRight = rollbacks.length - rolledBack.length;
+  const history = putRight > 0 ? `, ${putRight} rollback${putRight === 1 ? '' : 's'} put right by a later deployment` : '';
   const primary = service.deployments?.find((d) => d.status === 'PRIMARY');
   const problems: string[] = [];
   if (primary?.rolloutState && primary.rolloutState !== 'COMPLETED') {
@@ -710,8 +723,9 @@ async function stable(facts: Facts, m: ServiceManifest, state: () => Promise<Sle
   if (scaling) {
     return skipped(`scaling on schedule: ${service.runningCount} of ${service.desiredCount} tasks running, within ${WAKE_GRACE_MINUTES} min of the working hours' ${edge}`);
   }
-  if (s.kind === 'asleep') return asleep(`${s.why}: ${service.runningCount} tasks, no rollback in ${RECENT_DEPLOYMENTS_HOURS} h`);
-  return pass(`${service.runningCount} of ${service.desiredCount} tasks running, latest deployment completed, no rollback in ${RECENT_DEPLOYMENTS_HOURS} h`);
+  const quiet = putRight > 0 ? `no open rollback in ${RECENT_DEPLOYMENTS_HOURS} h${history}` : `no rollback in ${RECENT_DEPLOYMENTS_HOURS} h`;
+  if (s.kind === 'asleep') return asleep(`${s.why}: ${service.runningCount} tasks, ${quiet}`);
+  return pass(`${service.runningCount} of ${service.desiredCount} tasks running, latest deployment completed, ${quiet}`);
 }
 
 async function logsFlowing(facts: Facts, m: ServiceManifest, state: () => Promise<SleepState>): Promise<Outcome> {

@@ -41,8 +41,8 @@ export function simulator(denied: (action: string, resource: string, role: strin
  * (https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_ListServiceDeployments.html):
  * ServiceDeploymentBrief items, newest first; status SUCCESSFUL, ROLLBACK_SUCCESSFUL, ...
  */
-export function deployments(rolledBack: (service: string) => boolean = () => false) {
-  return (input: { cluster: string; service: string }) => {
+export function deployments(rolledBack: (service: string) => boolean = () => false, history: DeploymentHistory = {}) {
+  return (input: { cluster: string; service: string; nextToken?: string }) => {
     const base = `arn:aws:ecs:${MOTO_REGION}:123456789012`;
     const now = Date.now();
     const brief = (id: string, ageMinutes: number, status: string, statusReason?: string) => ({
@@ -56,12 +56,31 @@ export function deployments(rolledBack: (service: string) => boolean = () => fal
       status,
       statusReason,
     });
-    return {
-      serviceDeployments: rolledBack(input.service)
-        ? [brief('r0llback0000001', 30, 'ROLLBACK_SUCCESSFUL', 'Service deployment rolled back because the circuit breaker threshold was exceeded.'), brief('0k0000000000001', 600, 'SUCCESSFUL')]
-        : [brief('0k0000000000002', 60, 'SUCCESSFUL')],
-    };
+    const rollback = (id: string, ageMinutes: number) => brief(id, ageMinutes, 'ROLLBACK_SUCCESSFUL', 'Service deployment rolled back because the circuit breaker threshold was exceeded.');
+    const all = rolledBack(input.service)
+      ? [
+        ...(history.putRightBy ? [brief('0k0000000000003', history.putRightBy, 'SUCCESSFUL')] : []),
+        ...Array.from({ length: history.newerStopped ?? 0 }, (_, i) => brief(`st0pped00000${String(i).padStart(3, '0')}`, 5 + i, 'STOPPED')),
+        rollback('r0llback0000001', 30),
+        brief('0k0000000000001', 600, 'SUCCESSFUL'),
+      ]
+      : [brief('0k0000000000002', 60, 'SUCCESSFUL')];
+    // Pages of history.pageSize items (ECS returns up to 20 a page), the next one named by nextToken.
+    const size = history.pageSize ?? all.length;
+    const start = input.nextToken ? Number(input.nextToken) : 0;
+    const next = start + size < all.length ? String(start + size) : undefined;
+    return { serviceDeployments: all.slice(start, start + size), ...(next ? { nextToken: next } : {}) };
   };
+}
+
+/** Variations of a rolled-back service's recent deployments. */
+export interface DeploymentHistory {
+  /** A SUCCESSFUL deployment this many minutes old (newer than the rollback's 30): the rollback is put right. */
+  readonly putRightBy?: number;
+  /** STOPPED deployments newer than the rollback (stopped by hand: they put nothing right). */
+  readonly newerStopped?: number;
+  /** Items a page. */
+  readonly pageSize?: number;
 }
 
 export interface RunResult {
