@@ -164,10 +164,13 @@ const MAX_INLINE_TEMPLATE_BYTES = 51_200;
  * A preview environment of one pull request: for each service that may have previews, a Fargate
  * service in the environment's cluster (Fargate Spot, 256 CPU units and 512 MiB by default, 1 task), its
  * task definition, a target group and a listener rule on the environment's listener for
- * `pr-<number>-<service>.<domain>`.
+ * `pr-<number>-<service>.<domain>`; with working hours (`previews.schedule`, by default the
+ * environment's `schedule`), two EventBridge Scheduler schedules that wake the service at the start of
+ * each working day and put it to sleep (0 tasks) at the end of every day.
  *
  * It reaches the environment by name alone: SSM parameter types (`AWS::SSM::Parameter::Value<...>`)
- * read the cluster, subnets, listener, previews security group, roles and log group the environment publishes.
+ * read the cluster, subnets, listener, previews security group, roles, log group and schedule group the
+ * environment publishes.
  * It creates no IAM, log group, security group, NAT, load balancer or endpoint, and retains nothing:
  * deleting the stack leaves nothing behind. Its stack name is `<environment>-preview-pr-<number>`.
  */
