@@ -167,7 +167,7 @@ export class StagingObservability extends Construct {
   private createLoadBalancerErrorsAlarm(props: StagingObservabilityProps, loadBalancer: elbv2.ApplicationLoadBalancer): cloudwatch.Alarm {
     const alarm = new cloudwatch.Alarm(this, 'LoadBalancerErrors', {
       alarmDescription: props.servicesSleep
-        ? `${props.environmentName}: the load balancer returned 5XX other than 503 itself (a reset connection or a timeout); 503 is what sleeping services answer, and previews without a healthy task`
+        ? `${props.environmentName}: the load balancer returned 5XX other than 503 itself (a reset connection or a timeout); 503 (no healthy target: a sleeping service or preview) is left to each service's own alarms`
         : `${props.environmentName}: the load balancer returned 5XX itself (no healthy target, a reset connection or a timeout)`,
       metric: props.servicesSleep ? new cloudwatch.MathExpression({
         expression: 'FILL(elb5xx, 0) - FILL(elb503, 0)',

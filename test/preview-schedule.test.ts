@@ -180,7 +180,7 @@ describe('the previews\' own schedule', () => {
   test('the load balancer\'s 5XX alarm leaves out 503, which sleeping previews and previews without a healthy task answer, even without working hours', () => {
     const { env } = build({});
     const [alarm] = Object.values<any>(env.findResources('AWS::CloudWatch::Alarm', { Properties: { AlarmDescription: Match.stringLikeRegexp('load balancer returned 5XX') } }));
-    expect(alarm.Properties.AlarmDescription).toContain('503 is what sleeping services answer, and previews without a healthy task');
+    expect(alarm.Properties.AlarmDescription).toContain('503 (no healthy target: a sleeping service or preview) is left to each service\'s own alarms');
     expect(alarm.Properties.Metrics.map((m: any) => m.Expression).filter(Boolean)).toEqual(['FILL(elb5xx, 0) - FILL(elb503, 0)']);
   });
 

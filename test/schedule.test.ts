@@ -132,7 +132,7 @@ describe('StagingSchedule.workingHours on the environment', () => {
     const [alarm] = Object.values(Template.fromStack(parent).findResources('AWS::CloudWatch::Alarm')).map((a) => a.Properties);
     expect(alarm.Metrics.find((m: any) => m.Expression).Expression).toBe('FILL(elb5xx, 0) - FILL(elb503, 0)');
     expect(alarm.Metrics.map((m: any) => m.MetricStat?.Metric.MetricName).filter(Boolean).sort()).toEqual(['HTTPCode_ELB_503_Count', 'HTTPCode_ELB_5XX_Count']);
-    expect(alarm.AlarmDescription).toContain('503 is what sleeping services answer');
+    expect(alarm.AlarmDescription).toContain('503 (no healthy target: a sleeping service or preview) is left to each service\'s own alarms');
   });
 
   test('the wake-up command is printed for each sleeping service', () => {
