@@ -1,6 +1,7 @@
 import { IConstruct } from 'constructs';
 import { StagingValidationError } from './errors';
 import { PREVIEW_PRIORITIES_PER_SLOT } from './preview-publication';
+import { isServiceName } from './validation';
 
 /**
  * Places of a preview's listener rules in its slot: the rule of a previewed service has the
@@ -24,9 +25,6 @@ export const RULE_PLACES_OUTPUT = 'RulePlaces';
 
 /** The context key that hands the places back to `StagingPreviewStack.fromContext()`. */
 export const RULE_PLACES_CONTEXT_KEY = 'previewRulePlaces';
-
-/** A service's name as `validateServiceName` accepts it (src/private/validation.ts). */
-const SERVICE_NAME = /^[a-z](?:[a-z0-9-]{0,22}[a-z0-9])?$/;
 
 /** `api=0 web=1`: `<service>=<place>` pairs, sorted by service name, one space apart. */
 export function formatRulePlaces(places: { [service: string]: number }): string {
@@ -79,7 +77,7 @@ export function checkRulePlaces(scope: IConstruct, what: string, places: { [serv
   const holders = new Map<number, string>();
   for (const service of Object.keys(places).sort()) {
     const place = places[service];
-    if (!SERVICE_NAME.test(service)) {
+    if (!isServiceName(service)) {
       throw new StagingValidationError(scope, `${what} names '${service}', which is no service name: 1-24 lowercase letters, digits and hyphens, starting with a letter and not ending with a hyphen (got '${given()}'); ${fix}`);
     }
     if (typeof place !== 'number' || !Number.isInteger(place) || place < 0 || place >= PREVIEW_PRIORITIES_PER_SLOT) {

@@ -46,10 +46,15 @@ export function parseIpv4Cidr(cidr: string): ParsedCidr | undefined {
 
 /** Fails unless `name` is a DNS-safe service name of at most 24 characters. */
 export function validateServiceName(scope: IConstruct, name: string): void {
-  if (!/^[a-z][a-z0-9-]{0,23}$/.test(name) || name.endsWith('-')) {
+  if (!isServiceName(name)) {
     throw new StagingValidationError(scope,
       `service name must be 1-24 lowercase letters, digits and hyphens, start with a letter and not end with a hyphen (got '${name}'); it is used in DNS-safe and target-group names`);
   }
+}
+
+/** A service name: 1-24 lowercase letters, digits and hyphens, starting with a letter, not ending with a hyphen. */
+export function isServiceName(name: string): boolean {
+  return /^[a-z][a-z0-9-]{0,23}$/.test(name) && !name.endsWith('-');
 }
 
 /**
